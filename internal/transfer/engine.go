@@ -1,0 +1,260 @@
+package transfer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/fbtftp-go/fbtftp/internal/proto"
+	"github.com/fbtftp-go/fbtftp/internal/stats"
+)
+
+// Defaults used when a Config field is zero.
+const (
+	DefaultTimeout = time.Second // in.tftpd's -T default
+	DefaultRetries = 5           // 1+2+4+8+16+32 = 63 timeouts, as in.tftpd gives up at 63x -T
+	maxBackoffExp  = 5           // the timeout doubles at most 5 times (32x)
+)
+
+// Config tunes the engine. The zero value works.
+type Config struct {
+	// Timeout is the initial retransmit timeout. A timeout or utimeout
+	// option negotiated by the client replaces it. Each consecutive timeout
+	// doubles the wait (up to 32x); progress resets it.
+	Timeout time.Duration
+	// Retries is how many times one packet (or window) is sent again
+	// before the session gives up with outcome "timeout".
+	Retries int
+	// Dally is how long the receiver of a WRQ keeps listening after its
+	// final ACK, to ACK a re-sent last block again; 0 means twice the
+	// retransmit timeout.
+	Dally time.Duration
+	// Clock tells the time; nil means the wall clock.
+	Clock Clock
+	// Trace, when set, is called for every packet sent ("send") and
+	// received ("recv"). The slice is only valid during the call.
+	Trace func(dir string, pkt []byte, peer netip.AddrPort)
+}
+
+// Transfer is one session's transfer: a socket, the peer, the negotiated
+// parameters and the stats to fill.
+type Transfer struct {
+	Conn   PacketConn
+	Peer   netip.AddrPort
+	Params proto.Params
+	Config Config
+	// Stats is filled as the transfer runs; must not be nil.
+	Stats *stats.SessionStats
+
+	// Buffers are kept across runs, so a Transfer reused for another
+	// session (as the benchmarks do) allocates nothing.
+	clock   Clock
+	timeout time.Duration
+	retries int
+	seq     seq
+	ctl     []byte // ERROR packets we send
+	reply   []byte // OACK or ACK packets we send
+	rbuf    []byte // receive buffer
+	ras     readerAtSource
+	ring    ringSource
+}
+
+// ErrTimeout is returned when the retry budget is exhausted.
+var ErrTimeout = errors.New("transfer timed out")
+
+// ErrShutdown is returned when the context ended the transfer.
+var ErrShutdown = errors.New("transfer stopped by shutdown")
+
+// ClientError is returned when the peer ended the session with an ERROR.
+type ClientError struct {
+	Code    proto.ErrorCode
+	Message string
+}
+
+func (e *ClientError) Error() string {
+	return fmt.Sprintf("client sent error %d: %q", e.Code, e.Message)
+}
+
+// Committer is implemented by WRQ sinks that make the received data durable
+// (for example: fsync and rename a temporary file). Receive calls Commit
+// after the last block is written and before the final ACK; an error is
+// sent to the client instead of that ACK.
+type Committer interface {
+	Commit() error
+}
+
+// Coded is implemented by errors that carry the TFTP code and message to
+// send (proto.Error, fbtftp.Error).
+type Coded interface {
+	TFTPError() (proto.ErrorCode, string)
+}
+
+// ErrorFor maps an error from a content source or sink to the ERROR packet
+// to send: a Coded error gives its own code; ENOSPC/EDQUOT/EFBIG give 3;
+// anything else gives 0 with a generic text (details stay in the logs).
+func ErrorFor(err error) (proto.ErrorCode, string) {
+	var c Coded
+	if errors.As(err, &c) {
+		return c.TFTPError()
+	}
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || errors.Is(err, syscall.EFBIG) {
+		return proto.ErrDiskFull, proto.ErrDiskFull.String()
+	}
+	return proto.ErrUndefined, "server error"
+}
+
+func (t *Transfer) init(recvSize int) {
+	t.clock = t.Config.Clock
+	if t.clock == nil {
+		t.clock = RealClock
+	}
+	t.timeout = t.Config.Timeout
+	if t.Params.Timeout > 0 {
+		t.timeout = t.Params.Timeout
+	}
+	if t.timeout <= 0 {
+		t.timeout = DefaultTimeout
+	}
+	t.retries = t.Config.Retries
+	if t.retries <= 0 {
+		t.retries = DefaultRetries
+	}
+	if t.Params.Blksize == 0 {
+		t.Params.Blksize = proto.DefaultBlksize
+	}
+	if t.Params.Windowsize == 0 {
+		t.Params.Windowsize = 1
+	}
+	t.seq = seq{rollover: t.Params.Rollover}
+	if cap(t.ctl) < 512 {
+		t.ctl = make([]byte, 0, 512)
+	}
+	if cap(t.rbuf) < recvSize {
+		t.rbuf = make([]byte, recvSize)
+	}
+	t.rbuf = t.rbuf[:recvSize]
+	st := t.Stats
+	if st.Start.IsZero() {
+		st.Start = t.clock.Now()
+	}
+	st.Blksize = t.Params.Blksize
+	st.Windowsize = t.Params.Windowsize
+	st.Tsize = t.Params.Tsize
+	st.OptionsAcked = t.Params.Acked
+}
+
+// wait returns the retransmit timeout after `attempt` consecutive timeouts.
+func (t *Transfer) wait(attempt int) time.Duration {
+	return t.timeout << min(attempt, maxBackoffExp)
+}
+
+func (t *Transfer) send(pkt []byte, to netip.AddrPort) {
+	if t.Config.Trace != nil {
+		t.Config.Trace("send", pkt, to)
+	}
+	// A failed send is treated like a lost packet: the retransmit timer
+	// recovers or the retry budget ends the session.
+	_ = t.Conn.WritePacket(pkt, to)
+	t.Stats.PacketsSent++
+}
+
+// sendError sends an ERROR to the peer and records it in the stats.
+func (t *Transfer) sendError(code proto.ErrorCode, msg string) {
+	t.ctl = proto.AppendError(t.ctl[:0], code, msg)
+	t.send(t.ctl, t.Peer)
+	t.Stats.ErrorCode = code
+	t.Stats.ErrorMessage = msg
+}
+
+// fail ends the session with an error sent to the peer.
+func (t *Transfer) fail(err error) error {
+	code, msg := ErrorFor(err)
+	t.sendError(code, msg)
+	t.Stats.Outcome = stats.OutcomeForCode(code)
+	return err
+}
+
+// stranger answers a packet from another address/port with ERROR 5 and
+// leaves the transfer alone (RFC 1350 §4).
+func (t *Transfer) stranger(from netip.AddrPort) {
+	t.ctl = proto.AppendError(t.ctl[:0], proto.ErrUnknownTID, proto.ErrUnknownTID.String())
+	t.send(t.ctl, from)
+}
+
+type readResult int
+
+const (
+	readPacket readResult = iota
+	readTimeout
+	readAbort // context ended (ErrShutdown) or the socket failed; see abort
+)
+
+// read waits for one packet from the peer until deadline. Packets from
+// strangers are answered and skipped without moving the deadline.
+func (t *Transfer) read(ctx context.Context, deadline time.Time) ([]byte, readResult, error) {
+	for {
+		if ctx.Err() != nil {
+			return nil, readAbort, ErrShutdown
+		}
+		n, from, err := t.Conn.ReadPacket(t.rbuf, deadline)
+		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				return nil, readTimeout, nil
+			}
+			if ctx.Err() != nil {
+				return nil, readAbort, ErrShutdown
+			}
+			t.Stats.Outcome = stats.OutcomeServerError
+			return nil, readAbort, fmt.Errorf("read: %w", err)
+		}
+		if from != t.Peer {
+			t.stranger(from)
+			continue
+		}
+		t.Stats.PacketsReceived++
+		pkt := t.rbuf[:n]
+		if t.Config.Trace != nil {
+			t.Config.Trace("recv", pkt, from)
+		}
+		return pkt, readPacket, nil
+	}
+}
+
+// abort ends the session after read reported readAbort: on shutdown the
+// client is told so.
+func (t *Transfer) abort(err error) error {
+	if errors.Is(err, ErrShutdown) {
+		return t.shutdown()
+	}
+	return err
+}
+
+func (t *Transfer) shutdown() error {
+	t.sendError(proto.ErrUndefined, "server shutting down")
+	t.Stats.Outcome = stats.OutcomeShutdown
+	return ErrShutdown
+}
+
+// clientError records an ERROR received from the peer. The session ends at
+// once and nothing is sent back (RFC 1350 §7: errors are not acknowledged).
+func (t *Transfer) clientError(pkt []byte, probe bool) error {
+	e, _ := proto.ParseError(pkt)
+	t.Stats.ErrorCode = e.Code
+	t.Stats.ErrorMessage = e.Message
+	if probe && e.Code == proto.ErrOptionRefused {
+		// The UEFI size probe: RRQ with tsize, OACK, ERROR 8, then a new
+		// RRQ. Not a failure.
+		t.Stats.Outcome = stats.OutcomeProbe
+		return nil
+	}
+	t.Stats.Outcome = stats.OutcomeClientError
+	return &ClientError{Code: e.Code, Message: e.Message}
+}
+
+func (t *Transfer) finish() {
+	t.Stats.Duration = t.clock.Now().Sub(t.Stats.Start)
+}

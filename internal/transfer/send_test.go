@@ -1,0 +1,463 @@
+package transfer
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/fbtftp-go/fbtftp/internal/proto"
+	"github.com/fbtftp-go/fbtftp/internal/stats"
+)
+
+// payload returns n deterministic pseudo-random bytes.
+func payload(n int) []byte {
+	r := rand.New(rand.NewPCG(uint64(n), 7))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.UintN(256))
+	}
+	return b
+}
+
+// onlyReader hides io.ReaderAt so Send uses its ring buffer.
+type onlyReader struct{ r io.Reader }
+
+func (o onlyReader) Read(p []byte) (int, error) { return o.r.Read(p) }
+
+type sendCase struct {
+	size     int
+	params   proto.Params
+	ring     bool
+	fault    fault
+	setup    func(n *simNet, c *rrqClient)
+	ctx      context.Context
+	clientFn func(c *rrqClient)
+}
+
+type sendResult struct {
+	n   *simNet
+	c   *rrqClient
+	st  stats.SessionStats
+	err error
+	src []byte
+}
+
+func runSend(t *testing.T, tc sendCase) sendResult {
+	t.Helper()
+	p := tc.params
+	if p.Blksize == 0 {
+		p.Blksize = 512
+	}
+	if p.Windowsize == 0 {
+		p.Windowsize = 1
+	}
+	if p.Tsize == 0 && len(p.Acked) == 0 {
+		p.Tsize = -1
+	}
+	n := newSimNet()
+	n.fault = tc.fault
+	c := newRRQClient(n, p)
+	if tc.clientFn != nil {
+		tc.clientFn(c)
+	}
+	if tc.setup != nil {
+		tc.setup(n, c)
+	}
+	data := payload(tc.size)
+	var src io.Reader = bytes.NewReader(data)
+	if tc.ring {
+		src = onlyReader{src}
+	}
+	var st stats.SessionStats
+	tr := &Transfer{Conn: n.conn(), Peer: clientAddr, Params: p, Config: Config{Clock: n}, Stats: &st}
+	ctx := tc.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	err := tr.Send(ctx, src)
+	n.drain()
+	return sendResult{n: n, c: c, st: st, err: err, src: data}
+}
+
+func blocksFor(size, blk int) int { return size/blk + 1 }
+
+func TestSendExact(t *testing.T) {
+	for _, size := range []int{0, 1, 511, 512, 513, 5120, 100_003} {
+		for _, blk := range []int{8, 512, 1468} {
+			for _, w := range []int{1, 4, 16, 64} {
+				for _, ring := range []bool{false, true} {
+					if blk == 8 && size > 6000 {
+						continue
+					}
+					name := fmt.Sprintf("size%d/blk%d/win%d/ring%v", size, blk, w, ring)
+					t.Run(name, func(t *testing.T) {
+						p := proto.Params{Blksize: blk, Windowsize: w, Tsize: -1}
+						r := runSend(t, sendCase{size: size, params: p, ring: ring})
+						if r.err != nil || r.st.Outcome != stats.OutcomeSuccess {
+							t.Fatalf("err %v outcome %q", r.err, r.st.Outcome)
+						}
+						if !bytes.Equal(r.c.got.Bytes(), r.src) {
+							t.Fatalf("delivered %d bytes, want %d (content differs)", r.c.got.Len(), size)
+						}
+						want := blocksFor(size, blk)
+						if got := r.n.sent[proto.OpDATA]; got != want {
+							t.Errorf("DATA sent %d, want %d", got, want)
+						}
+						if r.st.Retransmits != 0 || r.st.Bytes != uint64(size) {
+							t.Errorf("retransmits %d bytes %d", r.st.Retransmits, r.st.Bytes)
+						}
+						if r.st.PacketsSent != uint64(want) || r.st.PacketsReceived != uint64(r.c.acks) {
+							t.Errorf("packets sent %d recv %d, client acks %d", r.st.PacketsSent, r.st.PacketsReceived, r.c.acks)
+						}
+					})
+				}
+			}
+		}
+	}
+}
+
+// nthFault returns a fault acting on the listed packet numbers of one kind.
+func nthFault(dir string, op proto.Opcode, act action, d time.Duration, nths ...int) fault {
+	return func(fd string, fop proto.Opcode, nth int, _ []byte) (action, time.Duration) {
+		if fd == dir && fop == op {
+			for _, x := range nths {
+				if x == nth || x == -1 {
+					return act, d
+				}
+			}
+		}
+		return deliver, 0
+	}
+}
+
+func lossy(seed uint64, rate float64) fault {
+	r := rand.New(rand.NewPCG(seed, 1))
+	return func(string, proto.Opcode, int, []byte) (action, time.Duration) {
+		x := r.Float64()
+		switch {
+		case x < rate:
+			return drop, 0
+		case x < rate*1.5:
+			return duplicate, 0
+		case x < rate*2:
+			return delay, time.Duration(r.IntN(5000)) * time.Microsecond
+		}
+		return deliver, 0
+	}
+}
+
+func TestSendFaults(t *testing.T) {
+	const size = 512*40 + 100
+	blocks := blocksFor(size, 512)
+	cases := []struct {
+		name   string
+		window int
+		fault  fault
+		check  func(t *testing.T, r sendResult)
+	}{
+		{"drop DATA 3", 1, nthFault(toClient, proto.OpDATA, drop, 0, 3), func(t *testing.T, r sendResult) {
+			if r.st.Retransmits != 1 {
+				t.Errorf("retransmits %d, want 1", r.st.Retransmits)
+			}
+		}},
+		{"drop ACK 5", 1, nthFault(toServer, proto.OpACK, drop, 0, 5), func(t *testing.T, r sendResult) {
+			// The client re-ACKs after its own timeout or the server resends
+			// on its own: one retransmission at most.
+			if r.st.Retransmits > 1 {
+				t.Errorf("retransmits %d", r.st.Retransmits)
+			}
+		}},
+		{"duplicate every ACK: no Sorcerer's Apprentice", 1, nthFault(toServer, proto.OpACK, duplicate, 0, -1), func(t *testing.T, r sendResult) {
+			if got := r.n.sent[proto.OpDATA]; got != blocks {
+				t.Errorf("DATA sent %d, want exactly %d", got, blocks)
+			}
+		}},
+		{"duplicate every DATA (client re-ACKs dups)", 1, nthFault(toClient, proto.OpDATA, duplicate, 0, -1), func(t *testing.T, r sendResult) {
+			if got := r.n.sent[proto.OpDATA]; got != blocks {
+				t.Errorf("DATA sent %d, want exactly %d", got, blocks)
+			}
+		}},
+		{"delay ACK 4 past the timeout", 1, nthFault(toServer, proto.OpACK, delay, 1500*time.Millisecond, 4), func(t *testing.T, r sendResult) {
+			if got := r.n.sent[proto.OpDATA]; got > blocks+1 {
+				t.Errorf("DATA sent %d, want at most %d", got, blocks+1)
+			}
+		}},
+		{"drop final ACK", 1, nthFault(toServer, proto.OpACK, drop, 0, blocks), func(t *testing.T, r sendResult) {
+			if r.st.Retransmits != 1 {
+				t.Errorf("retransmits %d, want 1 (the final block)", r.st.Retransmits)
+			}
+		}},
+		{"window 16: drop DATA 5 (gap ACK restarts)", 16, nthFault(toClient, proto.OpDATA, drop, 0, 5), func(t *testing.T, r sendResult) {
+			if r.st.Retransmits > 16 {
+				t.Errorf("retransmits %d", r.st.Retransmits)
+			}
+		}},
+		{"window 16: duplicate every ACK", 16, nthFault(toServer, proto.OpACK, duplicate, 0, -1), func(t *testing.T, r sendResult) {
+			if got := r.n.sent[proto.OpDATA]; got != blocks {
+				t.Errorf("DATA sent %d, want exactly %d", got, blocks)
+			}
+		}},
+		{"window 4: drop window ACK", 4, nthFault(toServer, proto.OpACK, drop, 0, 2), func(t *testing.T, r sendResult) {
+			if r.st.Retransmits > 4 {
+				t.Errorf("retransmits %d", r.st.Retransmits)
+			}
+		}},
+		{"window 4: reorder DATA", 4, nthFault(toClient, proto.OpDATA, delay, 120*time.Microsecond, 2, 7, 13), nil},
+		{"window 64: drop final ACK", 64, nthFault(toServer, proto.OpACK, drop, 0, 2), nil},
+	}
+	for _, tc := range cases {
+		for _, ring := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/ring%v", tc.name, ring), func(t *testing.T) {
+				r := runSend(t, sendCase{size: size, params: proto.Params{Windowsize: tc.window, Tsize: -1}, ring: ring, fault: tc.fault})
+				if r.err != nil || r.st.Outcome != stats.OutcomeSuccess {
+					t.Fatalf("err %v outcome %q", r.err, r.st.Outcome)
+				}
+				if !bytes.Equal(r.c.got.Bytes(), r.src) {
+					t.Fatalf("content differs: got %d bytes", r.c.got.Len())
+				}
+				if got := r.n.sent[proto.OpDATA]; uint64(got) != uint64(blocks)+r.st.Retransmits {
+					t.Errorf("DATA sent %d != blocks %d + retransmits %d", got, blocks, r.st.Retransmits)
+				}
+				if tc.check != nil {
+					tc.check(t, r)
+				}
+			})
+		}
+	}
+}
+
+func TestSendLossyNetwork(t *testing.T) {
+	for _, w := range []int{1, 4, 16, 64} {
+		for seed := range uint64(5) {
+			t.Run(fmt.Sprintf("win%d/seed%d", w, seed), func(t *testing.T) {
+				const size = 300_000
+				r := runSend(t, sendCase{size: size, params: proto.Params{Windowsize: w, Blksize: 1468, Tsize: -1}, fault: lossy(seed, 0.05), ring: seed%2 == 1})
+				if r.err != nil || r.st.Outcome != stats.OutcomeSuccess {
+					t.Fatalf("err %v outcome %q", r.err, r.st.Outcome)
+				}
+				if !bytes.Equal(r.c.got.Bytes(), r.src) {
+					t.Fatalf("content differs")
+				}
+				// Bounded work: every ACK or timeout releases one window at
+				// most, so losses cannot multiply the traffic.
+				bound := w * (int(r.st.PacketsReceived) + r.n.timeouts + 1)
+				if got := r.n.sent[proto.OpDATA]; got > bound {
+					t.Errorf("DATA sent %d > %d", got, bound)
+				}
+			})
+		}
+	}
+}
+
+func TestSendRollover(t *testing.T) {
+	const blocks = 70_000
+	for _, rc := range []struct {
+		rollover int
+		window   int
+	}{{0, 1}, {1, 1}, {0, 16}, {1, 16}} {
+		t.Run(fmt.Sprintf("rollover%d/win%d", rc.rollover, rc.window), func(t *testing.T) {
+			size := blocks*8 + 3
+			p := proto.Params{Blksize: 8, Windowsize: rc.window, Rollover: rc.rollover, Tsize: -1}
+			var fault fault
+			if rc.window > 1 {
+				// Lose blocks around the wrap so recovery crosses it.
+				fault = nthFault(toClient, proto.OpDATA, drop, 0, 65534, 65536, 65537)
+			}
+			r := runSend(t, sendCase{size: size, params: p, fault: fault})
+			if r.err != nil || r.st.Outcome != stats.OutcomeSuccess {
+				t.Fatalf("err %v outcome %q", r.err, r.st.Outcome)
+			}
+			if !bytes.Equal(r.c.got.Bytes(), r.src) {
+				t.Fatalf("content differs: %d bytes", r.c.got.Len())
+			}
+			want := uint16((blocks+1)%65536)
+			if rc.rollover == 1 {
+				want = uint16((blocks+1-1)%65535 + 1)
+			}
+			if r.c.final != want {
+				t.Errorf("final wire block %d, want %d", r.c.final, want)
+			}
+		})
+	}
+}
+
+func TestSendClientVanishes(t *testing.T) {
+	for _, w := range []int{1, 16} {
+		t.Run(fmt.Sprintf("win%d", w), func(t *testing.T) {
+			start := newSimNet().now
+			r := runSend(t, sendCase{size: 100_000, params: proto.Params{Windowsize: w, Tsize: -1}, clientFn: func(c *rrqClient) { c.mute = true }})
+			if !errors.Is(r.err, ErrTimeout) || r.st.Outcome != stats.OutcomeTimeout {
+				t.Fatalf("err %v outcome %q", r.err, r.st.Outcome)
+			}
+			// 1 first send + 5 retries of the window, backing off 1+2+4+8+16+32 s.
+			if got, want := r.n.sent[proto.OpDATA], 6*w; got != want {
+				t.Errorf("DATA sent %d, want %d", got, want)
+			}
+			if got := r.n.now.Sub(start); got != 63*time.Second {
+				t.Errorf("gave up after %v, want 63s", got)
+			}
+		})
+	}
+}
+
+func TestSendOACK(t *testing.T) {
+	acked := []proto.Option{{Name: "tsize", Value: "1000"}, {Name: "blksize", Value: "1024"}}
+	t.Run("negotiated", func(t *testing.T) {
+		r := runSend(t, sendCase{size: 1000, params: proto.Params{Blksize: 1024, Windowsize: 1, Tsize: 1000, Acked: acked}})
+		if r.err != nil || r.st.Outcome != stats.OutcomeSuccess || !bytes.Equal(r.c.got.Bytes(), r.src) {
+			t.Fatalf("err %v outcome %q", r.err, r.st.Outcome)
+		}
+		if len(r.c.oack) != 2 || r.c.oack[0] != acked[0] {
+			t.Errorf("client saw OACK %v", r.c.oack)
+		}
+		if r.st.Tsize != 1000 || len(r.st.OptionsAcked) != 2 {
+			t.Errorf("stats %+v", r.st)
+		}
+	})
+	t.Run("OACK lost", func(t *testing.T) {
+		r := runSend(t, sendCase{size: 1000, params: proto.Params{Blksize: 1024, Windowsize: 1, Tsize: 1000, Acked: acked},
+			fault: nthFault(toClient, proto.OpOACK, drop, 0, 1)})
+		if r.err != nil || r.st.Outcome != stats.OutcomeSuccess || r.st.Retransmits != 1 || r.n.sent[proto.OpOACK] != 2 {
+			t.Fatalf("err %v outcome %q retransmits %d", r.err, r.st.Outcome, r.st.Retransmits)
+		}
+	})
+	t.Run("UEFI probe", func(t *testing.T) {
+		r := runSend(t, sendCase{size: 1000, params: proto.Params{Blksize: 1024, Windowsize: 1, Tsize: 1000, Acked: acked},
+			clientFn: func(c *rrqClient) { c.probe = true }})
+		if r.err != nil || r.st.Outcome != stats.OutcomeProbe || r.st.ErrorCode != proto.ErrOptionRefused {
+			t.Fatalf("err %v outcome %q", r.err, r.st.Outcome)
+		}
+		if r.n.sent[proto.OpERROR] != 0 || r.n.sent[proto.OpDATA] != 0 {
+			t.Errorf("server answered the probe's ERROR: %v", r.n.sent)
+		}
+	})
+	t.Run("ERROR 8 without tsize is a client error", func(t *testing.T) {
+		p := proto.Params{Blksize: 1024, Windowsize: 1, Tsize: -1, Acked: acked[1:]}
+		r := runSend(t, sendCase{size: 1000, params: p, clientFn: func(c *rrqClient) { c.probe = true }})
+		var ce *ClientError
+		if !errors.As(r.err, &ce) || r.st.Outcome != stats.OutcomeClientError {
+			t.Fatalf("err %v outcome %q", r.err, r.st.Outcome)
+		}
+	})
+	t.Run("client vanishes after OACK", func(t *testing.T) {
+		r := runSend(t, sendCase{size: 1000, params: proto.Params{Blksize: 1024, Windowsize: 1, Tsize: 1000, Acked: acked},
+			clientFn: func(c *rrqClient) { c.mute = true }})
+		if !errors.Is(r.err, ErrTimeout) || r.n.sent[proto.OpOACK] != 6 {
+			t.Fatalf("err %v OACKs %d", r.err, r.n.sent[proto.OpOACK])
+		}
+	})
+}
+
+func TestSendClientError(t *testing.T) {
+	r := runSend(t, sendCase{size: 100_000, params: proto.Params{Windowsize: 4, Tsize: -1}, clientFn: func(c *rrqClient) { c.errAfter = 10 }})
+	var ce *ClientError
+	if !errors.As(r.err, &ce) || ce.Code != 0 || r.st.Outcome != stats.OutcomeClientError || r.st.ErrorMessage != "disk on fire" {
+		t.Fatalf("err %v outcome %q stats %+v", r.err, r.st.Outcome, r.st)
+	}
+	if r.n.sent[proto.OpERROR] != 0 {
+		t.Error("server answered a client ERROR")
+	}
+	if r.n.sent[proto.OpDATA] > 14 {
+		t.Errorf("server kept sending: %d DATA", r.n.sent[proto.OpDATA])
+	}
+}
+
+func TestSendStranger(t *testing.T) {
+	r := runSend(t, sendCase{size: 20_000, params: proto.Params{Tsize: -1}, setup: func(n *simNet, c *rrqClient) {
+		for i := range 5 {
+			n.after(time.Duration(i)*300*time.Microsecond, func() {
+				n.sendFrom(strangerAddr, proto.AppendAck(nil, 3))
+				n.sendFrom(netip.AddrPortFrom(clientAddr.Addr(), 50002), []byte{9}) // same host, other port
+			})
+		}
+	}})
+	if r.err != nil || r.st.Outcome != stats.OutcomeSuccess || !bytes.Equal(r.c.got.Bytes(), r.src) {
+		t.Fatalf("err %v outcome %q", r.err, r.st.Outcome)
+	}
+	if len(r.n.stranger) != 10 {
+		t.Fatalf("strangers answered %d times, want 10", len(r.n.stranger))
+	}
+	for _, p := range r.n.stranger {
+		e, err := proto.ParseError(p)
+		if err != nil || e.Code != proto.ErrUnknownTID {
+			t.Errorf("stranger got %v %v", e, err)
+		}
+	}
+	if r.st.Retransmits != 0 {
+		t.Errorf("strangers disturbed the transfer: %d retransmits", r.st.Retransmits)
+	}
+}
+
+type failingReader struct{ after int }
+
+func (f *failingReader) ReadAt(p []byte, off int64) (int, error) {
+	if off >= int64(f.after) {
+		return 0, errors.New("EIO")
+	}
+	return len(p), nil
+}
+func (f *failingReader) Read(p []byte) (int, error) { return 0, errors.New("unused") }
+
+func TestSendSourceError(t *testing.T) {
+	n := newSimNet()
+	c := newRRQClient(n, proto.DefaultParams())
+	var st stats.SessionStats
+	tr := &Transfer{Conn: n.conn(), Peer: clientAddr, Params: proto.DefaultParams(), Config: Config{Clock: n}, Stats: &st}
+	err := tr.Send(context.Background(), &failingReader{after: 2048})
+	n.drain()
+	if err == nil || st.Outcome != stats.OutcomeServerError || st.ErrorCode != proto.ErrUndefined {
+		t.Fatalf("err %v stats %+v", err, st)
+	}
+	if len(c.errs) != 1 || c.errs[0].Message != "server error" {
+		t.Fatalf("client errors %v (internal text must not leak)", c.errs)
+	}
+}
+
+func TestSendShutdown(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	r := runSend(t, sendCase{size: 100_000, params: proto.Params{Tsize: -1}, ctx: ctx, setup: func(n *simNet, c *rrqClient) {
+		n.after(2*time.Millisecond, cancel)
+	}})
+	if !errors.Is(r.err, ErrShutdown) || r.st.Outcome != stats.OutcomeShutdown {
+		t.Fatalf("err %v outcome %q", r.err, r.st.Outcome)
+	}
+	if len(r.c.errs) != 1 || r.c.errs[0].Code != proto.ErrUndefined {
+		t.Fatalf("client was not told: %v", r.c.errs)
+	}
+}
+
+func TestSeq(t *testing.T) {
+	cases := []struct {
+		rollover int
+		k        uint64
+		wire     uint16
+	}{
+		{0, 0, 0}, {0, 1, 1}, {0, 65535, 65535}, {0, 65536, 0}, {0, 65537, 1}, {0, 131072, 0},
+		{1, 0, 0}, {1, 1, 1}, {1, 65535, 65535}, {1, 65536, 1}, {1, 65537, 2}, {1, 131070, 65535}, {1, 131071, 1},
+	}
+	for _, c := range cases {
+		s := seq{c.rollover}
+		if got := s.wire(c.k); got != c.wire {
+			t.Errorf("rollover %d wire(%d) = %d, want %d", c.rollover, c.k, got, c.wire)
+		}
+		lo := c.k - min(c.k, 10)
+		if k, ok := s.abs(c.wire, lo, c.k+10); !ok || k != c.k {
+			t.Errorf("rollover %d abs(%d, %d..) = %d %v, want %d", c.rollover, c.wire, lo, k, ok, c.k)
+		}
+	}
+	if _, ok := (seq{1}).abs(0, 5, 70000); ok {
+		t.Error("rollover 1 must never map wire 0 after block 0")
+	}
+	if _, ok := (seq{0}).abs(3, 10, 20); ok {
+		t.Error("abs out of range")
+	}
+	if _, ok := (seq{0}).abs(3, 20, 10); ok {
+		t.Error("empty range")
+	}
+}
