@@ -276,7 +276,7 @@ func TestSendRollover(t *testing.T) {
 			if !bytes.Equal(r.c.got.Bytes(), r.src) {
 				t.Fatalf("content differs: %d bytes", r.c.got.Len())
 			}
-			want := uint16((blocks+1)%65536)
+			want := uint16((blocks + 1) % 65536)
 			if rc.rollover == 1 {
 				want = uint16((blocks+1-1)%65535 + 1)
 			}
