@@ -226,16 +226,23 @@ func (t *Transfer) read(ctx context.Context, deadline time.Time) ([]byte, readRe
 
 // abort ends the session after read reported readAbort: on shutdown the
 // client is told so.
-func (t *Transfer) abort(err error) error {
+func (t *Transfer) abort(ctx context.Context, err error) error {
 	if errors.Is(err, ErrShutdown) {
-		return t.shutdown()
+		return Stopped(ctx, t.Stats, t.sendError)
 	}
 	return err
 }
 
-func (t *Transfer) shutdown() error {
-	t.sendError(proto.ErrUndefined, "server shutting down")
-	t.Stats.Outcome = stats.OutcomeShutdown
+// Stopped records why ctx ended a session and tells the peer with send: a
+// passed deadline is outcome "timeout", anything else "shutdown".
+func Stopped(ctx context.Context, st *stats.SessionStats, send func(proto.ErrorCode, string)) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		send(proto.ErrUndefined, "session time limit exceeded")
+		st.Outcome = stats.OutcomeTimeout
+		return ErrTimeout
+	}
+	send(proto.ErrUndefined, "server shutting down")
+	st.Outcome = stats.OutcomeShutdown
 	return ErrShutdown
 }
 

@@ -45,7 +45,7 @@ func (t *Transfer) Receive(ctx context.Context, dst io.Writer) error {
 		pkt, res, err := t.read(ctx, deadline)
 		switch res {
 		case readAbort:
-			return t.abort(err)
+			return t.abort(ctx, err)
 		case readTimeout:
 			if attempt++; attempt > t.retries {
 				t.Stats.Outcome = stats.OutcomeTimeout

@@ -251,3 +251,14 @@ func TestReceiveShutdown(t *testing.T) {
 		t.Fatalf("err %v outcome %q client %v", r.err, r.st.Outcome, r.c.errs)
 	}
 }
+
+func TestStoppedByDeadline(t *testing.T) {
+	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel()
+	var st stats.SessionStats
+	var sent string
+	err := Stopped(ctx, &st, func(_ proto.ErrorCode, msg string) { sent = msg })
+	if !errors.Is(err, ErrTimeout) || st.Outcome != stats.OutcomeTimeout || sent != "session time limit exceeded" {
+		t.Fatalf("%v %q %q", err, st.Outcome, sent)
+	}
+}

@@ -142,7 +142,7 @@ func (t *Transfer) sendOACK(ctx context.Context) (bool, error) {
 		for {
 			pkt, res, err := t.read(ctx, deadline)
 			if res == readAbort {
-				return true, t.abort(err)
+				return true, t.abort(ctx, err)
 			}
 			if res == readTimeout {
 				break
@@ -195,7 +195,7 @@ func (t *Transfer) sendData(ctx context.Context, source blockSource) error {
 			pkt, res, err := t.read(ctx, deadline)
 			switch res {
 			case readAbort:
-				return t.abort(err)
+				return t.abort(ctx, err)
 			case readTimeout:
 				if attempt++; attempt > t.retries {
 					t.Stats.Outcome = stats.OutcomeTimeout

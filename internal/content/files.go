@@ -1,0 +1,127 @@
+// Package content holds the stock worker's content sources: files confined
+// to a root directory (and, in later stages, remap rules, an HTTP origin
+// and templates).
+package content
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+	"syscall"
+
+	"github.com/fbtftp-go/fbtftp/internal/proto"
+)
+
+// Messages sent with refusals. They follow tftpd-hpa's texts where it has
+// one for the same case.
+const (
+	MsgReversePath  = "Reverse path not allowed"
+	MsgNotRegular   = "Not a regular file"
+	MsgWorldRead    = "File must have global read permissions"
+	MsgEscapes      = "Path escapes the root"
+	MsgPermission   = "Permission denied"
+	MsgBadFilename  = "Invalid filename"
+	MsgTooManyLinks = "Too many levels of symbolic links"
+)
+
+// FileStore serves files under one directory. Nothing outside it can be
+// reached: names with a ".." component are refused, and the lookup goes
+// through os.Root, which refuses symbolic links that lead out of the root
+// (whatever happens to the tree while the lookup runs).
+type FileStore struct {
+	root *os.Root
+	// Permissive skips the world-readable check (in.tftpd -p): the
+	// worker's user permissions alone decide.
+	Permissive bool
+}
+
+// OpenFileStore opens dir as the root of a FileStore.
+func OpenFileStore(dir string, permissive bool) (*FileStore, error) {
+	r, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &FileStore{root: r, Permissive: permissive}, nil
+}
+
+// Close releases the root directory.
+func (s *FileStore) Close() error { return s.root.Close() }
+
+// Clean turns a requested filename into a path relative to the root:
+// leading slashes are removed (in a chroot "/x" and "x" are the same file,
+// as with in.tftpd -s), empty components and "." are dropped. A ".."
+// component is refused with ERROR 2.
+func Clean(name string) (string, error) {
+	if strings.IndexByte(name, 0) >= 0 {
+		return "", &proto.Error{Code: proto.ErrAccessViolation, Message: MsgBadFilename}
+	}
+	parts := strings.Split(name, "/")
+	out := parts[:0]
+	for _, p := range parts {
+		switch p {
+		case "", ".":
+			continue
+		case "..":
+			return "", &proto.Error{Code: proto.ErrAccessViolation, Message: MsgReversePath}
+		}
+		out = append(out, p)
+	}
+	if len(out) == 0 {
+		return ".", nil
+	}
+	return strings.Join(out, "/"), nil
+}
+
+// Open opens name for reading. Errors carry TFTP codes: ERROR 1 for a
+// missing file (ENOENT, ENOTDIR), ERROR 2 for a path that escapes the
+// root, a permission problem, a file that is not world-readable (unless
+// Permissive) or anything that is not a regular file (directories, FIFOs,
+// devices: refused, never opened in a way that could block).
+func (s *FileStore) Open(name string) (*os.File, error) {
+	rel, err := Clean(name)
+	if err != nil {
+		return nil, err
+	}
+	// O_NONBLOCK: opening a FIFO must not hang the session; it has no
+	// effect on regular files.
+	f, err := s.root.OpenFile(rel, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+	if err != nil {
+		return nil, MapOpenError(err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("stat %s: %w", rel, err)
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, &proto.Error{Code: proto.ErrAccessViolation, Message: MsgNotRegular}
+	}
+	if !s.Permissive && fi.Mode().Perm()&0o004 == 0 {
+		f.Close()
+		return nil, &proto.Error{Code: proto.ErrAccessViolation, Message: MsgWorldRead}
+	}
+	return f, nil
+}
+
+// MapOpenError gives an open error its TFTP code (errno mapping as in.tftpd).
+func MapOpenError(err error) error {
+	var errno syscall.Errno
+	switch {
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ENOTDIR), errors.Is(err, syscall.ENAMETOOLONG):
+		return &proto.Error{Code: proto.ErrNotFound, Message: proto.ErrNotFound.String()}
+	case errors.Is(err, fs.ErrPermission):
+		return &proto.Error{Code: proto.ErrAccessViolation, Message: MsgPermission}
+	case errors.Is(err, syscall.ELOOP):
+		return &proto.Error{Code: proto.ErrAccessViolation, Message: MsgTooManyLinks}
+	case errors.As(err, &errno):
+		return fmt.Errorf("open: %w", err)
+	}
+	// os.Root reports a path that leaves the root with its own error text.
+	if strings.Contains(err.Error(), "escapes") {
+		return &proto.Error{Code: proto.ErrAccessViolation, Message: MsgEscapes}
+	}
+	return fmt.Errorf("open: %w", err)
+}

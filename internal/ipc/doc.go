@@ -1,0 +1,121 @@
+// Package ipc is the protocol between the master and a worker: messages over
+// an AF_UNIX SOCK_SEQPACKET socketpair, with the session's UDP socket passed
+// by SCM_RIGHTS.
+//
+// # Conversation
+//
+// The master creates the pair with Socketpair and execs the worker with its
+// end as descriptor WorkerFD (exec.Cmd.ExtraFiles[0]). The worker opens it
+// with FromFD, which returns an error wrapping ErrNotStartedByMaster when
+// run by hand. Then:
+//
+//	worker                                   master
+//	  | -- Hello (version, pid) ------------>  |  started and sandboxed: ready
+//	  | <-- Handoff + session socket fd -----  |  one session (warm pool: later)
+//	  | -- Stats ---------------------------->  |  session over; worker exits
+//	  | close / exit ----------------------->  |  EOF
+//
+// The master refuses a worker whose Hello carries another Version. EOF on
+// the socket means the peer is gone: the worker learns that the master died,
+// the master that the worker exited (if no Stats came first, it crashed).
+//
+// # Wire format
+//
+// Each message is one SEQPACKET datagram of at most MaxMessageSize bytes;
+// its first byte is the message type. Decoding is strict: an unknown type,
+// a truncated field, trailing bytes, a list or string over its bound, a
+// non-minimal varint, an invalid address or enum value are all errors
+// wrapping ErrMalformed, and no input makes a decoder panic. Because of this
+// every message has exactly one encoding.
+//
+// Field encodings:
+//
+//	u8, u16, i32    fixed size, big-endian
+//	uvarint         encoding/binary unsigned varint, minimal
+//	varint          encoding/binary zig-zag signed varint, minimal
+//	string          uvarint length (<= MaxStringLen) + bytes
+//	list(T)         uvarint count (bounded) + count × T
+//	options         list of (string name, string value); names non-empty; <= MaxOptions
+//	duration        uvarint nanoseconds (never negative)
+//	time            varint Unix seconds (years 1 to 9999) + uvarint nanoseconds (< 1e9);
+//	                the zero time.Time encodes as year 1 and decodes back to it
+//	opcode          u8: 1 RRQ or 2 WRQ
+//	mode            u8: 0 octet or 1 netascii
+//	addr            u8 tag, then by tag:
+//	                  0  none (the zero netip.AddrPort; not allowed in Handoff)
+//	                  4  4 address bytes, u16 port
+//	                  6  16 address bytes, string zone (<= 64 bytes), u16 port
+//	                IPv4-mapped IPv6 addresses are sent as IPv4 and refused as tag 6.
+//
+// Hello, worker -> master (type 1). Its layout never changes, so the
+// version check works across versions:
+//
+//	u8 type=1 | u16 version | i32 pid (> 0)          exactly 7 bytes in version 1
+//
+// Handoff, master -> worker (type 2), with exactly one descriptor attached:
+//
+//	u8       type=2
+//	string   session id
+//	opcode   op
+//	string   filename
+//	string   raw mode
+//	mode     mode
+//	options  options, in the client's order
+//	addr     peer                (required)
+//	addr     local               (required)
+//	time     received
+//	duration timeout
+//	uvarint  retries             (<= 2^31-1, like every int field below)
+//	uvarint  max blksize
+//	uvarint  max windowsize
+//	list     refuse              (strings, <= MaxRefuse)
+//	duration session deadline
+//	uvarint  flags               (only the Flag* bits)
+//	uvarint  umask               (<= 0777)
+//	varint   max upload
+//	list     roots               (strings, <= MaxRoots)
+//	string   map file
+//	varint   verbosity           (int32 range)
+//	string   log format          ("", "json" or "console")
+//	list     extra               (string key, string value; <= MaxExtra;
+//	                              keys non-empty, strictly ascending)
+//
+// Stats, worker -> master (type 3), no descriptor:
+//
+//	u8       type=3
+//	string   session id
+//	addr     peer
+//	addr     local
+//	string   filename
+//	opcode   op
+//	mode     mode
+//	uvarint  worker pid
+//	options  options requested
+//	options  options acked
+//	uvarint  blksize
+//	uvarint  windowsize
+//	varint   tsize               (-1 when none)
+//	uvarint  packets sent
+//	uvarint  packets received
+//	uvarint  bytes
+//	uvarint  retransmits
+//	string   outcome             (one of stats.Outcomes)
+//	uvarint  error code          (<= 65535)
+//	string   error message
+//	time     start
+//	duration duration
+//
+// # Descriptors
+//
+// All descriptors are close-on-exec in both processes. The master owns its
+// Conn and, until cmd.Start returns, the worker's end; the worker's Conn owns
+// WorkerFD. SendHandoff attaches the session socket without taking it over:
+// the master closes its copy afterwards. RecvHandoff receives with
+// MSG_CMSG_CLOEXEC and hands the one descriptor to the caller; any other
+// descriptor received is closed. The master never installs descriptors a
+// worker attaches to Hello or Stats (it offers no control buffer) and
+// rejects such messages.
+//
+// Receives park goroutines in the netpoller, honour read deadlines and
+// Close, and allocate only once a message has arrived.
+package ipc

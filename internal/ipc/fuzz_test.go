@@ -1,0 +1,110 @@
+package ipc
+
+import (
+	"bytes"
+	"errors"
+	"net/netip"
+	"reflect"
+	"testing"
+
+	"github.com/fbtftp-go/fbtftp/internal/proto"
+	"github.com/fbtftp-go/fbtftp/internal/stats"
+)
+
+// The fuzzers check, for any input, that a decoder never panics, fails only
+// with ErrMalformed (or ErrVersionMismatch), and that what it accepts
+// re-encodes to exactly the input (the encoding is canonical) and decodes
+// again to the same value.
+
+func FuzzDecodeHello(f *testing.F) {
+	for _, pid := range []int32{1, 99999} {
+		b, _ := AppendHello(nil, Hello{Version, pid})
+		f.Add(b)
+	}
+	f.Add([]byte{msgHello, 0, 2})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		h, err := DecodeHello(b)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrVersionMismatch) {
+				t.Fatalf("unexpected error kind: %v", err)
+			}
+			return
+		}
+		b2, err := AppendHello(nil, h)
+		if err != nil {
+			t.Fatalf("re-encode: %v", err)
+		}
+		if !bytes.Equal(b, b2) {
+			t.Fatalf("not canonical: %x -> %x", b, b2)
+		}
+		if h2, err := DecodeHello(b2); err != nil || h2 != h {
+			t.Fatalf("second decode: %+v, %v", h2, err)
+		}
+	})
+}
+
+func FuzzDecodeHandoff(f *testing.F) {
+	seeds := []*Handoff{fullHandoff(), {
+		Op:    proto.OpRRQ,
+		Peer:  netip.MustParseAddrPort("127.0.0.1:1"),
+		Local: netip.MustParseAddrPort("[::1]:2"),
+	}}
+	for _, h := range seeds {
+		b, err := AppendHandoff(nil, h)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		h, err := DecodeHandoff(b)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("unexpected error kind: %v", err)
+			}
+			return
+		}
+		b2, err := AppendHandoff(nil, h)
+		if err != nil {
+			t.Fatalf("re-encode: %v", err)
+		}
+		if !bytes.Equal(b, b2) {
+			t.Fatalf("not canonical: %x -> %x", b, b2)
+		}
+		h2, err := DecodeHandoff(b2)
+		if err != nil || !reflect.DeepEqual(h, h2) {
+			t.Fatalf("second decode: %+v, %v", h2, err)
+		}
+	})
+}
+
+func FuzzDecodeStats(f *testing.F) {
+	seeds := []*stats.SessionStats{fullStats(), {Op: proto.OpWRQ, Outcome: stats.OutcomeTimeout, Tsize: -1}}
+	for _, s := range seeds {
+		b, err := AppendStats(nil, s)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, err := DecodeStats(b)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("unexpected error kind: %v", err)
+			}
+			return
+		}
+		b2, err := AppendStats(nil, s)
+		if err != nil {
+			t.Fatalf("re-encode: %v", err)
+		}
+		if !bytes.Equal(b, b2) {
+			t.Fatalf("not canonical: %x -> %x", b, b2)
+		}
+		s2, err := DecodeStats(b2)
+		if err != nil || !reflect.DeepEqual(s, s2) {
+			t.Fatalf("second decode: %+v, %v", s2, err)
+		}
+	})
+}

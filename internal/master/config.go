@@ -1,0 +1,104 @@
+// Package master is fbtftp-master's core: it reads requests on the listening
+// sockets, answers what needs no file system (malformed, uploads disabled,
+// busy), creates each session's socket bound to the address the client
+// talked to, and hands it to a worker process over a socketpair. It keeps a
+// warm pool of started workers, bounds their number, reaps every one, turns
+// their Stats into accounting, and drains on shutdown.
+package master
+
+import (
+	"errors"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/fbtftp-go/fbtftp/internal/ipc"
+	"github.com/fbtftp-go/fbtftp/internal/sandbox"
+	"github.com/fbtftp-go/fbtftp/internal/stats"
+	"github.com/fbtftp-go/fbtftp/internal/udp"
+)
+
+// Defaults for zero Config fields.
+const (
+	DefaultMaxWorkers      = 1024
+	DefaultDrainTimeout    = 30 * time.Second
+	DefaultHelloTimeout    = 10 * time.Second
+	DefaultSessionDeadline = 30 * time.Minute
+	DefaultKillGrace       = 5 * time.Second
+)
+
+// Config configures a Master. Fields marked required must be set; the
+// others have working zero values.
+type Config struct {
+	// Listeners are the sockets requests arrive on (required). The master
+	// closes them when it stops.
+	Listeners []*udp.Listener
+	// WorkerPath is the worker binary (required); WorkerArgs its arguments.
+	WorkerPath string
+	WorkerArgs []string
+	// WorkerEnv is added to the environment the workers inherit.
+	WorkerEnv []string
+	// Sandbox is how workers confine themselves before they are ready.
+	Sandbox sandbox.Spec
+	// Settings travel with every Handoff. Zero SessionDeadline means
+	// DefaultSessionDeadline.
+	Settings ipc.Settings
+	// Prefork is the number of started, idle workers kept ready.
+	Prefork int
+	// MaxWorkers bounds the sessions in flight (each holds one worker);
+	// a request beyond it gets ERROR 0 "server busy". 0 means 1024.
+	MaxWorkers int
+	// DrainTimeout is how long running sessions may go on after shutdown
+	// starts, before their workers are terminated. 0 means 30 s.
+	DrainTimeout time.Duration
+	// HelloTimeout bounds a worker's start (exec to Hello). 0 means 10 s.
+	HelloTimeout time.Duration
+	// KillGrace is the time a worker gets past its session deadline (and
+	// after SIGTERM on shutdown) before it is killed. 0 means 5 s.
+	KillGrace time.Duration
+	// AllowWrite lets WRQ through to the workers; otherwise the master
+	// answers every WRQ with ERROR 2.
+	AllowWrite bool
+	// Ports is the range session sockets are bound in (in.tftpd -R);
+	// the zero value lets the kernel pick.
+	Ports udp.PortRange
+	// Logger receives the master's logs; nil discards them.
+	Logger *zap.Logger
+	// OnSession is called (from a worker's supervising goroutine) with the
+	// stats of every finished session, crashed workers included.
+	OnSession func(*stats.SessionStats)
+}
+
+func (c *Config) fill() error {
+	if len(c.Listeners) == 0 {
+		return errors.New("master: no listeners")
+	}
+	if c.WorkerPath == "" {
+		return errors.New("master: no worker path")
+	}
+	if c.MaxWorkers <= 0 {
+		c.MaxWorkers = DefaultMaxWorkers
+	}
+	if c.Prefork < 0 {
+		c.Prefork = 0
+	}
+	if c.Prefork > c.MaxWorkers {
+		c.Prefork = c.MaxWorkers
+	}
+	if c.DrainTimeout <= 0 {
+		c.DrainTimeout = DefaultDrainTimeout
+	}
+	if c.HelloTimeout <= 0 {
+		c.HelloTimeout = DefaultHelloTimeout
+	}
+	if c.KillGrace <= 0 {
+		c.KillGrace = DefaultKillGrace
+	}
+	if c.Settings.SessionDeadline <= 0 {
+		c.Settings.SessionDeadline = DefaultSessionDeadline
+	}
+	if c.Logger == nil {
+		c.Logger = zap.NewNop()
+	}
+	return nil
+}

@@ -1,0 +1,363 @@
+package master
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/fbtftp-go/fbtftp/internal/ipc"
+	"github.com/fbtftp-go/fbtftp/internal/proto"
+	"github.com/fbtftp-go/fbtftp/internal/stats"
+	"github.com/fbtftp-go/fbtftp/internal/udp"
+)
+
+// Master serves TFTP requests with one worker process per session.
+type Master struct {
+	cfg Config
+	log *zap.Logger
+
+	counters Counters
+	live     atomic.Int64 // workers started and not yet reaped
+	inflight atomic.Int64 // accepted sessions not finished yet
+	pool     chan *worker // ready, idle workers
+	epoch    string
+	seq      atomic.Uint64
+
+	mu       sync.Mutex
+	active   map[sessionKey]struct{} // sessions in flight, to drop duplicates
+	workers  map[*worker]struct{}    // every live worker
+	draining bool
+
+	wg      sync.WaitGroup // every goroutine the master starts
+	workWG  sync.WaitGroup // worker supervisors
+	started chan struct{}
+}
+
+// sessionKey identifies a request: a client re-sending its RRQ (or racing
+// duplicates, as Raspberry Pi firmware sends) must not start two sessions.
+type sessionKey struct {
+	peer netip.AddrPort
+	op   proto.Opcode
+	file string
+}
+
+// New validates cfg and returns a Master ready to Run.
+func New(cfg Config) (*Master, error) {
+	if err := cfg.fill(); err != nil {
+		return nil, err
+	}
+	return &Master{
+		cfg:     cfg,
+		log:     cfg.Logger,
+		pool:    make(chan *worker, max(cfg.Prefork, 1)),
+		epoch:   strconv.FormatInt(time.Now().UnixNano()/1e6, 36),
+		active:  map[sessionKey]struct{}{},
+		workers: map[*worker]struct{}{},
+		started: make(chan struct{}),
+	}, nil
+}
+
+// Counters returns a snapshot of the running totals and worker gauges.
+func (m *Master) Counters() Snapshot {
+	c := &m.counters
+	s := Snapshot{
+		Requests: c.Requests.Load(), Accepted: c.Accepted.Load(), Malformed: c.Malformed.Load(),
+		Rejected: c.Rejected.Load(), Busy: c.Busy.Load(), Duplicates: c.Duplicates.Load(),
+		Spawns: c.Spawns.Load(), SpawnFailures: c.SpawnFailures.Load(), Crashes: c.Crashes.Load(),
+		Killed: c.Killed.Load(), HandoffFailure: c.HandoffFailure.Load(),
+		Outcomes:    map[stats.Outcome]uint64{},
+		LiveWorkers: m.live.Load(), IdleWorkers: int64(len(m.pool)), Inflight: m.inflight.Load(),
+	}
+	for i, o := range stats.Outcomes {
+		if n := c.outcomes[i].Load(); n > 0 {
+			s.Outcomes[o] = n
+		}
+	}
+	return s
+}
+
+// Run serves until ctx ends, then drains: it stops reading, lets running
+// sessions finish for up to DrainTimeout, terminates the rest and returns
+// once every worker is reaped. It returns nil after a clean shutdown.
+func (m *Master) Run(ctx context.Context) error {
+	refillCtx, stopRefill := context.WithCancel(context.Background())
+	defer stopRefill()
+	for range min(m.cfg.Prefork, 4) {
+		m.wg.Go(func() { m.refill(refillCtx) })
+	}
+	for _, l := range m.cfg.Listeners {
+		m.wg.Go(func() { m.serve(l) })
+	}
+	m.log.Info("serving", zap.Int("listeners", len(m.cfg.Listeners)), zap.Int("prefork", m.cfg.Prefork),
+		zap.Int("max_workers", m.cfg.MaxWorkers))
+	close(m.started)
+	<-ctx.Done()
+
+	m.log.Info("shutting down", zap.Int64("sessions_in_flight", m.inflight.Load()),
+		zap.Duration("drain_timeout", m.cfg.DrainTimeout))
+	m.mu.Lock()
+	m.draining = true
+	m.mu.Unlock()
+	for _, l := range m.cfg.Listeners {
+		l.Close()
+	}
+	stopRefill()
+	m.wg.Wait() // listeners and refillers are gone: nothing adds workers now
+	m.closeIdle()
+	m.drain()
+	return nil
+}
+
+// serve reads requests from one listener until it is closed.
+func (m *Master) serve(l *udp.Listener) {
+	buf := make([]byte, proto.MaxPacketSize+1)
+	for {
+		n, peer, local, _, err := l.ReadRequest(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			if errors.Is(err, udp.ErrTruncated) || errors.Is(err, udp.ErrNoDestination) {
+				m.counters.Requests.Add(1)
+				m.counters.Malformed.Add(1)
+				continue
+			}
+			m.log.Warn("read request", zap.Error(err))
+			time.Sleep(10 * time.Millisecond) // a persistent error must not spin
+			continue
+		}
+		m.counters.Requests.Add(1)
+		m.handle(l, buf[:n], peer, local, time.Now())
+	}
+}
+
+// reply sends an ERROR from the listening socket, from the address the
+// client talked to.
+func (m *Master) reply(l *udp.Listener, peer netip.AddrPort, local netip.Addr, code proto.ErrorCode, msg string) {
+	var b [128]byte
+	if err := l.WriteTo(proto.AppendError(b[:0], code, msg), peer, local); err != nil {
+		m.log.Debug("reply", zap.Stringer("peer", peer), zap.Error(err))
+	}
+}
+
+// handle applies the checks that need no file system and starts a session.
+func (m *Master) handle(l *udp.Listener, pkt []byte, peer netip.AddrPort, local netip.Addr, received time.Time) {
+	req, err := proto.ParseRequest(pkt)
+	switch {
+	case errors.Is(err, proto.ErrUnknownMode):
+		// Readable: tell the client (RFC 1350 §5, in.tftpd's answer).
+		m.counters.Rejected.Add(1)
+		m.reply(l, peer, local, proto.ErrIllegalOp, "Unknown mode")
+		return
+	case err != nil:
+		// Malformed or not a request: dropped, never answered (an answer
+		// to junk would make the server a reflector).
+		m.counters.Malformed.Add(1)
+		if ce := m.log.Check(zap.DebugLevel, "dropped datagram"); ce != nil {
+			ce.Write(zap.Stringer("peer", peer), zap.Int("bytes", len(pkt)), zap.Error(err))
+		}
+		return
+	}
+	if ce := m.log.Check(zap.DebugLevel, "request"); ce != nil {
+		ce.Write(zap.Stringer("op", req.Op), zap.Stringer("peer", peer), zap.Stringer("local", local),
+			zap.String("file", req.Filename), zap.String("mode", req.RawMode), zap.Any("options", req.Options))
+	}
+	if req.Op == proto.OpWRQ && !m.cfg.AllowWrite {
+		m.counters.Rejected.Add(1)
+		m.reply(l, peer, local, proto.ErrAccessViolation, "Uploads are not enabled")
+		return
+	}
+	key := sessionKey{peer: peer, op: req.Op, file: req.Filename}
+	m.mu.Lock()
+	if m.draining {
+		m.mu.Unlock()
+		return
+	}
+	if _, dup := m.active[key]; dup {
+		m.mu.Unlock()
+		m.counters.Duplicates.Add(1)
+		return
+	}
+	if m.inflight.Load() >= int64(m.cfg.MaxWorkers) {
+		m.mu.Unlock()
+		m.counters.Busy.Add(1)
+		m.reply(l, peer, local, proto.ErrUndefined, "server busy")
+		return
+	}
+	m.active[key] = struct{}{}
+	m.inflight.Add(1)
+	m.mu.Unlock()
+	m.workWG.Go(func() { m.dispatch(l, req, key, local, received) })
+}
+
+// release forgets a finished (or failed) session.
+func (m *Master) release(key sessionKey) {
+	m.mu.Lock()
+	delete(m.active, key)
+	m.mu.Unlock()
+	m.inflight.Add(-1)
+}
+
+func (m *Master) newSessionID() string {
+	return m.epoch + "-" + strconv.FormatUint(m.seq.Add(1), 10)
+}
+
+// dispatch creates the session socket and hands it to a worker.
+func (m *Master) dispatch(l *udp.Listener, req *proto.Request, key sessionKey, local netip.Addr, received time.Time) {
+	sock, bound, err := udp.NewSessionSocket(local, m.cfg.Ports)
+	if err != nil {
+		m.release(key)
+		m.counters.Rejected.Add(1)
+		msg := "server error"
+		if errors.Is(err, udp.ErrPortRangeExhausted) {
+			msg = "no free port"
+		}
+		m.log.Warn("session socket", zap.Stringer("local", local), zap.Error(err))
+		m.reply(l, key.peer, local, proto.ErrUndefined, msg)
+		return
+	}
+	defer sock.Close() // the master's copy; the worker has its own
+	ho := &ipc.Handoff{
+		SessionID: m.newSessionID(),
+		Op:        req.Op,
+		Filename:  req.Filename,
+		RawMode:   req.RawMode,
+		Mode:      req.Mode,
+		Options:   req.Options,
+		Peer:      key.peer,
+		Local:     bound,
+		Received:  received,
+		Settings:  m.cfg.Settings,
+	}
+	for attempt := 0; attempt < 3; attempt++ {
+		w, err := m.takeWorker()
+		if err != nil {
+			m.log.Error("no worker", zap.Error(err))
+			break
+		}
+		if !w.assign(ho, key) {
+			continue // died while idle
+		}
+		if err := w.conn.SendHandoff(ho, sock); err != nil {
+			m.counters.HandoffFailure.Add(1)
+			m.log.Warn("handoff", zap.Int("worker_pid", w.pid), zap.Error(err))
+			w.unassign()
+			w.kill()
+			continue
+		}
+		m.counters.Accepted.Add(1)
+		w.startDeadline(m.cfg.Settings.SessionDeadline+m.cfg.KillGrace, &m.counters)
+		return
+	}
+	m.release(key)
+	m.counters.Rejected.Add(1)
+	m.reply(l, key.peer, local, proto.ErrUndefined, "server error")
+}
+
+// takeWorker returns an idle worker from the pool, or starts one.
+func (m *Master) takeWorker() (*worker, error) {
+	select {
+	case w := <-m.pool:
+		return w, nil
+	default:
+	}
+	return m.spawn()
+}
+
+// refill keeps the pool full until ctx ends.
+func (m *Master) refill(ctx context.Context) {
+	for ctx.Err() == nil {
+		if m.live.Load() >= int64(m.cfg.MaxWorkers) {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			continue
+		}
+		w, err := m.spawn()
+		if err != nil {
+			m.log.Error("prefork", zap.Error(err))
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Second): // do not spin on a broken worker binary
+			}
+			continue
+		}
+		select {
+		case m.pool <- w:
+		case <-ctx.Done():
+			w.close()
+			return
+		}
+	}
+}
+
+// closeIdle closes the pool's workers: EOF makes them exit.
+func (m *Master) closeIdle() {
+	for {
+		select {
+		case w := <-m.pool:
+			w.close()
+		default:
+			return
+		}
+	}
+}
+
+// drain waits for running sessions, then terminates what is left.
+func (m *Master) drain() {
+	done := make(chan struct{})
+	go func() {
+		m.workWG.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return
+	case <-time.After(m.cfg.DrainTimeout):
+	}
+	m.log.Warn("drain timeout: terminating sessions", zap.Int64("sessions_in_flight", m.inflight.Load()))
+	m.signalAll(false)
+	select {
+	case <-done:
+		return
+	case <-time.After(m.cfg.KillGrace):
+	}
+	m.signalAll(true)
+	<-done
+}
+
+func (m *Master) signalAll(kill bool) {
+	m.mu.Lock()
+	ws := make([]*worker, 0, len(m.workers))
+	for w := range m.workers {
+		ws = append(ws, w)
+	}
+	m.mu.Unlock()
+	for _, w := range ws {
+		if kill {
+			w.kill()
+		} else {
+			w.terminate()
+		}
+	}
+}
+
+// Started is closed once Run has started its listeners (for tests).
+func (m *Master) Started() <-chan struct{} { return m.started }
+
+// String describes the master for logs.
+func (m *Master) String() string {
+	return fmt.Sprintf("master(pid %d, %d listeners)", os.Getpid(), len(m.cfg.Listeners))
+}

@@ -1,0 +1,225 @@
+package master
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/fbtftp-go/fbtftp/internal/ipc"
+	"github.com/fbtftp-go/fbtftp/internal/stats"
+)
+
+type workerState int
+
+const (
+	stateIdle workerState = iota // ready, waiting for a Handoff
+	stateBusy                    // serving a session
+	stateDead                    // exited (or exiting)
+)
+
+// worker is one worker process. Its supervising goroutine owns it: it reads
+// the Stats, reaps the process and does the accounting.
+type worker struct {
+	m    *Master
+	cmd  *exec.Cmd
+	conn *ipc.Conn // the master's end of the socketpair; owned by the supervisor
+	pid  int
+
+	mu      sync.Mutex
+	state   workerState
+	handoff *ipc.Handoff // the session, while busy
+	key     sessionKey
+	timer   *time.Timer // session deadline
+	done    chan struct{}
+}
+
+// spawn starts a worker and waits for its Hello (it is then sandboxed and
+// ready). The supervisor goroutine starts with it.
+func (m *Master) spawn() (*worker, error) {
+	conn, wf, err := ipc.Socketpair()
+	if err != nil {
+		return nil, fmt.Errorf("socketpair: %w", err)
+	}
+	cmd := exec.Command(m.cfg.WorkerPath, m.cfg.WorkerArgs...)
+	cmd.ExtraFiles = []*os.File{wf} // becomes fd 3 (ipc.WorkerFD)
+	cmd.Env = append(append(os.Environ(), m.cfg.WorkerEnv...), m.cfg.Sandbox.Env()...)
+	cmd.Stdout = os.Stderr
+	cmd.Stderr = os.Stderr
+	err = cmd.Start()
+	wf.Close() // the child has its copy
+	if err != nil {
+		conn.Close()
+		m.counters.SpawnFailures.Add(1)
+		return nil, fmt.Errorf("start worker: %w", err)
+	}
+	m.counters.Spawns.Add(1)
+	m.live.Add(1)
+	w := &worker{m: m, cmd: cmd, conn: conn, pid: cmd.Process.Pid, done: make(chan struct{})}
+	hello, err := conn.RecvHello(time.Now().Add(m.cfg.HelloTimeout))
+	if err == nil && int(hello.PID) != w.pid {
+		err = fmt.Errorf("hello from pid %d, started pid %d", hello.PID, w.pid)
+	}
+	if err != nil {
+		m.counters.SpawnFailures.Add(1)
+		w.kill()
+		conn.Close()
+		cmd.Wait()
+		m.live.Add(-1)
+		return nil, fmt.Errorf("worker %d not ready: %w", w.pid, err)
+	}
+	m.mu.Lock()
+	m.workers[w] = struct{}{}
+	m.mu.Unlock()
+	m.workWG.Go(w.supervise)
+	return w, nil
+}
+
+// assign marks an idle worker busy with a session; false if it is dead.
+func (w *worker) assign(ho *ipc.Handoff, key sessionKey) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.state != stateIdle {
+		return false
+	}
+	w.state, w.handoff, w.key = stateBusy, ho, key
+	return true
+}
+
+// unassign undoes assign after a failed handoff: no session happened.
+func (w *worker) unassign() {
+	w.mu.Lock()
+	w.handoff = nil
+	w.mu.Unlock()
+}
+
+// startDeadline kills the worker if its session outlives d.
+func (w *worker) startDeadline(d time.Duration, c *Counters) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.state == stateDead {
+		return
+	}
+	w.timer = time.AfterFunc(d, func() {
+		w.mu.Lock()
+		dead := w.state == stateDead
+		w.mu.Unlock()
+		if !dead {
+			c.Killed.Add(1)
+			w.m.log.Warn("session deadline passed: killing worker", zap.Int("worker_pid", w.pid))
+			w.kill()
+		}
+	})
+}
+
+// close closes the master's end: an idle worker sees EOF and exits.
+func (w *worker) close() { w.conn.Close() }
+
+func (w *worker) kill()      { w.cmd.Process.Signal(syscall.SIGKILL) }
+func (w *worker) terminate() { w.cmd.Process.Signal(syscall.SIGTERM) }
+
+// supervise waits for the worker's Stats (or EOF), reaps it and accounts
+// for its session.
+func (w *worker) supervise() {
+	m := w.m
+	st, err := w.conn.RecvStats()
+	w.mu.Lock()
+	ho, key, busy := w.handoff, w.key, w.state == stateBusy
+	w.state = stateDead
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+	w.mu.Unlock()
+	w.conn.Close()
+	w.reap()
+	m.mu.Lock()
+	delete(m.workers, w)
+	m.mu.Unlock()
+	m.live.Add(-1)
+	if !busy {
+		if err != nil && !errors.Is(err, io.EOF) {
+			m.log.Warn("idle worker", zap.Int("worker_pid", w.pid), zap.Error(err))
+		}
+		return
+	}
+	defer m.release(key)
+	if ho == nil {
+		return // the handoff failed; dispatch retried elsewhere
+	}
+	if err != nil {
+		m.counters.Crashes.Add(1)
+		st = crashStats(ho, w.pid)
+		m.log.Warn("worker crashed", zap.Int("worker_pid", w.pid), zap.String("session_id", ho.SessionID),
+			zap.Stringer("exit", w.cmd.ProcessState), zap.Error(err))
+	} else {
+		// The worker is untrusted: identity fields come from the handoff.
+		st.SessionID, st.Peer, st.Local, st.Filename, st.Op = ho.SessionID, ho.Peer, ho.Local, ho.Filename, ho.Op
+		st.WorkerPID = w.pid
+	}
+	m.finish(st, ho)
+}
+
+// reap waits for the process. EOF or Stats means it is exiting on its own;
+// it gets KillGrace before SIGKILL.
+func (w *worker) reap() {
+	go func() {
+		select {
+		case <-w.done:
+		case <-time.After(w.m.cfg.KillGrace):
+			w.kill()
+		}
+	}()
+	w.cmd.Wait()
+	close(w.done)
+}
+
+func crashStats(ho *ipc.Handoff, pid int) *stats.SessionStats {
+	return &stats.SessionStats{
+		SessionID: ho.SessionID, Peer: ho.Peer, Local: ho.Local, Filename: ho.Filename, Op: ho.Op, Mode: ho.Mode,
+		WorkerPID: pid, OptionsRequested: ho.Options, Tsize: -1, Outcome: stats.OutcomeWorkerCrash,
+		Start: ho.Received, Duration: time.Since(ho.Received),
+	}
+}
+
+// finish accounts for a finished session: counters, the session log line
+// and the callback.
+func (m *Master) finish(st *stats.SessionStats, ho *ipc.Handoff) {
+	m.counters.countOutcome(st.Outcome)
+	m.log.Info("session",
+		zap.String("session_id", st.SessionID),
+		zap.Stringer("op", st.Op),
+		zap.Stringer("peer", st.Peer),
+		zap.Stringer("local", st.Local),
+		zap.String("file", st.Filename),
+		zap.Stringer("mode", st.Mode),
+		zap.String("outcome", string(st.Outcome)),
+		zap.Uint64("bytes", st.Bytes),
+		zap.Int("blksize", st.Blksize),
+		zap.Int("windowsize", st.Windowsize),
+		zap.Int64("tsize", st.Tsize),
+		zap.Uint64("packets_sent", st.PacketsSent),
+		zap.Uint64("packets_received", st.PacketsReceived),
+		zap.Uint64("retransmits", st.Retransmits),
+		zap.Uint16("error_code", uint16(st.ErrorCode)),
+		zap.String("error_message", st.ErrorMessage),
+		zap.Duration("duration", st.Duration),
+		zap.Duration("handoff_latency", st.Start.Sub(ho.Received)),
+		zap.Int("worker_pid", st.WorkerPID),
+	)
+	if m.cfg.OnSession != nil {
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					m.log.Error("session callback panicked", zap.Any("panic", p))
+				}
+			}()
+			m.cfg.OnSession(st)
+		}()
+	}
+}

@@ -1,0 +1,13 @@
+//go:build !linux
+
+package sandbox
+
+import "errors"
+
+// Apply is only implemented on Linux.
+func Apply(s Spec) error {
+	if s.Chroot != "" || s.Drop {
+		return errors.New("sandbox: not supported on this system")
+	}
+	return nil
+}

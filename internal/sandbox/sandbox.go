@@ -1,0 +1,108 @@
+// Package sandbox confines a worker process before it reads any request:
+// chroot into the TFTP root, then drop to an unprivileged user
+// (setgroups, setgid, setuid) and set no_new_privs. The master decides the
+// spec (it can still read /etc/passwd) and passes it in the worker's
+// environment.
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"strconv"
+	"strings"
+)
+
+// Environment variables carrying the spec from master to worker.
+const (
+	EnvChroot = "FBTFTP_CHROOT"
+	EnvUID    = "FBTFTP_UID"
+	EnvGID    = "FBTFTP_GID"
+	EnvGroups = "FBTFTP_GROUPS"
+)
+
+// Spec says how to confine a worker. The zero value confines nothing (an
+// unprivileged master, as in `make run`).
+type Spec struct {
+	Chroot string // directory to chroot into; empty: none
+	Drop   bool   // switch to UID/GID/Groups
+	UID    int
+	GID    int
+	Groups []int // supplementary groups; empty: none
+}
+
+// ForUser builds the spec for running as the named user (a name or a
+// numeric uid), with its primary and supplementary groups, as in.tftpd -u
+// does with initgroups. When the current process is not root, nothing can
+// be changed: the spec is empty and ok is false.
+func ForUser(name, chroot string) (s Spec, ok bool, err error) {
+	if os.Geteuid() != 0 {
+		return Spec{}, false, nil
+	}
+	u, err := user.Lookup(name)
+	if err != nil {
+		if _, numErr := strconv.Atoi(name); numErr == nil {
+			u, err = user.LookupId(name)
+		}
+		if err != nil {
+			return Spec{}, false, fmt.Errorf("user %q: %w", name, err)
+		}
+	}
+	uid, err1 := strconv.Atoi(u.Uid)
+	gid, err2 := strconv.Atoi(u.Gid)
+	if err := errors.Join(err1, err2); err != nil {
+		return Spec{}, false, fmt.Errorf("user %q: %w", name, err)
+	}
+	s = Spec{Chroot: chroot, Drop: true, UID: uid, GID: gid}
+	if ids, err := u.GroupIds(); err == nil {
+		for _, id := range ids {
+			if g, err := strconv.Atoi(id); err == nil {
+				s.Groups = append(s.Groups, g)
+			}
+		}
+	}
+	return s, true, nil
+}
+
+// Env encodes the spec as environment variables for the worker.
+func (s Spec) Env() []string {
+	var env []string
+	if s.Chroot != "" {
+		env = append(env, EnvChroot+"="+s.Chroot)
+	}
+	if s.Drop {
+		g := make([]string, len(s.Groups))
+		for i, id := range s.Groups {
+			g[i] = strconv.Itoa(id)
+		}
+		env = append(env, EnvUID+"="+strconv.Itoa(s.UID), EnvGID+"="+strconv.Itoa(s.GID), EnvGroups+"="+strings.Join(g, ","))
+	}
+	return env
+}
+
+// FromEnv decodes the spec the master put in the environment.
+func FromEnv(getenv func(string) string) (Spec, error) {
+	s := Spec{Chroot: getenv(EnvChroot)}
+	uid, gid := getenv(EnvUID), getenv(EnvGID)
+	if uid == "" && gid == "" {
+		return s, nil
+	}
+	var err1, err2 error
+	s.Drop = true
+	s.UID, err1 = strconv.Atoi(uid)
+	s.GID, err2 = strconv.Atoi(gid)
+	if err := errors.Join(err1, err2); err != nil || s.UID < 0 || s.GID < 0 {
+		return Spec{}, fmt.Errorf("bad sandbox user in environment: uid %q gid %q", uid, gid)
+	}
+	if gs := getenv(EnvGroups); gs != "" {
+		for _, f := range strings.Split(gs, ",") {
+			g, err := strconv.Atoi(f)
+			if err != nil || g < 0 {
+				return Spec{}, fmt.Errorf("bad sandbox group %q", f)
+			}
+			s.Groups = append(s.Groups, g)
+		}
+	}
+	return s, nil
+}

@@ -1,0 +1,59 @@
+package fbtftp
+
+import (
+	"net/netip"
+	"strings"
+
+	"go.uber.org/zap"
+
+	"github.com/fbtftp-go/fbtftp/internal/proto"
+)
+
+// Option is one option name/value pair as the client sent it (RFC 2347).
+type Option = proto.Option
+
+// Opcode is a TFTP opcode; a Request is an RRQ or a WRQ.
+type Opcode = proto.Opcode
+
+// The request opcodes.
+const (
+	OpRRQ = proto.OpRRQ
+	OpWRQ = proto.OpWRQ
+)
+
+// Request is one client request, as a Handler sees it.
+type Request struct {
+	// SessionID is unique among the master's sessions and appears in
+	// every log line about the session.
+	SessionID string
+	// Op is OpRRQ (download) or OpWRQ (upload).
+	Op Opcode
+	// Filename is the name the client asked for, unchanged.
+	Filename string
+	// Mode is "octet" or "netascii" (lower case).
+	Mode string
+	// Options are the client's options in its order, with its spelling.
+	Options []Option
+	// Peer is the client's address and port (IPv4 addresses unmapped).
+	Peer netip.AddrPort
+	// Local is the server address the client talked to and the session
+	// socket's port: replies come from here.
+	Local netip.AddrPort
+	// Extra holds free-form settings from the master (--set key=value),
+	// for custom workers and content sources.
+	Extra map[string]string
+	// Settings is the master's configuration for this session.
+	Settings *Settings
+	// Logger is the session's logger (fields session_id, peer, file).
+	Logger *zap.Logger
+}
+
+// Option returns the value of the first option named name, any case.
+func (r *Request) Option(name string) (string, bool) {
+	for _, o := range r.Options {
+		if strings.EqualFold(o.Name, name) {
+			return o.Value, true
+		}
+	}
+	return "", false
+}

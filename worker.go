@@ -1,0 +1,231 @@
+package fbtftp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/fbtftp-go/fbtftp/internal/ipc"
+	"github.com/fbtftp-go/fbtftp/internal/logging"
+	"github.com/fbtftp-go/fbtftp/internal/proto"
+	"github.com/fbtftp-go/fbtftp/internal/sandbox"
+	"github.com/fbtftp-go/fbtftp/internal/stats"
+	"github.com/fbtftp-go/fbtftp/internal/transfer"
+	"github.com/fbtftp-go/fbtftp/internal/udp"
+)
+
+// Settings is the server configuration the master sends with each session
+// (timeouts, limits, roots, flags, free-form Extra values).
+type Settings = ipc.Settings
+
+// SessionStats describes one finished session.
+type SessionStats = stats.SessionStats
+
+// Settings flags (Settings.Flags).
+const (
+	FlagPermissive = ipc.FlagPermissive // in.tftpd -p: skip the world-readable/-writable checks
+	FlagCreate     = ipc.FlagCreate     // in.tftpd -c: uploads may create files
+	FlagReadOnly   = ipc.FlagReadOnly   // refuse every upload
+	FlagSecure     = ipc.FlagSecure     // in.tftpd -s: the worker runs chrooted in the root
+)
+
+// ErrNotStartedByMaster is returned by ServeWorker when the process was not
+// started by fbtftp-master (for example, run by hand).
+var ErrNotStartedByMaster = ipc.ErrNotStartedByMaster
+
+// WorkerConfig configures ServeWorker. The zero value works.
+type WorkerConfig struct {
+	// Logger receives the worker's logs. Nil builds one from the master's
+	// settings (format and verbosity), writing to standard error, which
+	// the worker shares with the master: one log stream results.
+	Logger *zap.Logger
+}
+
+// ServeWorker is the whole life of a worker process, for a custom worker's
+// main: it connects to the master (descriptor 3), confines the process
+// (chroot, unprivileged user, no_new_privs) as the master asks, says it is
+// ready, waits for one session, asks h for the content, runs the transfer
+// (options, OACK, lockstep or windowed DATA, retransmissions), reports the
+// session's stats to the master and returns.
+//
+// It returns ErrNotStartedByMaster when there is no master, nil when the
+// master went away before handing a session over, and otherwise the
+// session's error, if any (already reported to the master).
+// Cancelling ctx (for example on SIGTERM) ends the session: the client gets
+// ERROR 0 and the outcome is "shutdown".
+func ServeWorker(ctx context.Context, h Handler, cfg WorkerConfig) error {
+	conn, err := ipc.FromFD(ipc.WorkerFD)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	spec, err := sandbox.FromEnv(os.Getenv)
+	if err != nil {
+		return err
+	}
+	if err := sandbox.Apply(spec); err != nil {
+		return fmt.Errorf("sandbox: %w", err)
+	}
+	if err := conn.SendHello(); err != nil {
+		return err
+	}
+	ho, sock, err := conn.RecvHandoff()
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil // the master closed an idle worker
+		}
+		return err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = logging.New("worker", ho.Settings.LogFormat, ho.Settings.Verbosity)
+	}
+	defer log.Sync()
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if d := ho.Settings.SessionDeadline; d > 0 {
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
+	// EOF on the IPC socket means the master is gone: stop at once.
+	go func() {
+		conn.WaitClosed()
+		cancel()
+	}()
+
+	sess, err := udp.NewSessionConn(sock)
+	sock.Close() // the SessionConn has its own descriptor
+	if err != nil {
+		return err
+	}
+	defer sess.Close()
+	stop := context.AfterFunc(ctx, sess.Interrupt)
+	defer stop()
+
+	st := &stats.SessionStats{
+		SessionID:        ho.SessionID,
+		Peer:             ho.Peer,
+		Local:            ho.Local,
+		Filename:         ho.Filename,
+		Op:               ho.Op,
+		Mode:             ho.Mode,
+		WorkerPID:        os.Getpid(),
+		OptionsRequested: ho.Options,
+		Tsize:            -1,
+		Start:            time.Now(),
+	}
+	req := &Request{
+		SessionID: ho.SessionID,
+		Op:        ho.Op,
+		Filename:  ho.Filename,
+		Mode:      ho.Mode.String(),
+		Options:   ho.Options,
+		Peer:      ho.Peer,
+		Local:     ho.Local,
+		Extra:     ho.Settings.Extra,
+		Settings:  &ho.Settings,
+		Logger: log.With(zap.String("session_id", ho.SessionID), zap.Stringer("peer", ho.Peer),
+			zap.String("file", ho.Filename)),
+	}
+	serr := serveSession(ctx, h, req, sess, st)
+	if st.Duration == 0 {
+		st.Duration = time.Since(st.Start)
+	}
+	if serr != nil && st.Outcome == stats.OutcomeServerError {
+		req.Logger.Error("session failed", zap.Error(serr))
+	}
+	if err := conn.SendStats(st); err != nil {
+		return errors.Join(serr, err)
+	}
+	return serr
+}
+
+// serveSession resolves the content and runs the transfer, filling st.
+func serveSession(ctx context.Context, h Handler, r *Request, sess *udp.SessionConn, st *stats.SessionStats) error {
+	set := r.Settings
+	if r.Op != OpRRQ {
+		return refuse(sess, r.Peer, st, &Error{Code: CodeAccessViolation, Message: "Uploads are not enabled"})
+	}
+	data, err := serveTFTP(ctx, h, r)
+	if err != nil {
+		if ctx.Err() != nil {
+			return transfer.Stopped(ctx, st, func(code ErrorCode, msg string) {
+				refuse(sess, r.Peer, st, &Error{Code: code, Message: msg})
+			})
+		}
+		return refuse(sess, r.Peer, st, err)
+	}
+	defer data.Close()
+	size, known := data.Size()
+	if !known {
+		size = -1
+	}
+	var src io.Reader = data
+	if r.Mode == "netascii" {
+		// tsize is the converted size: known only when the content can be
+		// scanned without consuming it.
+		if ra, ok := data.(io.ReaderAt); ok && size >= 0 {
+			if size, err = proto.NetasciiSize(io.NewSectionReader(ra, 0, size)); err != nil {
+				size = -1
+			}
+		} else {
+			size = -1
+		}
+		src = proto.NewNetasciiEncoder(data)
+	}
+	params := proto.Negotiate(r.Op, r.Options, proto.Limits{
+		MaxBlksize:    set.MaxBlksize,
+		MaxWindowsize: set.MaxWindowsize,
+		Refuse:        set.Refuse,
+	}, size)
+	tr := &transfer.Transfer{
+		Conn:   sess,
+		Peer:   r.Peer,
+		Params: params,
+		Config: transfer.Config{Timeout: set.Timeout, Retries: set.Retries},
+		Stats:  st,
+	}
+	if ce := r.Logger.Check(zap.DebugLevel, "packet"); ce != nil {
+		tr.Config.Trace = func(dir string, pkt []byte, _ netip.AddrPort) {
+			op, _ := proto.PeekOpcode(pkt)
+			r.Logger.Debug("packet", zap.String("dir", dir), zap.Stringer("op", op), zap.Int("len", len(pkt)))
+		}
+	}
+	return tr.Send(ctx, src)
+}
+
+// serveTFTP calls the handler, turning a panic into an error so the
+// master still gets stats and the client an ERROR.
+func serveTFTP(ctx context.Context, h Handler, r *Request) (data ResponseData, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			data, err = nil, fmt.Errorf("handler panic: %v", p)
+		}
+	}()
+	data, err = h.ServeTFTP(ctx, r)
+	if err == nil && data == nil {
+		err = errors.New("handler returned no data and no error")
+	}
+	return data, err
+}
+
+// refuse answers the request with an ERROR and records the outcome.
+func refuse(sess *udp.SessionConn, peer netip.AddrPort, st *stats.SessionStats, err error) error {
+	code, msg := WireError(err)
+	_ = sess.WritePacket(proto.AppendError(nil, code, msg), peer)
+	st.PacketsSent++
+	st.ErrorCode, st.ErrorMessage = code, msg
+	st.Outcome = stats.OutcomeForCode(code)
+	st.Duration = time.Since(st.Start)
+	if st.Outcome == stats.OutcomeServerError {
+		return err
+	}
+	return nil
+}
