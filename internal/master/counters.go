@@ -25,9 +25,9 @@ type Counters struct {
 // Snapshot is a plain copy of Counters.
 type Snapshot struct {
 	Requests, Accepted, Malformed, Rejected, Busy, Duplicates uint64
-	Spawns, SpawnFailures, Crashes, Killed, HandoffFailure     uint64
+	Spawns, SpawnFailures, Crashes, Killed, HandoffFailure    uint64
 	Outcomes                                                  map[stats.Outcome]uint64
-	LiveWorkers, IdleWorkers, Inflight                         int64
+	LiveWorkers, IdleWorkers, Inflight                        int64
 }
 
 func outcomeIndex(o stats.Outcome) int {

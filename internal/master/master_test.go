@@ -379,7 +379,11 @@ func TestSessionDeadlineKillsWorker(t *testing.T) {
 }
 
 func TestShutdownDrains(t *testing.T) {
-	e := start(t, func(c *master.Config) { c.Prefork = 2; c.DrainTimeout = 300 * time.Millisecond; c.KillGrace = 500 * time.Millisecond })
+	e := start(t, func(c *master.Config) {
+		c.Prefork = 2
+		c.DrainTimeout = 300 * time.Millisecond
+		c.KillGrace = 500 * time.Millisecond
+	})
 	s, _ := client.NewSession(e.addr, netip.AddrPort{})
 	defer s.Close()
 	s.SendRequest(proto.OpRRQ, "hang", "octet", nil)
