@@ -64,6 +64,8 @@ type Config struct {
 	Ports udp.PortRange
 	// Logger receives the master's logs; nil discards them.
 	Logger *zap.Logger
+	// Observer receives events for metrics; nil means none.
+	Observer Observer
 	// OnSession is called (from a worker's supervising goroutine) with the
 	// stats of every finished session, crashed workers included.
 	OnSession func(*stats.SessionStats)
@@ -96,6 +98,9 @@ func (c *Config) fill() error {
 	}
 	if c.Settings.SessionDeadline <= 0 {
 		c.Settings.SessionDeadline = DefaultSessionDeadline
+	}
+	if c.Observer == nil {
+		c.Observer = nopObserver{}
 	}
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()

@@ -128,7 +128,7 @@ func (m *Master) serve(l *udp.Listener) {
 			}
 			if errors.Is(err, udp.ErrTruncated) || errors.Is(err, udp.ErrNoDestination) {
 				m.counters.Requests.Add(1)
-				m.counters.Malformed.Add(1)
+				m.decide(buf[:n], DecisionMalformed)
 				continue
 			}
 			m.log.Warn("read request", zap.Error(err))
@@ -144,6 +144,7 @@ func (m *Master) serve(l *udp.Listener) {
 // client talked to.
 func (m *Master) reply(l *udp.Listener, peer netip.AddrPort, local netip.Addr, code proto.ErrorCode, msg string) {
 	var b [128]byte
+	m.cfg.Observer.ErrorSent(code)
 	if err := l.WriteTo(proto.AppendError(b[:0], code, msg), peer, local); err != nil {
 		m.log.Debug("reply", zap.Stringer("peer", peer), zap.Error(err))
 	}
@@ -155,13 +156,13 @@ func (m *Master) handle(l *udp.Listener, pkt []byte, peer netip.AddrPort, local 
 	switch {
 	case errors.Is(err, proto.ErrUnknownMode):
 		// Readable: tell the client (RFC 1350 §5, in.tftpd's answer).
-		m.counters.Rejected.Add(1)
+		m.decide(pkt, DecisionRejected)
 		m.reply(l, peer, local, proto.ErrIllegalOp, "Unknown mode")
 		return
 	case err != nil:
 		// Malformed or not a request: dropped, never answered (an answer
 		// to junk would make the server a reflector).
-		m.counters.Malformed.Add(1)
+		m.decide(pkt, DecisionMalformed)
 		if ce := m.log.Check(zap.DebugLevel, "dropped datagram"); ce != nil {
 			ce.Write(zap.Stringer("peer", peer), zap.Int("bytes", len(pkt)), zap.Error(err))
 		}
@@ -172,7 +173,7 @@ func (m *Master) handle(l *udp.Listener, pkt []byte, peer netip.AddrPort, local 
 			zap.String("file", req.Filename), zap.String("mode", req.RawMode), zap.Any("options", req.Options))
 	}
 	if req.Op == proto.OpWRQ && !m.cfg.AllowWrite {
-		m.counters.Rejected.Add(1)
+		m.decide(pkt, DecisionRejected)
 		m.reply(l, peer, local, proto.ErrAccessViolation, "Uploads are not enabled")
 		return
 	}
@@ -184,12 +185,12 @@ func (m *Master) handle(l *udp.Listener, pkt []byte, peer netip.AddrPort, local 
 	}
 	if _, dup := m.active[key]; dup {
 		m.mu.Unlock()
-		m.counters.Duplicates.Add(1)
+		m.decide(pkt, DecisionDuplicate)
 		return
 	}
 	if m.inflight.Load() >= int64(m.cfg.MaxWorkers) {
 		m.mu.Unlock()
-		m.counters.Busy.Add(1)
+		m.decide(pkt, DecisionBusy)
 		m.reply(l, peer, local, proto.ErrUndefined, "server busy")
 		return
 	}
@@ -197,6 +198,29 @@ func (m *Master) handle(l *udp.Listener, pkt []byte, peer netip.AddrPort, local 
 	m.inflight.Add(1)
 	m.mu.Unlock()
 	m.workWG.Go(func() { m.dispatch(l, req, key, local, received) })
+}
+
+// decide counts a datagram's fate.
+func (m *Master) decide(pkt []byte, d Decision) {
+	op, _ := proto.PeekOpcode(pkt)
+	m.decideOp(op, d)
+}
+
+func (m *Master) decideOp(op proto.Opcode, d Decision) {
+	c := &m.counters
+	switch d {
+	case DecisionAccepted:
+		c.Accepted.Add(1)
+	case DecisionRejected:
+		c.Rejected.Add(1)
+	case DecisionMalformed:
+		c.Malformed.Add(1)
+	case DecisionBusy:
+		c.Busy.Add(1)
+	case DecisionDuplicate:
+		c.Duplicates.Add(1)
+	}
+	m.cfg.Observer.Request(op, d)
 }
 
 // release forgets a finished (or failed) session.
@@ -216,7 +240,7 @@ func (m *Master) dispatch(l *udp.Listener, req *proto.Request, key sessionKey, l
 	sock, bound, err := udp.NewSessionSocket(local, m.cfg.Ports)
 	if err != nil {
 		m.release(key)
-		m.counters.Rejected.Add(1)
+		m.decideOp(req.Op, DecisionRejected)
 		msg := "server error"
 		if errors.Is(err, udp.ErrPortRangeExhausted) {
 			msg = "no free port"
@@ -254,12 +278,13 @@ func (m *Master) dispatch(l *udp.Listener, req *proto.Request, key sessionKey, l
 			w.kill()
 			continue
 		}
-		m.counters.Accepted.Add(1)
+		m.decideOp(req.Op, DecisionAccepted)
+		m.cfg.Observer.Handoff(time.Since(received))
 		w.startDeadline(m.cfg.Settings.SessionDeadline+m.cfg.KillGrace, &m.counters)
 		return
 	}
 	m.release(key)
-	m.counters.Rejected.Add(1)
+	m.decideOp(req.Op, DecisionRejected)
 	m.reply(l, key.peer, local, proto.ErrUndefined, "server error")
 }
 

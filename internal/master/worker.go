@@ -1,12 +1,11 @@
 package master
 
 import (
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -37,6 +36,8 @@ type worker struct {
 	handoff *ipc.Handoff // the session, while busy
 	key     sessionKey
 	timer   *time.Timer // session deadline
+	killed  bool        // by the deadline timer
+	closed  atomic.Bool // the master closed an idle worker on purpose
 	done    chan struct{}
 }
 
@@ -57,10 +58,12 @@ func (m *Master) spawn() (*worker, error) {
 	if err != nil {
 		conn.Close()
 		m.counters.SpawnFailures.Add(1)
+		m.cfg.Observer.WorkerFailed()
 		return nil, fmt.Errorf("start worker: %w", err)
 	}
 	m.counters.Spawns.Add(1)
 	m.live.Add(1)
+	t0 := time.Now()
 	w := &worker{m: m, cmd: cmd, conn: conn, pid: cmd.Process.Pid, done: make(chan struct{})}
 	hello, err := conn.RecvHello(time.Now().Add(m.cfg.HelloTimeout))
 	if err == nil && int(hello.PID) != w.pid {
@@ -68,12 +71,14 @@ func (m *Master) spawn() (*worker, error) {
 	}
 	if err != nil {
 		m.counters.SpawnFailures.Add(1)
+		m.cfg.Observer.WorkerFailed()
 		w.kill()
 		conn.Close()
 		cmd.Wait()
 		m.live.Add(-1)
 		return nil, fmt.Errorf("worker %d not ready: %w", w.pid, err)
 	}
+	m.cfg.Observer.WorkerStarted(time.Since(t0))
 	m.mu.Lock()
 	m.workers[w] = struct{}{}
 	m.mu.Unlock()
@@ -111,6 +116,9 @@ func (w *worker) startDeadline(d time.Duration, c *Counters) {
 		dead := w.state == stateDead
 		w.mu.Unlock()
 		if !dead {
+			w.mu.Lock()
+			w.killed = true
+			w.mu.Unlock()
 			c.Killed.Add(1)
 			w.m.log.Warn("session deadline passed: killing worker", zap.Int("worker_pid", w.pid))
 			w.kill()
@@ -119,7 +127,10 @@ func (w *worker) startDeadline(d time.Duration, c *Counters) {
 }
 
 // close closes the master's end: an idle worker sees EOF and exits.
-func (w *worker) close() { w.conn.Close() }
+func (w *worker) close() {
+	w.closed.Store(true)
+	w.conn.Close()
+}
 
 func (w *worker) kill()      { w.cmd.Process.Signal(syscall.SIGKILL) }
 func (w *worker) terminate() { w.cmd.Process.Signal(syscall.SIGTERM) }
@@ -130,7 +141,7 @@ func (w *worker) supervise() {
 	m := w.m
 	st, err := w.conn.RecvStats()
 	w.mu.Lock()
-	ho, key, busy := w.handoff, w.key, w.state == stateBusy
+	ho, key, busy, killed := w.handoff, w.key, w.state == stateBusy, w.killed
 	w.state = stateDead
 	if w.timer != nil {
 		w.timer.Stop()
@@ -143,8 +154,10 @@ func (w *worker) supervise() {
 	m.mu.Unlock()
 	m.live.Add(-1)
 	if !busy {
-		if err != nil && !errors.Is(err, io.EOF) {
-			m.log.Warn("idle worker", zap.Int("worker_pid", w.pid), zap.Error(err))
+		if err != nil && !w.closed.Load() {
+			m.counters.Crashes.Add(1)
+			m.cfg.Observer.WorkerCrashed(false)
+			m.log.Warn("idle worker died", zap.Int("worker_pid", w.pid), zap.Error(err))
 		}
 		return
 	}
@@ -154,6 +167,7 @@ func (w *worker) supervise() {
 	}
 	if err != nil {
 		m.counters.Crashes.Add(1)
+		m.cfg.Observer.WorkerCrashed(killed)
 		st = crashStats(ho, w.pid)
 		m.log.Warn("worker crashed", zap.Int("worker_pid", w.pid), zap.String("session_id", ho.SessionID),
 			zap.Stringer("exit", w.cmd.ProcessState), zap.Error(err))
@@ -191,6 +205,7 @@ func crashStats(ho *ipc.Handoff, pid int) *stats.SessionStats {
 // and the callback.
 func (m *Master) finish(st *stats.SessionStats, ho *ipc.Handoff) {
 	m.counters.countOutcome(st.Outcome)
+	m.cfg.Observer.SessionFinished(st)
 	m.log.Info("session",
 		zap.String("session_id", st.SessionID),
 		zap.Stringer("op", st.Op),

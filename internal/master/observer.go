@@ -1,0 +1,59 @@
+package master
+
+import (
+	"time"
+
+	"github.com/fbtftp-go/fbtftp/internal/proto"
+	"github.com/fbtftp-go/fbtftp/internal/stats"
+)
+
+// Decision is what the master did with a datagram on a listening socket.
+// The set is closed (a metric label).
+type Decision string
+
+// The decisions.
+const (
+	DecisionAccepted  Decision = "accepted"  // handed to a worker
+	DecisionRejected  Decision = "rejected"  // refused by policy with an ERROR (unknown mode, WRQ off, no worker, no port)
+	DecisionMalformed Decision = "malformed" // unparsable or not a request: dropped
+	DecisionBusy      Decision = "busy"      // --max-workers reached: ERROR 0 "server busy"
+	DecisionDuplicate Decision = "duplicate" // a repeat of a request in flight: dropped
+)
+
+// Decisions lists every Decision.
+var Decisions = []Decision{DecisionAccepted, DecisionRejected, DecisionMalformed, DecisionBusy, DecisionDuplicate}
+
+// Observer receives the master's events, for metrics. Methods are called
+// from many goroutines and must be fast and non-blocking. Gauges (workers
+// idle and busy, sessions in flight) are read with Master.Counters.
+type Observer interface {
+	// Request reports one datagram read on a listener. op is 0 when the
+	// datagram was too short to carry an opcode.
+	Request(op proto.Opcode, d Decision)
+	// ErrorSent reports an ERROR the master itself sent from a listener.
+	ErrorSent(code proto.ErrorCode)
+	// WorkerStarted reports a worker that became ready, with the time
+	// from exec to its Hello.
+	WorkerStarted(d time.Duration)
+	// WorkerFailed reports a worker that never became ready.
+	WorkerFailed()
+	// WorkerCrashed reports a worker that exited without Stats (idle or
+	// busy) or was killed past its deadline (killed is true).
+	WorkerCrashed(killed bool)
+	// Handoff reports a session handed over, with the time from reading
+	// the request to the worker owning the socket.
+	Handoff(latency time.Duration)
+	// SessionFinished reports a finished session (crashed ones included,
+	// with outcome worker_crash), after the master filled its identity.
+	SessionFinished(st *stats.SessionStats)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) Request(proto.Opcode, Decision)       {}
+func (nopObserver) ErrorSent(proto.ErrorCode)            {}
+func (nopObserver) WorkerStarted(time.Duration)          {}
+func (nopObserver) WorkerFailed()                        {}
+func (nopObserver) WorkerCrashed(bool)                   {}
+func (nopObserver) Handoff(time.Duration)                {}
+func (nopObserver) SessionFinished(*stats.SessionStats) {}
