@@ -50,10 +50,10 @@ type Observer interface {
 
 type nopObserver struct{}
 
-func (nopObserver) Request(proto.Opcode, Decision)       {}
-func (nopObserver) ErrorSent(proto.ErrorCode)            {}
-func (nopObserver) WorkerStarted(time.Duration)          {}
-func (nopObserver) WorkerFailed()                        {}
-func (nopObserver) WorkerCrashed(bool)                   {}
-func (nopObserver) Handoff(time.Duration)                {}
+func (nopObserver) Request(proto.Opcode, Decision)      {}
+func (nopObserver) ErrorSent(proto.ErrorCode)           {}
+func (nopObserver) WorkerStarted(time.Duration)         {}
+func (nopObserver) WorkerFailed()                       {}
+func (nopObserver) WorkerCrashed(bool)                  {}
+func (nopObserver) Handoff(time.Duration)               {}
 func (nopObserver) SessionFinished(*stats.SessionStats) {}
