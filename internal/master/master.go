@@ -26,9 +26,10 @@ type Master struct {
 	log *zap.Logger
 
 	counters Counters
-	live     atomic.Int64 // workers started and not yet reaped
-	inflight atomic.Int64 // accepted sessions not finished yet
-	pool     chan *worker // ready, idle workers
+	live     atomic.Int64  // workers started and not yet reaped
+	inflight atomic.Int64  // accepted sessions not finished yet
+	pool     chan *worker  // ready, idle workers
+	slots    chan struct{} // free places in the pool: a refiller takes one before it spawns
 	epoch    string
 	seq      atomic.Uint64
 
@@ -59,6 +60,7 @@ func New(cfg Config) (*Master, error) {
 		cfg:     cfg,
 		log:     cfg.Logger,
 		pool:    make(chan *worker, max(cfg.Prefork, 1)),
+		slots:   make(chan struct{}, max(cfg.Prefork, 1)),
 		epoch:   strconv.FormatInt(time.Now().UnixNano()/1e6, 36),
 		active:  map[sessionKey]struct{}{},
 		workers: map[*worker]struct{}{},
@@ -89,6 +91,9 @@ func (m *Master) Counters() Snapshot {
 // sessions finish for up to DrainTimeout, terminates the rest and returns
 // once every worker is reaped. It returns nil after a clean shutdown.
 func (m *Master) Run(ctx context.Context) error {
+	for range m.cfg.Prefork {
+		m.slots <- struct{}{}
+	}
 	refillCtx, stopRefill := context.WithCancel(context.Background())
 	defer stopRefill()
 	for range min(m.cfg.Prefork, 4) {
@@ -292,25 +297,33 @@ func (m *Master) dispatch(l *udp.Listener, req *proto.Request, key sessionKey, l
 func (m *Master) takeWorker() (*worker, error) {
 	select {
 	case w := <-m.pool:
+		m.slots <- struct{}{} // a place for the refillers
 		return w, nil
 	default:
 	}
 	return m.spawn()
 }
 
-// refill keeps the pool full until ctx ends.
+// refill keeps the pool full until ctx ends: it waits for a free place,
+// starts a worker and puts it in the pool, so the pool never holds more
+// than Prefork workers.
 func (m *Master) refill(ctx context.Context) {
-	for ctx.Err() == nil {
-		if m.live.Load() >= int64(m.cfg.MaxWorkers) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-m.slots:
+		}
+		for m.live.Load() >= int64(m.cfg.MaxWorkers) {
 			select {
 			case <-ctx.Done():
 				return
 			case <-time.After(50 * time.Millisecond):
 			}
-			continue
 		}
 		w, err := m.spawn()
 		if err != nil {
+			m.slots <- struct{}{}
 			m.log.Error("prefork", zap.Error(err))
 			select {
 			case <-ctx.Done():
@@ -319,12 +332,7 @@ func (m *Master) refill(ctx context.Context) {
 			}
 			continue
 		}
-		select {
-		case m.pool <- w:
-		case <-ctx.Done():
-			w.close()
-			return
-		}
+		m.pool <- w // never blocks: the slot was free
 	}
 }
 

@@ -79,7 +79,7 @@ func FuzzNegotiate(f *testing.F) {
 		if p.Rollover != 0 && p.Rollover != 1 {
 			t.Fatalf("rollover %d", p.Rollover)
 		}
-		if rrq && p.Tsize >= 0 && p.Tsize != size {
+		if rrq && p.Tsize >= 0 && (p.Tsize != size || size == 0) {
 			t.Fatalf("tsize %d for size %d", p.Tsize, size)
 		}
 		if len(p.Acked) > 2 {

@@ -129,8 +129,9 @@ func parseUint(s string) (uint64, bool) {
 //   - blksize (RFC 2348): 8 or more; values above the server maximum
 //     (Limits.MaxBlksize, at most 65464) are clamped to it, as tftpd-hpa does.
 //   - blksize2 (tftpd-hpa): as blksize, then rounded down to a power of two.
-//   - tsize (RFC 2349): RRQ: the real size, only when size >= 0. WRQ: the
-//     client's value, echoed.
+//   - tsize (RFC 2349): RRQ: the real size, only when size > 0 (curl
+//     rejects "tsize 0"; an empty file needs no size). WRQ: the client's
+//     value, echoed.
 //   - timeout (RFC 2349): 1..255 seconds. utimeout (tftpd-hpa): 10000..
 //     255000000 µs. Both set the initial retransmit timeout; the later wins.
 //   - windowsize (RFC 7440): 1..65535, clamped to Limits.MaxWindowsize.
@@ -170,7 +171,10 @@ func Negotiate(op Opcode, req []Option, lim Limits, size int64) Params {
 			p.Blksize = int(ack)
 		case OptTsize:
 			if op == OpRRQ {
-				if size < 0 {
+				// An empty file's tsize is not acknowledged: curl rejects
+				// "tsize 0" in an OACK as invalid, and every client
+				// downloads an empty file at once anyway.
+				if size <= 0 {
 					continue
 				}
 				ack = uint64(size)

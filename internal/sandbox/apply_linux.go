@@ -38,6 +38,22 @@ func Apply(s Spec) error {
 			return fmt.Errorf("privileges not dropped: setuid(0) succeeded")
 		}
 	}
+	return noNewPrivs()
+}
+
+// noNewPrivs sets no_new_privs. The flag belongs to a thread, so it is set
+// on every thread of the process at once (AllThreadsSyscall). That call is
+// not available in binaries linked with cgo: there the flag is set on the
+// calling thread only, and every thread the runtime starts after it
+// inherits it. Build workers with CGO_ENABLED=0 (the Makefile does).
+func noNewPrivs() error {
+	_, _, errno := syscall.AllThreadsSyscall(syscall.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1, 0)
+	if errno == 0 {
+		return nil
+	}
+	if errno != syscall.ENOTSUP {
+		return fmt.Errorf("no_new_privs: %w", errno)
+	}
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("no_new_privs: %w", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -39,10 +40,7 @@ func InTFTPD(ctx context.Context) (Server, error) {
 	return find(ctx, s, "FBTFTP_INTFTPD", "/usr/sbin/in.tftpd", "tftpd-hpa", "usr/sbin/in.tftpd",
 		func(path string, env []string) bool {
 			// atftpd also installs an in.tftpd; tftpd-hpa's says so in -V.
-			cmd := exec.CommandContext(ctx, path, "-V")
-			cmd.Env = append(os.Environ(), env...)
-			out, _ := cmd.CombinedOutput()
-			return bytes.Contains(out, []byte("tftp-hpa"))
+			return versionHas(ctx, path, env, "tftp-hpa")
 		})
 }
 
@@ -53,7 +51,15 @@ func Atftpd(ctx context.Context) (Server, error) {
 		return append(append([]string{"--user", "root.root", "--logfile", "/dev/null"}, extra...), root)
 	}}
 	return find(ctx, s, "FBTFTP_ATFTPD", "/usr/sbin/atftpd", "atftpd", "usr/sbin/atftpd",
-		func(string, []string) bool { return true })
+		func(path string, env []string) bool { return versionHas(ctx, path, env, "atftp") })
+}
+
+// versionHas reports whether "path -V" runs and mentions want.
+func versionHas(ctx context.Context, path string, env []string, want string) bool {
+	cmd := exec.CommandContext(ctx, path, "-V")
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	return err == nil && bytes.Contains(out, []byte(want))
 }
 
 func find(ctx context.Context, s Server, envVar, system, pkg, inPkg string, ok func(string, []string) bool) (Server, error) {
@@ -65,23 +71,84 @@ func find(ctx context.Context, s Server, envVar, system, pkg, inPkg string, ok f
 		s.Path = system
 		return s, nil
 	}
+	// scripts/get-tftpd-hpa.sh (used by test/testenv) unpacks into
+	// <repo>/.cache/PKG, with the libraries it lacked beside the binary.
+	if root, err := repoRoot(); err == nil {
+		dir := filepath.Join(root, ".cache", pkg)
+		if p := filepath.Join(dir, inPkg); fileExists(p) {
+			s.Path, s.Env = p, libraryPath(dir)
+			if ok(s.Path, s.Env) {
+				return s, nil
+			}
+		}
+	}
 	dir, err := extract(ctx, pkg)
 	if err != nil {
 		return s, err
 	}
 	s.Path = filepath.Join(dir, inPkg)
-	if _, err := os.Stat(s.Path); err != nil {
-		return s, err
+	if !fileExists(s.Path) {
+		return s, fmt.Errorf("%s not in package %s", inPkg, pkg)
 	}
-	// libwrap0 is a dependency of both packages that may not be installed.
-	if libs, err := extract(ctx, "libwrap0"); err == nil {
-		s.Env = []string{"LD_LIBRARY_PATH=" + filepath.Join(libs, "usr/lib/x86_64-linux-gnu") + ":" +
-			filepath.Join(libs, "lib/x86_64-linux-gnu") + ":" + filepath.Join(libs, "usr/lib")}
+	s.Env = libraryPath(dir)
+	if !ok(s.Path, s.Env) {
+		// libwrap0 is a dependency of both packages that may not be installed.
+		libs, err := extract(ctx, "libwrap0")
+		if err != nil {
+			return s, err
+		}
+		s.Env = libraryPath(libs)
 	}
 	if !ok(s.Path, s.Env) {
 		return s, fmt.Errorf("%s from package %s does not run", s.Path, pkg)
 	}
 	return s, nil
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// libraryPath returns an LD_LIBRARY_PATH setting for the shared libraries
+// unpacked under dir, or nothing when there are none.
+func libraryPath(dir string) []string {
+	var libs []string
+	for _, pat := range []string{"usr/lib/*/*.so*", "lib/*/*.so*"} {
+		m, _ := filepath.Glob(filepath.Join(dir, pat))
+		for _, so := range m {
+			if d := filepath.Dir(so); !slices.Contains(libs, d) {
+				libs = append(libs, d)
+			}
+		}
+	}
+	if len(libs) == 0 {
+		return nil
+	}
+	if old := os.Getenv("LD_LIBRARY_PATH"); old != "" {
+		libs = append(libs, old)
+	}
+	return []string{"LD_LIBRARY_PATH=" + strings.Join(libs, ":")}
+}
+
+// repoRoot finds the module root (the directory holding go.mod) from the
+// working directory up.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for range 64 {
+		if fileExists(filepath.Join(dir, "go.mod")) {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			break
+		}
+		dir = parent
+	}
+	return "", errors.New("go.mod not found")
 }
 
 // CacheDir is where Debian packages are extracted, one directory each.

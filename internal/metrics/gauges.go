@@ -1,0 +1,47 @@
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// gaugeCollector reads the master's snapshot once per scrape and exports
+// the gauges (and the one counter no Observer event carries).
+type gaugeCollector struct {
+	src             GaugeSource
+	sessionsActive  *prometheus.Desc
+	workers         *prometheus.Desc
+	handoffFailures *prometheus.Desc
+}
+
+func newGaugeCollector(src GaugeSource) *gaugeCollector {
+	return &gaugeCollector{
+		src: src,
+		sessionsActive: prometheus.NewDesc(namespace+"_sessions_active",
+			"Requests accepted and not finished yet: being handed off or served by a worker.", nil, nil),
+		workers: prometheus.NewDesc(namespace+"_workers",
+			"Live worker processes, by state: idle (pooled, waiting for a session) or busy (serving one).",
+			[]string{"state"}, nil),
+		handoffFailures: prometheus.NewDesc(namespace+"_handoff_failures_total",
+			"Handoffs to a worker that failed (the worker was killed; the request was retried on another or refused).",
+			nil, nil),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *gaugeCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.sessionsActive
+	ch <- c.workers
+	ch <- c.handoffFailures
+}
+
+// Collect implements prometheus.Collector.
+func (c *gaugeCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.src.Counters()
+	// live and the idle pool are read separately: clamp the race.
+	idle := max(s.IdleWorkers, 0)
+	busy := max(s.LiveWorkers-idle, 0)
+	ch <- prometheus.MustNewConstMetric(c.sessionsActive, prometheus.GaugeValue, float64(max(s.Inflight, 0)))
+	ch <- prometheus.MustNewConstMetric(c.workers, prometheus.GaugeValue, float64(idle), "idle")
+	ch <- prometheus.MustNewConstMetric(c.workers, prometheus.GaugeValue, float64(busy), "busy")
+	ch <- prometheus.MustNewConstMetric(c.handoffFailures, prometheus.CounterValue, float64(s.HandoffFailure))
+}

@@ -1,0 +1,85 @@
+package metrics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// HTTP server limits for Serve. A scrape is one small GET; anything slower
+// or bigger is not Prometheus.
+const (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 10 * time.Second
+	writeTimeout      = 30 * time.Second
+	idleTimeout       = 2 * time.Minute // above Prometheus' default 1m scrape interval: keep-alive works
+	maxHeaderBytes    = 16 << 10
+	scrapeTimeout     = 20 * time.Second // promhttp's own limit, below writeTimeout
+	maxScrapes        = 4                // concurrent /metrics requests; more get 503
+	shutdownTimeout   = 5 * time.Second
+)
+
+// Handler serves GET /metrics from reg (promhttp.HandlerFor) and GET
+// /healthz: 200 "ok" while healthy() is true, else 503 "unhealthy". A nil
+// healthy is always true. Other paths are 404.
+func Handler(reg prometheus.Gatherer, healthy func() bool) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		ErrorHandling:       promhttp.ContinueOnError, // a failing collector must not hide the others
+		MaxRequestsInFlight: maxScrapes,
+		Timeout:             scrapeTimeout,
+	}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		if healthy != nil && !healthy() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, "unhealthy")
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	return mux
+}
+
+// Serve listens on addr (host:port; port 0 picks one) and serves h until
+// ctx ends, then shuts down gracefully (in-flight scrapes get
+// shutdownTimeout, then connections are closed). It returns once the
+// listener is bound, with its address; serving goes on in the background.
+func Serve(ctx context.Context, addr string, h http.Handler) (net.Addr, error) {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: listen: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+	}
+	go func() {
+		// Serve returns ErrServerClosed after Shutdown; any other error
+		// means the listener failed, and nothing is left to do but stop.
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			srv.Close()
+		}
+	}()
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		defer cancel()
+		if srv.Shutdown(sctx) != nil {
+			srv.Close()
+		}
+	}()
+	return ln.Addr(), nil
+}

@@ -1,0 +1,423 @@
+// Package metrics holds the master's Prometheus metrics. Only the master
+// imports it: the worker binary never links Prometheus (workers report a
+// stats.SessionStats over IPC and the master accounts for it here).
+//
+// Everything is registered on an explicit registry passed to New, never on
+// prometheus.DefaultRegisterer. Every label has a closed value set (see
+// docs/metrics.md); nothing is labelled by peer, file or session.
+package metrics
+
+import (
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/fbtftp-go/fbtftp/internal/master"
+	"github.com/fbtftp-go/fbtftp/internal/proto"
+	"github.com/fbtftp-go/fbtftp/internal/stats"
+)
+
+const namespace = "fbtftp"
+
+// Histogram buckets. Each layout is defined here once; docs/metrics.md lists
+// them. Changing one changes the exported series: treat them as API.
+var (
+	// DurationBuckets (seconds) are for fbtftp_session_duration_seconds:
+	// from a refused request (a millisecond) to a large image over a slow
+	// link; the session deadline caps the top.
+	DurationBuckets = []float64{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600}
+
+	// SizeBuckets (bytes) are for fbtftp_transfer_size_bytes: powers of
+	// four from 512 B (one default block) to 8 GiB.
+	SizeBuckets = prometheus.ExponentialBuckets(512, 4, 13)
+
+	// BlksizeBuckets (bytes) are for fbtftp_blksize_bytes: the RFC 1350
+	// default, the values common firmware asks for (1408 PXE ROMs, 1428,
+	// 1432 iPXE/U-Boot, 1456 and 1468 = one 1500-byte Ethernet frame) and
+	// powers of two up to the RFC 2348 maximum 65464.
+	BlksizeBuckets = []float64{256, 512, 1024, 1408, 1428, 1432, 1456, 1468, 2048, 4096, 8192, 16384, 32768, 65464}
+
+	// WindowsizeBuckets (blocks) are for fbtftp_windowsize_blocks:
+	// lockstep (1) and powers of two up to the RFC 7440 maximum 65535.
+	WindowsizeBuckets = []float64{1, 2, 4, 8, 16, 32, 64, 128, 256, 1024, 65535}
+
+	// HandoffBuckets (seconds) are for fbtftp_handoff_seconds: a pooled
+	// worker takes tens of microseconds; a request that has to wait for a
+	// fresh worker takes as long as a worker start.
+	HandoffBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5}
+
+	// WorkerStartBuckets (seconds) are for fbtftp_worker_start_seconds:
+	// exec to the worker's Hello.
+	WorkerStartBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+)
+
+// Label values. Each label has a closed set.
+const (
+	labelOther   = "other"   // option or code outside the known set
+	labelUnknown = "unknown" // op outside RRQ..OACK (or a datagram too short)
+
+	dirSent     = "sent"
+	dirReceived = "received"
+)
+
+// opLabels is indexed by proto.Opcode; anything else is "unknown".
+var opLabels = [...]string{
+	proto.OpRRQ:   "rrq",
+	proto.OpWRQ:   "wrq",
+	proto.OpDATA:  "data",
+	proto.OpACK:   "ack",
+	proto.OpERROR: "error",
+	proto.OpOACK:  "oack",
+}
+
+// maxCodeLabel is the highest ERROR code with its own label value (RFC 2347
+// code 8); higher codes are counted as code="other".
+const maxCodeLabel = proto.ErrOptionRefused
+
+// GaugeSource provides the master's gauges. *master.Master implements it.
+// It is read once per scrape (Counters allocates a small map; a scrape
+// every few seconds makes that irrelevant).
+//
+// The interface takes the master's own Snapshot rather than a narrower
+// local one because this package imports master anyway (for Observer), so
+// the master plugs in as is, and the snapshot also carries HandoffFailure,
+// which no Observer event reports.
+type GaugeSource interface {
+	Counters() master.Snapshot
+}
+
+// Metrics is the master's set of series. It implements master.Observer;
+// its methods are safe for concurrent use and do not block (SessionFinished
+// takes one short mutex for the probe follow-up tracker).
+type Metrics struct {
+	requests       *prometheus.CounterVec // op, decision
+	errorsSent     *prometheus.CounterVec // code
+	errorsReceived *prometheus.CounterVec // code
+
+	sessions     *prometheus.CounterVec // op, outcome
+	duration     prometheus.Histogram
+	transferSize *prometheus.HistogramVec // direction
+	bytes        *prometheus.CounterVec   // direction
+	packets      *prometheus.CounterVec   // direction
+	retransmits  prometheus.Counter
+
+	optRequested *prometheus.CounterVec // option
+	optAcked     *prometheus.CounterVec // option
+	blksize      prometheus.Histogram
+	windowsize   prometheus.Histogram
+
+	handoff       prometheus.Histogram
+	spawns        prometheus.Counter
+	workerStart   prometheus.Histogram
+	spawnFailures prometheus.Counter
+	crashes       *prometheus.CounterVec // reason
+
+	probes *probeTracker
+}
+
+var _ master.Observer = (*Metrics)(nil)
+
+// New creates the master's metrics and registers them, with the Go and
+// process collectors, on reg. src provides the gauges (sessions active,
+// workers by state, handoff failures); nil leaves them out. version is the
+// build's version string for fbtftp_build_info ("" means "unknown").
+//
+// New panics if a series is already registered on reg (a programming
+// error, like promauto): give it a fresh registry.
+func New(reg prometheus.Registerer, src GaugeSource, version string) *Metrics {
+	m := &Metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "requests_total",
+			Help: "Datagrams read on the listening sockets, by opcode and by what the master did with them.",
+		}, []string{"op", "decision"}),
+		errorsSent: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "errors_sent_total",
+			Help: "TFTP ERROR packets sent, by the master from a listener or by a worker ending its session, by error code.",
+		}, []string{"code"}),
+		errorsReceived: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "errors_received_total",
+			Help: "TFTP ERROR packets received from clients that ended a session (UEFI probes included), by error code.",
+		}, []string{"code"}),
+		sessions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "sessions_total",
+			Help: "Sessions finished, by request opcode and outcome.",
+		}, []string{"op", "outcome"}),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "session_duration_seconds",
+			Help:    "Duration of finished sessions, from the worker's start to its report (crashed sessions from the request).",
+			Buckets: DurationBuckets,
+		}),
+		transferSize: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "transfer_size_bytes",
+			Help:    "Payload size of successful transfers, by direction (sent for RRQ, received for WRQ).",
+			Buckets: SizeBuckets,
+		}, []string{"direction"}),
+		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "bytes_total",
+			Help: "Payload bytes transferred by finished sessions, partial transfers included, by direction (sent for RRQ, received for WRQ).",
+		}, []string{"direction"}),
+		packets: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "packets_total",
+			Help: "Packets sent and received on session sockets (DATA, ACK, OACK, ERROR; retransmissions included), by direction.",
+		}, []string{"direction"}),
+		retransmits: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "retransmits_total",
+			Help: "Packets (DATA, ACK or OACK) sent again by sessions after a timeout or a duplicate ACK.",
+		}),
+		optRequested: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "options_requested_total",
+			Help: "Options named in requests handed to workers, by option (unknown names as \"other\").",
+		}, []string{"option"}),
+		optAcked: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "options_acknowledged_total",
+			Help: "Options acknowledged in an OACK, by option.",
+		}, []string{"option"}),
+		blksize: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "blksize_bytes",
+			Help:    "Block size in force for sessions that started a transfer (512 unless negotiated).",
+			Buckets: BlksizeBuckets,
+		}),
+		windowsize: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "windowsize_blocks",
+			Help:    "Window size in force for sessions that started a transfer (1 unless negotiated).",
+			Buckets: WindowsizeBuckets,
+		}),
+		handoff: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "handoff_seconds",
+			Help:    "Time from reading a request to a worker owning its session socket.",
+			Buckets: HandoffBuckets,
+		}),
+		spawns: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "worker_spawns_total",
+			Help: "Workers started that became ready.",
+		}),
+		workerStart: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "worker_start_seconds",
+			Help:    "Time from exec to a worker's Hello.",
+			Buckets: WorkerStartBuckets,
+		}),
+		spawnFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "worker_spawn_failures_total",
+			Help: "Workers that never became ready.",
+		}),
+		crashes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "worker_crashes_total",
+			Help: "Workers that exited without reporting stats (reason=crash, idle or busy) or were killed past their deadline (reason=killed).",
+		}, []string{"reason"}),
+		probes: newProbeTracker(),
+	}
+
+	// Pre-initialise the series alerts and dashboards divide by or take
+	// rate() of, so they exist (at 0) from the first scrape.
+	for _, op := range []string{opLabels[proto.OpRRQ], opLabels[proto.OpWRQ]} {
+		for _, d := range master.Decisions {
+			m.requests.WithLabelValues(op, string(d))
+		}
+		for _, o := range stats.Outcomes {
+			m.sessions.WithLabelValues(op, string(o))
+		}
+	}
+	for _, d := range []string{dirSent, dirReceived} {
+		m.bytes.WithLabelValues(d)
+		m.packets.WithLabelValues(d)
+	}
+	for _, o := range append(append([]string(nil), proto.KnownOptions...), labelOther) {
+		m.optRequested.WithLabelValues(o)
+		m.optAcked.WithLabelValues(o)
+	}
+	m.crashes.WithLabelValues("crash")
+	m.crashes.WithLabelValues("killed")
+
+	if version == "" {
+		version = "unknown"
+	}
+	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "build_info",
+		Help:        "Always 1; the labels carry the build's version and Go version.",
+		ConstLabels: prometheus.Labels{"version": version, "goversion": runtime.Version()},
+	})
+	buildInfo.Set(1)
+
+	reg.MustRegister(
+		m.requests, m.errorsSent, m.errorsReceived,
+		m.sessions, m.duration, m.transferSize, m.bytes, m.packets, m.retransmits,
+		m.optRequested, m.optAcked, m.blksize, m.windowsize,
+		m.handoff, m.spawns, m.workerStart, m.spawnFailures, m.crashes,
+		m.probes, buildInfo,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	if src != nil {
+		reg.MustRegister(newGaugeCollector(src))
+	}
+	return m
+}
+
+// Request implements master.Observer. A Decision outside master.Decisions
+// (a programming error in the master) is not counted.
+func (m *Metrics) Request(op proto.Opcode, d master.Decision) {
+	if !validDecision(d) {
+		return
+	}
+	m.requests.WithLabelValues(opLabel(op), string(d)).Inc()
+}
+
+// ErrorSent implements master.Observer.
+func (m *Metrics) ErrorSent(code proto.ErrorCode) {
+	m.errorsSent.WithLabelValues(codeLabel(code)).Inc()
+}
+
+// WorkerStarted implements master.Observer.
+func (m *Metrics) WorkerStarted(d time.Duration) {
+	m.spawns.Inc()
+	m.workerStart.Observe(d.Seconds())
+}
+
+// WorkerFailed implements master.Observer.
+func (m *Metrics) WorkerFailed() { m.spawnFailures.Inc() }
+
+// WorkerCrashed implements master.Observer.
+func (m *Metrics) WorkerCrashed(killed bool) {
+	reason := "crash"
+	if killed {
+		reason = "killed"
+	}
+	m.crashes.WithLabelValues(reason).Inc()
+}
+
+// Handoff implements master.Observer.
+func (m *Metrics) Handoff(latency time.Duration) { m.handoff.Observe(latency.Seconds()) }
+
+// SessionFinished implements master.Observer. The stats come from an
+// untrusted worker (identity fields excepted, which the master fills): every
+// value is mapped into its closed label set and nothing in them can create
+// a new series.
+func (m *Metrics) SessionFinished(st *stats.SessionStats) {
+	if st == nil {
+		return
+	}
+	outcome := outcomeLabel(st.Outcome)
+	m.sessions.WithLabelValues(sessionOpLabel(st.Op), string(outcome)).Inc()
+	if st.Duration >= 0 {
+		m.duration.Observe(st.Duration.Seconds())
+	}
+	if dir := direction(st.Op); dir != "" {
+		m.bytes.WithLabelValues(dir).Add(float64(st.Bytes))
+		if outcome == stats.OutcomeSuccess {
+			m.transferSize.WithLabelValues(dir).Observe(float64(st.Bytes))
+		}
+	}
+	m.packets.WithLabelValues(dirSent).Add(float64(st.PacketsSent))
+	m.packets.WithLabelValues(dirReceived).Add(float64(st.PacketsReceived))
+	m.retransmits.Add(float64(st.Retransmits))
+
+	switch {
+	case outcome == stats.OutcomeClientError || outcome == stats.OutcomeProbe:
+		m.errorsReceived.WithLabelValues(codeLabel(st.ErrorCode)).Inc()
+	case workerSentError(outcome, st):
+		m.errorsSent.WithLabelValues(codeLabel(st.ErrorCode)).Inc()
+	}
+
+	for _, o := range st.OptionsRequested {
+		m.optRequested.WithLabelValues(optionLabel(o.Name)).Inc()
+	}
+	for _, o := range st.OptionsAcked {
+		m.optAcked.WithLabelValues(optionLabel(o.Name)).Inc()
+	}
+	// Blksize and Windowsize are set once the transfer engine starts; a
+	// session refused before that (not found, crash) has 0.
+	if st.Blksize > 0 {
+		m.blksize.Observe(float64(st.Blksize))
+	}
+	if st.Windowsize > 0 {
+		m.windowsize.Observe(float64(st.Windowsize))
+	}
+	m.probes.observe(st, outcome)
+}
+
+// workerSentError reports whether the worker sent an ERROR to end the
+// session. SessionStats has no explicit flag and ErrorCode 0 is both "none"
+// and ERROR 0, so: not_found, access_denied and bad_options always mean an
+// ERROR was sent; timeout, server_error and shutdown only when a code or a
+// message was recorded (a retry budget running out or a failed socket
+// sends nothing; a session deadline or shutdown sends ERROR 0). success,
+// probe, client_error and worker_crash never count.
+func workerSentError(outcome stats.Outcome, st *stats.SessionStats) bool {
+	switch outcome {
+	case stats.OutcomeNotFound, stats.OutcomeAccessDenied, stats.OutcomeBadOptions:
+		return true
+	case stats.OutcomeTimeout, stats.OutcomeServerError, stats.OutcomeShutdown:
+		return st.ErrorCode != 0 || st.ErrorMessage != ""
+	}
+	return false
+}
+
+func validDecision(d master.Decision) bool {
+	for _, x := range master.Decisions {
+		if d == x {
+			return true
+		}
+	}
+	return false
+}
+
+// opLabel maps an opcode to the op label: rrq..oack, else "unknown".
+func opLabel(op proto.Opcode) string {
+	if int(op) < len(opLabels) && opLabels[op] != "" {
+		return opLabels[op]
+	}
+	return labelUnknown
+}
+
+// sessionOpLabel is opLabel for sessions, which are RRQ or WRQ (the master
+// sets Op from the handoff); anything else is "unknown".
+func sessionOpLabel(op proto.Opcode) string {
+	if op == proto.OpRRQ || op == proto.OpWRQ {
+		return opLabels[op]
+	}
+	return labelUnknown
+}
+
+// direction is the payload direction of a session: sent for RRQ, received
+// for WRQ, "" otherwise.
+func direction(op proto.Opcode) string {
+	switch op {
+	case proto.OpRRQ:
+		return dirSent
+	case proto.OpWRQ:
+		return dirReceived
+	}
+	return ""
+}
+
+// codeLabel maps an ERROR code to the code label: "0".."8", else "other".
+func codeLabel(c proto.ErrorCode) string {
+	if c <= maxCodeLabel {
+		return strconv.Itoa(int(c))
+	}
+	return labelOther
+}
+
+// optionLabel maps an option name (any case) to the option label: one of
+// proto.KnownOptions in its canonical spelling, else "other".
+func optionLabel(name string) string {
+	for _, k := range proto.KnownOptions {
+		if strings.EqualFold(k, name) {
+			return k
+		}
+	}
+	return labelOther
+}
+
+// outcomeLabel maps an outcome to one of stats.Outcomes; a worker reporting
+// anything else is a bug on our side: server_error.
+func outcomeLabel(o stats.Outcome) stats.Outcome {
+	if o.Valid() {
+		return o
+	}
+	return stats.OutcomeServerError
+}
