@@ -1,0 +1,63 @@
+// Command fbtftp-bench is the load generator and the side-by-side benchmark
+// harness for TFTP servers.
+//
+//	fbtftp-bench load -server 127.0.0.1:PORT -file NAME -n N -c C [flags]
+//	fbtftp-bench compare -server 'NAME=COMMAND' ... [-baseline NAME] [flags]
+//
+// load runs N downloads (or downloads for -duration) with C concurrent
+// workers against a running server and prints JSON. compare starts each
+// server under test itself from a command template ({port} and {root} are
+// substituted), creates the root with its test files, runs the scenarios
+// interleaved across servers for -reps repetitions and prints a table of
+// medians with the ratio to the baseline server (and -json).
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `usage:
+  fbtftp-bench load -server ADDR:PORT -file NAME [-n N] [-c C] [-duration D] [flags]
+  fbtftp-bench compare -server 'NAME=COMMAND {port} {root}' [-server ...] [flags]
+run "fbtftp-bench load -h" or "fbtftp-bench compare -h" for the flags
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "load":
+		err = loadCmd(ctx, args[1:], stdout, stderr)
+	case "compare":
+		err = compareCmd(ctx, args[1:], stdout, stderr)
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "unknown command %q\n%s", args[0], usage)
+		return 2
+	}
+	if err != nil {
+		if err == errUsage {
+			return 2
+		}
+		fmt.Fprintf(stderr, "fbtftp-bench: %v\n", err)
+		return 1
+	}
+	return 0
+}

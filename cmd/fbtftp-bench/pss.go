@@ -1,0 +1,68 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// parsePSS returns the Pss field of a /proc/PID/smaps_rollup (or smaps)
+// text in KiB: the "Pss:" line, not Pss_Anon and friends. Several Pss lines
+// (smaps) are summed.
+func parsePSS(b []byte) (int64, error) {
+	var total int64
+	found := false
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		line := sc.Text()
+		rest, ok := strings.CutPrefix(line, "Pss:")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) != 2 || f[1] != "kB" {
+			return 0, fmt.Errorf("bad Pss line %q", line)
+		}
+		v, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("bad Pss line %q", line)
+		}
+		total += v
+		found = true
+	}
+	if !found {
+		return 0, fmt.Errorf("no Pss line")
+	}
+	return total, nil
+}
+
+// parseStatPPID returns the parent pid from a /proc/PID/stat line. The
+// command name (field 2) may hold spaces and parentheses, so fields are
+// counted after its last ')'.
+func parseStatPPID(b []byte) (int, error) {
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("bad stat")
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 2 {
+		return 0, fmt.Errorf("bad stat")
+	}
+	return strconv.Atoi(f[1])
+}
+
+// descendants returns root and every process below it, given a pid ->
+// parent pid map.
+func descendants(root int, ppid map[int]int) []int {
+	children := map[int][]int{}
+	for pid, parent := range ppid {
+		children[parent] = append(children[parent], pid)
+	}
+	out := []int{root}
+	for i := 0; i < len(out) && i < 1_000_000; i++ {
+		out = append(out, children[out[i]]...)
+	}
+	return out
+}
