@@ -1,0 +1,148 @@
+package fbtftp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/fbtftp-go/fbtftp/internal/proto"
+)
+
+func TestWireError(t *testing.T) {
+	cases := []struct {
+		err  error
+		code ErrorCode
+		msg  string
+	}{
+		{ErrNotFound, CodeNotFound, "File not found"},
+		{&Error{Code: CodeAccessViolation, Message: "go away"}, CodeAccessViolation, "go away"},
+		{fmt.Errorf("wrapped: %w", &Error{Code: CodeDiskFull}), CodeDiskFull, "Disk full or allocation exceeded"},
+		{fmt.Errorf("open x: %w", fs.ErrNotExist), CodeNotFound, "File not found"},
+		{&fs.PathError{Op: "open", Path: "/secret/path", Err: fs.ErrPermission}, CodeAccessViolation, "Access violation"},
+		{&proto.Error{Code: proto.ErrIllegalOp, Message: "nope"}, CodeIllegalOp, "nope"},
+		{errors.New("database password is hunter2"), CodeUndefined, "server error"},
+	}
+	for _, c := range cases {
+		code, msg := WireError(c.err)
+		if code != c.code || msg != c.msg {
+			t.Errorf("WireError(%v) = %d %q, want %d %q", c.err, code, msg, c.code, c.msg)
+		}
+	}
+}
+
+func TestErrorType(t *testing.T) {
+	cause := errors.New("disk on fire")
+	e := &Error{Code: CodeDiskFull, Message: "quota", Err: cause}
+	if !errors.Is(e, ErrDiskFull) || errors.Is(e, ErrNotFound) || !errors.Is(e, cause) {
+		t.Error("errors.Is")
+	}
+	if e.Error() != "quota: disk on fire" || ErrNotFound.Error() != "File not found" {
+		t.Errorf("%q %q", e.Error(), ErrNotFound.Error())
+	}
+	if code, msg := ErrFileExists.TFTPError(); code != CodeFileExists || msg != "File already exists" {
+		t.Error(code, msg)
+	}
+}
+
+func TestResponses(t *testing.T) {
+	b := BytesResponse([]byte("hello"))
+	if n, ok := b.Size(); !ok || n != 5 {
+		t.Error("bytes size")
+	}
+	if _, ok := b.(io.ReaderAt); !ok {
+		t.Error("BytesResponse must offer ReadAt")
+	}
+	got, _ := io.ReadAll(b)
+	if string(got) != "hello" || b.Close() != nil {
+		t.Error("bytes content")
+	}
+
+	r := ReaderResponse(strings.NewReader("stream"), -1)
+	if _, ok := r.Size(); ok {
+		t.Error("unknown size reported as known")
+	}
+	if _, ok := r.(io.ReaderAt); ok {
+		t.Error("ReaderResponse must not claim ReadAt")
+	}
+	got, _ = io.ReadAll(r)
+	if string(got) != "stream" || r.Close() != nil {
+		t.Error("reader content")
+	}
+	rc := ReaderResponse(io.NopCloser(strings.NewReader("x")), 1)
+	if n, ok := rc.Size(); !ok || n != 1 || rc.Close() != nil {
+		t.Error("reader closer")
+	}
+
+	p := filepath.Join(t.TempDir(), "f")
+	os.WriteFile(p, []byte("file!"), 0o644)
+	f, _ := os.Open(p)
+	fr, err := FileResponse(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, ok := fr.Size(); !ok || n != 5 {
+		t.Error("file size")
+	}
+	if _, ok := fr.(io.ReaderAt); !ok {
+		t.Error("FileResponse must offer ReadAt")
+	}
+	fr.Close()
+	if _, err := FileResponse(f); err == nil {
+		t.Error("FileResponse of a closed file")
+	}
+}
+
+func TestRequestOption(t *testing.T) {
+	r := &Request{Options: []Option{{Name: "BlkSize", Value: "1468"}}}
+	if v, ok := r.Option("blksize"); !ok || v != "1468" {
+		t.Error("Option")
+	}
+	if _, ok := r.Option("tsize"); ok {
+		t.Error("absent option")
+	}
+}
+
+func TestFileHandler(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "ok"), []byte("ok"), 0o644)
+	h := NewFileHandler()
+	r := &Request{Filename: "/ok", Settings: &Settings{Roots: []string{dir}}}
+	d, err := h.ServeTFTP(context.Background(), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	r.Filename = "../x"
+	if _, err := h.ServeTFTP(context.Background(), r); !errors.Is(err, ErrAccessViolation) {
+		if code, _ := WireError(err); code != CodeAccessViolation {
+			t.Fatalf("../x: %v", err)
+		}
+	}
+	if _, err := h.ServeTFTP(context.Background(), &Request{Filename: "ok", Settings: &Settings{}}); err == nil {
+		t.Fatal("no root accepted")
+	}
+}
+
+func TestServeTFTPRecovers(t *testing.T) {
+	h := HandlerFunc(func(context.Context, *Request) (ResponseData, error) { panic("boom") })
+	if _, err := serveTFTP(context.Background(), h, &Request{}); err == nil || !strings.Contains(err.Error(), "panic") {
+		t.Fatalf("%v", err)
+	}
+	nothing := HandlerFunc(func(context.Context, *Request) (ResponseData, error) { return nil, nil })
+	if _, err := serveTFTP(context.Background(), nothing, &Request{}); err == nil {
+		t.Fatal("nil data and nil error accepted")
+	}
+}
+
+func TestServeWorkerByHand(t *testing.T) {
+	// Descriptor 3 is not the master's socketpair in a test binary.
+	if err := ServeWorker(context.Background(), NewFileHandler(), WorkerConfig{}); !errors.Is(err, ErrNotStartedByMaster) {
+		t.Fatalf("%v", err)
+	}
+}
