@@ -147,6 +147,16 @@ func (t *Transfer) init(recvSize int) {
 	st.OptionsAcked = t.Params.Acked
 }
 
+// spent counts one more timeout and reports whether the retry budget is
+// exhausted, recording the outcome when it is.
+func (t *Transfer) spent(attempt *int) bool {
+	if *attempt++; *attempt > t.retries {
+		t.Stats.Outcome = stats.OutcomeTimeout
+		return true
+	}
+	return false
+}
+
 // wait returns the retransmit timeout after `attempt` consecutive timeouts.
 func (t *Transfer) wait(attempt int) time.Duration {
 	return t.timeout << min(attempt, maxBackoffExp)

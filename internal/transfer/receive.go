@@ -47,8 +47,7 @@ func (t *Transfer) Receive(ctx context.Context, dst io.Writer) error {
 		case readAbort:
 			return t.abort(ctx, err)
 		case readTimeout:
-			if attempt++; attempt > t.retries {
-				t.Stats.Outcome = stats.OutcomeTimeout
+			if t.spent(&attempt) {
 				return ErrTimeout
 			}
 			t.Stats.Retransmits++

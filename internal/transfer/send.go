@@ -197,8 +197,7 @@ func (t *Transfer) sendData(ctx context.Context, source blockSource) error {
 			case readAbort:
 				return t.abort(ctx, err)
 			case readTimeout:
-				if attempt++; attempt > t.retries {
-					t.Stats.Outcome = stats.OutcomeTimeout
+				if t.spent(&attempt) {
 					return ErrTimeout
 				}
 				next = base // go back to the oldest unacknowledged block
