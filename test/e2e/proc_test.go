@@ -1,0 +1,59 @@
+package e2e
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func killPID(pid int) error { return syscall.Kill(pid, syscall.SIGKILL) }
+
+// TestSandbox proves from a worker's /proc entry that it runs chrooted in
+// the root as the unprivileged user, with no_new_privs.
+func TestSandbox(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the sandbox needs a root master")
+	}
+	root := worldReadableDir(t)
+	writeFiles(t, root, map[string]int{"f": 10})
+	s := startServer(t, root, "127.0.0.1:0", "--prefork", "1", "-u", "nobody")
+	var kid int
+	eventually(t, 10*time.Second, "pool worker", func() bool {
+		k := children(s.pid())
+		if len(k) == 1 {
+			kid = k[0]
+		}
+		return kid != 0
+	})
+	// The pool worker says Hello only once sandboxed; wait for that state.
+	eventually(t, 10*time.Second, "worker sandboxed", func() bool {
+		link, _ := os.Readlink(fmt.Sprintf("/proc/%d/root", kid))
+		return link == root
+	})
+	f, err := os.Open(filepath.Join("/proc", fmt.Sprint(kid), "status"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fields := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, _ := strings.Cut(sc.Text(), ":")
+		fields[k] = strings.Join(strings.Fields(v), " ")
+	}
+	if fields["Uid"] != "65534 65534 65534 65534" || fields["Gid"] != "65534 65534 65534 65534" {
+		t.Errorf("uid %q gid %q", fields["Uid"], fields["Gid"])
+	}
+	if fields["NoNewPrivs"] != "1" || fields["Groups"] != "" && fields["Groups"] != "65534" {
+		t.Errorf("NoNewPrivs %q Groups %q", fields["NoNewPrivs"], fields["Groups"])
+	}
+	// The master itself stays root (it creates sockets for any address).
+	if st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.pid())); !strings.Contains(string(st), "Uid:\t0\t") {
+		t.Error("master is not root")
+	}
+}
