@@ -1,0 +1,160 @@
+package master
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/fbtftp-go/fbtftp/internal/proto"
+	"github.com/fbtftp-go/fbtftp/internal/stats"
+)
+
+// ServerCounters aggregates server-wide counters from the master's events
+// for fbtftp's server-stats callback. Take reads them and, with reset,
+// zeroes them atomically (each counter is swapped, so no event is lost or
+// counted twice between two Takes). It implements Observer.
+type ServerCounters struct {
+	requests, accepted, malformed, rejected, busy, duplicates atomic.Uint64
+	spawns, spawnFailures, crashes, killed                    atomic.Uint64
+	bytesSent, bytesReceived, retransmits, errorsSent         atomic.Uint64
+	outcomes                                                  [16]atomic.Uint64
+}
+
+// ServerTotals is one reading of ServerCounters.
+type ServerTotals struct {
+	Requests, Accepted, Malformed, Rejected, Busy, Duplicates uint64
+	WorkerSpawns, WorkerSpawnFailures, WorkerCrashes          uint64
+	WorkersKilled                                             uint64
+	BytesSent, BytesReceived, Retransmits, ErrorsSent         uint64
+	Sessions                                                  map[stats.Outcome]uint64
+}
+
+var _ Observer = (*ServerCounters)(nil)
+
+func take(c *atomic.Uint64, reset bool) uint64 {
+	if reset {
+		return c.Swap(0)
+	}
+	return c.Load()
+}
+
+// Take returns the totals since the last reset; reset zeroes them.
+func (s *ServerCounters) Take(reset bool) ServerTotals {
+	t := ServerTotals{
+		Requests: take(&s.requests, reset), Accepted: take(&s.accepted, reset),
+		Malformed: take(&s.malformed, reset), Rejected: take(&s.rejected, reset),
+		Busy: take(&s.busy, reset), Duplicates: take(&s.duplicates, reset),
+		WorkerSpawns: take(&s.spawns, reset), WorkerSpawnFailures: take(&s.spawnFailures, reset),
+		WorkerCrashes: take(&s.crashes, reset), WorkersKilled: take(&s.killed, reset),
+		BytesSent: take(&s.bytesSent, reset), BytesReceived: take(&s.bytesReceived, reset),
+		Retransmits: take(&s.retransmits, reset), ErrorsSent: take(&s.errorsSent, reset),
+		Sessions: map[stats.Outcome]uint64{},
+	}
+	for i, o := range stats.Outcomes {
+		if n := take(&s.outcomes[i], reset); n > 0 {
+			t.Sessions[o] = n
+		}
+	}
+	return t
+}
+
+// Request implements Observer.
+func (s *ServerCounters) Request(_ proto.Opcode, d Decision) {
+	s.requests.Add(1)
+	switch d {
+	case DecisionAccepted:
+		s.accepted.Add(1)
+	case DecisionRejected:
+		s.rejected.Add(1)
+	case DecisionMalformed:
+		s.malformed.Add(1)
+	case DecisionBusy:
+		s.busy.Add(1)
+	case DecisionDuplicate:
+		s.duplicates.Add(1)
+	}
+}
+
+// ErrorSent implements Observer.
+func (s *ServerCounters) ErrorSent(proto.ErrorCode) { s.errorsSent.Add(1) }
+
+// WorkerStarted implements Observer.
+func (s *ServerCounters) WorkerStarted(time.Duration) { s.spawns.Add(1) }
+
+// WorkerFailed implements Observer.
+func (s *ServerCounters) WorkerFailed() { s.spawnFailures.Add(1) }
+
+// WorkerCrashed implements Observer.
+func (s *ServerCounters) WorkerCrashed(killed bool) {
+	s.crashes.Add(1)
+	if killed {
+		s.killed.Add(1)
+	}
+}
+
+// Handoff implements Observer.
+func (s *ServerCounters) Handoff(time.Duration) {}
+
+// SessionFinished implements Observer.
+func (s *ServerCounters) SessionFinished(st *stats.SessionStats) {
+	if i := outcomeIndex(st.Outcome); i >= 0 {
+		s.outcomes[i].Add(1)
+	}
+	if st.Op == proto.OpWRQ {
+		s.bytesReceived.Add(st.Bytes)
+	} else {
+		s.bytesSent.Add(st.Bytes)
+	}
+	s.retransmits.Add(st.Retransmits)
+}
+
+// Observers fans events out to several observers, in order.
+type Observers []Observer
+
+// Request implements Observer.
+func (o Observers) Request(op proto.Opcode, d Decision) {
+	for _, x := range o {
+		x.Request(op, d)
+	}
+}
+
+// ErrorSent implements Observer.
+func (o Observers) ErrorSent(c proto.ErrorCode) {
+	for _, x := range o {
+		x.ErrorSent(c)
+	}
+}
+
+// WorkerStarted implements Observer.
+func (o Observers) WorkerStarted(d time.Duration) {
+	for _, x := range o {
+		x.WorkerStarted(d)
+	}
+}
+
+// WorkerFailed implements Observer.
+func (o Observers) WorkerFailed() {
+	for _, x := range o {
+		x.WorkerFailed()
+	}
+}
+
+// WorkerCrashed implements Observer.
+func (o Observers) WorkerCrashed(killed bool) {
+	for _, x := range o {
+		x.WorkerCrashed(killed)
+	}
+}
+
+// Handoff implements Observer.
+func (o Observers) Handoff(d time.Duration) {
+	for _, x := range o {
+		x.Handoff(d)
+	}
+}
+
+// SessionFinished implements Observer.
+func (o Observers) SessionFinished(st *stats.SessionStats) {
+	for _, x := range o {
+		x.SessionFinished(st)
+	}
+}
