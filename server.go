@@ -175,7 +175,7 @@ func (s *Server) reportServerStats(log *zap.Logger, m *master.Master, c *master.
 			Busy: t.Busy, Duplicates: t.Duplicates, Sessions: t.Sessions,
 			BytesSent: t.BytesSent, BytesReceived: t.BytesReceived, Retransmits: t.Retransmits,
 			ErrorsSent: t.ErrorsSent, WorkerSpawns: t.WorkerSpawns, WorkerSpawnFailures: t.WorkerSpawnFailures,
-			WorkerCrashes: t.WorkerCrashes,
+			WorkerCrashes:  t.WorkerCrashes,
 			SessionsActive: g.Inflight, LiveWorkers: g.LiveWorkers, IdleWorkers: g.IdleWorkers,
 		}
 		last = now
