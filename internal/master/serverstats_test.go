@@ -53,3 +53,18 @@ func TestServerCountersTakeAndReset(t *testing.T) {
 		t.Fatalf("not reset: %+v", zero)
 	}
 }
+
+func TestAccepting(t *testing.T) {
+	m := &Master{started: make(chan struct{})}
+	if m.Accepting() {
+		t.Fatal("accepting before start")
+	}
+	close(m.started)
+	if !m.Accepting() {
+		t.Fatal("not accepting after start")
+	}
+	m.draining = true
+	if m.Accepting() {
+		t.Fatal("accepting while draining")
+	}
+}
