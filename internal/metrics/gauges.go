@@ -19,7 +19,7 @@ func newGaugeCollector(src GaugeSource) *gaugeCollector {
 		sessionsActive: prometheus.NewDesc(namespace+"_sessions_active",
 			"Requests accepted and not finished yet: being handed off or served by a worker.", nil, nil),
 		workers: prometheus.NewDesc(namespace+"_workers",
-			"Live worker processes, by state: idle (pooled, waiting for a session) or busy (serving one).",
+			"Live worker processes, by state: idle (pooled, waiting for a session) or busy (all others: serving a session, starting or exiting).",
 			[]string{"state"}, nil),
 		handoffFailures: prometheus.NewDesc(namespace+"_handoff_failures_total",
 			"Handoffs to a worker that failed (the worker was killed; the request was retried on another or refused).",

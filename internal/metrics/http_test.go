@@ -1,0 +1,143 @@
+package metrics
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+func get(t *testing.T, h http.Handler, method, path string) (int, string, http.Header) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(method, path, nil))
+	return rec.Code, rec.Body.String(), rec.Header()
+}
+
+func TestHandler(t *testing.T) {
+	m, reg, clk := newTest(t)
+	feedSequence(m, clk)
+	var healthy atomic.Bool
+	healthy.Store(true)
+	h := Handler(reg, healthy.Load)
+
+	code, body, hdr := get(t, h, http.MethodGet, "/metrics")
+	if code != http.StatusOK {
+		t.Fatalf("/metrics: %d", code)
+	}
+	if ct := hdr.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
+		t.Errorf("/metrics Content-Type %q", ct)
+	}
+	for _, want := range []string{
+		`fbtftp_sessions_total{op="rrq",outcome="success"} 1`,
+		`fbtftp_requests_total{decision="busy",op="rrq"} 1`,
+		`fbtftp_workers{state="busy"} 3`,
+		"fbtftp_handoff_seconds_bucket",
+		"go_goroutines ",
+		"process_cpu_seconds_total ",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+
+	if code, body, _ := get(t, h, http.MethodGet, "/healthz"); code != http.StatusOK || strings.TrimSpace(body) != "ok" {
+		t.Errorf("/healthz healthy: %d %q", code, body)
+	}
+	healthy.Store(false)
+	if code, body, _ := get(t, h, http.MethodGet, "/healthz"); code != http.StatusServiceUnavailable || strings.TrimSpace(body) != "unhealthy" {
+		t.Errorf("/healthz unhealthy: %d %q", code, body)
+	}
+	if code, _, _ := get(t, h, http.MethodHead, "/healthz"); code != http.StatusServiceUnavailable {
+		t.Errorf("HEAD /healthz unhealthy: %d", code)
+	}
+	if code, _, _ := get(t, h, http.MethodPost, "/metrics"); code != http.StatusMethodNotAllowed {
+		t.Errorf("POST /metrics: %d, want 405", code)
+	}
+	if code, _, _ := get(t, h, http.MethodGet, "/"); code != http.StatusNotFound {
+		t.Errorf("GET /: %d, want 404", code)
+	}
+
+	// nil healthy means healthy.
+	if code, _, _ := get(t, Handler(reg, nil), http.MethodGet, "/healthz"); code != http.StatusOK {
+		t.Errorf("/healthz with nil func: %d", code)
+	}
+}
+
+// A collector that fails must not take the others down.
+type failingCollector struct{ d *prometheus.Desc }
+
+func (c failingCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.d }
+func (c failingCollector) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.NewInvalidMetric(c.d, io.ErrUnexpectedEOF)
+}
+
+func TestHandlerContinuesOnError(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	New(reg, nil, "x")
+	reg.MustRegister(failingCollector{prometheus.NewDesc("broken", "broken", nil, nil)})
+	code, body, _ := get(t, Handler(reg, nil), http.MethodGet, "/metrics")
+	if code != http.StatusOK || !strings.Contains(body, "fbtftp_build_info") {
+		t.Errorf("/metrics with a failing collector: %d, fbtftp_build_info present: %v", code, strings.Contains(body, "fbtftp_build_info"))
+	}
+}
+
+func TestServe(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	New(reg, nil, "x")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addr, err := Serve(ctx, "127.0.0.1:0", Handler(reg, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if addr.(*net.TCPAddr).Port == 0 {
+		t.Fatalf("bound address %v has no port", addr)
+	}
+	base := "http://" + addr.String()
+	client := &http.Client{Timeout: 5 * time.Second}
+	for _, path := range []string{"/metrics", "/healthz"} {
+		resp, err := client.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %s: %s", path, resp.Status)
+		}
+	}
+	client.CloseIdleConnections()
+
+	cancel()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr.String(), time.Second)
+		if err != nil {
+			break // shut down
+		}
+		c.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("still accepting connections 5s after ctx ended")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestServeListenError(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if _, err := Serve(context.Background(), ln.Addr().String(), http.NotFoundHandler()); err == nil {
+		t.Error("Serve on a port in use succeeded")
+	}
+}
