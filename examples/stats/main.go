@@ -1,4 +1,4 @@
-// Command stats is a custom master built on fbtftp.Server: it serves a
+// Command stats is a custom master built on server.Server: it serves a
 // directory with the stock worker and publishes fbtftp's two statistics
 // callbacks, per session and server-wide, as JSON lines to a file (one
 // object per line, "type" tells which), the way fbtftp fed Facebook's
@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/fbtftp-go/fbtftp"
+	"github.com/fbtftp-go/fbtftp/server"
 )
 
 // publisher writes one JSON object per line; callbacks may run
@@ -53,7 +54,7 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	s := &fbtftp.Server{
+	s := &server.Server{
 		Addr:          *addr,
 		Root:          *root,
 		WorkerPath:    *worker,
@@ -66,7 +67,7 @@ func main() {
 				"retransmits": st.Retransmits, "duration_seconds": st.Duration.Seconds(),
 			})
 		},
-		ServerStats: func(st *fbtftp.ServerStats) { pub.publish("server", st) },
+		ServerStats: func(st *server.ServerStats) { pub.publish("server", st) },
 		Listening:   func(addrs []string) { fmt.Printf("{\"listening\":%q}\n", addrs[0]) },
 	}
 	if err := s.Run(ctx); err != nil {

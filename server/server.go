@@ -1,4 +1,9 @@
-package fbtftp
+// Package server is the master side of fbtftp-go for Go programs that
+// replace fbtftp-master (fbtftp's BaseServer and its two statistics
+// callbacks). It lives apart from package fbtftp so that workers, which
+// import fbtftp and start once per session, do not link the master, zap
+// and net/http.
+package server
 
 import (
 	"context"
@@ -10,16 +15,12 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/fbtftp-go/fbtftp"
+	"github.com/fbtftp-go/fbtftp/internal/ipc"
 	"github.com/fbtftp-go/fbtftp/internal/master"
 	"github.com/fbtftp-go/fbtftp/internal/sandbox"
-	"github.com/fbtftp-go/fbtftp/internal/stats"
 	"github.com/fbtftp-go/fbtftp/internal/udp"
 )
-
-// Outcome classifies how a session ended: "success", "probe" (the UEFI size
-// probe), "not_found", "access_denied", "bad_options", "client_error",
-// "timeout", "worker_crash", "server_error" or "shutdown".
-type Outcome = stats.Outcome
 
 // ServerStats are server-wide counters, handed to Server.ServerStats every
 // StatsInterval. Counters cover the interval since the previous call (they
@@ -30,7 +31,7 @@ type ServerStats struct {
 	Interval time.Duration // covered by the counters below
 
 	Requests, Accepted, Malformed, Rejected, Busy, Duplicates uint64
-	Sessions                                                  map[Outcome]uint64
+	Sessions                                                  map[fbtftp.Outcome]uint64
 	BytesSent, BytesReceived, Retransmits, ErrorsSent         uint64
 	WorkerSpawns, WorkerSpawnFailures, WorkerCrashes          uint64
 
@@ -57,7 +58,7 @@ type Server struct {
 	WorkerArgs []string
 	// Settings travel to every worker (timeouts, limits, flags, Extra).
 	// Roots is filled from Root.
-	Settings Settings
+	Settings fbtftp.Settings
 	// Prefork, MaxWorkers and DrainTimeout: see fbtftp-master's flags.
 	Prefork      int
 	MaxWorkers   int
@@ -66,7 +67,7 @@ type Server struct {
 	Logger *zap.Logger
 
 	// SessionStats is called after every session, with its full stats.
-	SessionStats func(*SessionStats)
+	SessionStats func(*fbtftp.SessionStats)
 	// ServerStats is called every StatsInterval (default 60 s) and once
 	// more when the server stops.
 	ServerStats   func(*ServerStats)
@@ -111,7 +112,7 @@ func (s *Server) Run(ctx context.Context) error {
 	settings.Roots = []string{root}
 	if privileged {
 		settings.Roots = []string{"/"}
-		settings.Flags |= FlagSecure
+		settings.Flags |= ipc.FlagSecure
 	}
 	lspec, err := udp.ParseListenAddress(s.Addr, udp.DefaultPort)
 	if err != nil {
