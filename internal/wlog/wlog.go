@@ -1,0 +1,70 @@
+// Package wlog builds the workers' logger on log/slog. Workers start once
+// per session, so they do not link zap (which brings net/http and
+// crypto/tls, about 4 ms more per start measured here); their JSON lines
+// use the same keys as the master's zap output ("level", "ts", "logger",
+// "msg"), so master and workers write one consistent stream to the
+// standard error they share.
+package wlog
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+)
+
+// Formats, as the master's --log-format.
+const (
+	FormatJSON    = "json"
+	FormatConsole = "console"
+)
+
+// Level maps in.tftpd's verbosity like the master: 0 is Info, 1 and more
+// Debug.
+func Level(verbosity int) slog.Level {
+	if verbosity >= 1 {
+		return slog.LevelDebug
+	}
+	return slog.LevelInfo
+}
+
+// New returns a logger named name writing to w in format ("json", or
+// "console" for key=value text) at the level for verbosity.
+func New(w io.Writer, name, format string, verbosity int) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: Level(verbosity), ReplaceAttr: zapKeys}
+	var h slog.Handler
+	if format == FormatConsole {
+		h = slog.NewTextHandler(w, opts)
+	} else {
+		h = slog.NewJSONHandler(w, opts)
+	}
+	return slog.New(h).With(slog.String("logger", name))
+}
+
+// zapKeys renames slog's built-in attributes to zap's production names and
+// formats: "ts" in ISO 8601 UTC with milliseconds, lower-case levels.
+func zapKeys(groups []string, a slog.Attr) slog.Attr {
+	if len(groups) > 0 {
+		return a
+	}
+	switch a.Key {
+	case slog.TimeKey:
+		return slog.String("ts", a.Value.Time().UTC().Format("2006-01-02T15:04:05.000Z0700"))
+	case slog.LevelKey:
+		return slog.String("level", strings.ToLower(a.Value.String()))
+	}
+	if a.Value.Kind() == slog.KindDuration {
+		return slog.String(a.Key, a.Value.Duration().String())
+	}
+	return a
+}
+
+// Discard is a logger that drops everything.
+func Discard() *slog.Logger { return slog.New(discard{}) }
+
+type discard struct{}
+
+func (discard) Enabled(context.Context, slog.Level) bool  { return false }
+func (discard) Handle(context.Context, slog.Record) error { return nil }
+func (d discard) WithAttrs([]slog.Attr) slog.Handler      { return d }
+func (d discard) WithGroup(string) slog.Handler           { return d }
