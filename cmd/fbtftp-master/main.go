@@ -1,130 +1,243 @@
 // Command fbtftp-master is the fbtftp-go server: a root daemon that reads
 // TFTP requests and hands each session to its own worker process. Its
-// command line follows tftpd-hpa's in.tftpd (see docs/flags.md).
+// command line is tftpd-hpa's in.tftpd's (see docs/compatibility.md), so it
+// can be installed as /usr/sbin/in.tftpd and started by the same init
+// scripts, inetd/xinetd entries and systemd units.
 package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/fbtftp-go/fbtftp/internal/logging"
 	"github.com/fbtftp-go/fbtftp/internal/master"
-	"github.com/fbtftp-go/fbtftp/internal/sandbox"
+	"github.com/fbtftp-go/fbtftp/internal/remap"
 	"github.com/fbtftp-go/fbtftp/internal/udp"
 )
 
-// exUsage is the exit status for command-line errors (sysexits EX_USAGE),
-// as in.tftpd uses.
-const exUsage = 64
+// minIdle is the shortest idle timeout: -t 0 (in.tftpd: serve what is
+// queued, then exit) still gives queued requests time to be read.
+const minIdle = 100 * time.Millisecond
 
 func main() {
+	os.Exit(realMain(os.Args[1:]))
+}
+
+// realMain runs the program and returns its exit status. The program name
+// (argv[0]'s base name, "in.tftpd" when installed as such) only names the
+// logs and messages; it changes nothing else.
+func realMain(args []string) int {
 	prog := filepath.Base(os.Args[0])
-	opts, err := parseArgs(os.Args[1:])
+	o, err := parseArgs(args)
+	switch {
+	case o.version:
+		fmt.Println(versionString())
+		return 0
+	case err != nil:
+		fmt.Fprintf(os.Stderr, "%s: %v\n", prog, err)
+		return exUsage
+	case o.help:
+		fmt.Print(usage(prog))
+		return 0
+	case o.mapTest != "":
+		return mapTest(prog, o)
+	}
+	ready := takeReadiness()
+	if o.listen && !o.foreground && ready == nil {
+		return daemonize(args)
+	}
+	closeInheritedOnExec()
+	nfds := listenFDs()
+	md, err := chooseMode(o, nfds)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", prog, err)
-		os.Exit(exUsage)
+		return exitCode(err)
 	}
-	if opts.version {
-		fmt.Println(versionString(prog))
-		return
+	// A datagram socket as standard output or error is inetd's (or
+	// systemd's StandardInput=socket) request socket: useless for logs, and
+	// no worker may inherit it.
+	var sink *logSink
+	if isDatagramSocket(2) {
+		sink = redirectStdio(prog)
+	} else if isDatagramSocket(1) {
+		nullStdout()
 	}
-	if opts.help {
-		fmt.Print(usage(prog))
-		return
-	}
-	log := logging.New(prog, opts.logFormat, opts.verbosity)
+	defer sink.close()
+	log := logging.New(prog, o.logFormat, o.verbosity)
 	defer log.Sync()
-	if err := run(opts, log); err != nil {
-		log.Error("exiting", zap.Error(err))
-		os.Exit(1)
-	}
+	return serve(prog, o, md, nfds, ready, log)
 }
 
-func run(o *options, log *zap.Logger) error {
+// serve builds the master for mode md and runs it until a signal (or the
+// idle timeout) ends it. It returns the exit status.
+func serve(prog string, o *options, md mode, nfds int, ready *readiness, log *zap.Logger) int {
+	fail := func(err error) int {
+		log.Error("cannot start", zap.Error(err))
+		return exitCode(err)
+	}
 	cfg, err := o.masterConfig(log)
 	if err != nil {
-		return err
+		return fail(err)
 	}
-	spec, err := udp.ParseListenAddress(o.address, udp.DefaultPort)
-	if err != nil {
-		return err
+	var ls []*udp.Listener
+	switch md {
+	case modeStandalone:
+		ls, err = standaloneListeners(o)
+	case modeSystemd:
+		ls, err = inheritedListeners(listenFDsStart, nfds)
+	case modeInetd:
+		ls, err = inetdListener()
 	}
-	ls, err := udp.Listen(spec, o.family)
 	if err != nil {
-		return err
+		return fail(err)
+	}
+	if o.blocksizeMTU {
+		bs, err := mtuBlocksize(ls, o.mtuSlack)
+		if err != nil {
+			closeAll(ls)
+			return fail(err)
+		}
+		cfg.Settings.MaxBlksize = bs
+		log.Info("blocksize from the interface mtu", zap.Int("max_blksize", bs))
 	}
 	cfg.Listeners = ls
+	// -t: inetd mode's idle exit. in.tftpd 5.2 ignores it in standalone
+	// mode; with systemd's sockets it applies when given.
+	if md == modeInetd || md == modeSystemd && o.idleSet {
+		cfg.IdleTimeout = max(o.idle, minIdle)
+	}
+	mx := newMetrics(&cfg, o.MetricsAddr())
 	m, err := master.New(cfg)
 	if err != nil {
-		return err
+		closeAll(ls)
+		return fail(err)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	if o.pidFile != "" {
+		if md == modeInetd {
+			log.Warn("not in standalone mode, ignoring pid file", zap.String("pidfile", o.pidFile))
+		} else if p, err := filepath.Abs(o.pidFile); err != nil || writePidFile(p) != nil {
+			log.Error("cannot write pid file", zap.String("pidfile", o.pidFile))
+		} else {
+			defer os.Remove(p)
+		}
+	}
+	// Installed before readiness: a signal right after it must find them.
+	sigCtx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	for _, l := range ls {
-		log.Info("listening", zap.Stringer("address", l.LocalAddr()))
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	for _, a := range listenAddrs(ls) {
+		log.Info("listening", zap.Stringer("address", a), zap.Stringer("mode", md))
 	}
-	return m.Run(ctx)
+	if ready != nil {
+		os.Chdir("/") // as daemon(3); every path is absolute by now
+		ready.done()
+		if !o.stderr && isTerminal(2) {
+			log.Sync()
+			defer redirectStdio(prog).close()
+		}
+	}
+
+	ctx, cancel := context.WithCancel(sigCtx)
+	defer cancel()
+	if err := mx.start(ctx, o.MetricsAddr(), m, log); err != nil {
+		closeAll(ls)
+		return fail(err)
+	}
+	code := 0
+	hupDone := make(chan struct{})
+	go func() { // ends with ctx, waited for below
+		defer close(hupDone)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+			}
+			if md == modeInetd {
+				// in.tftpd returns to inetd on SIGHUP.
+				log.Info("SIGHUP in inetd mode: exiting")
+				cancel()
+				return
+			}
+			if cfg.Settings.MapFile != "" {
+				if err := checkMapFile(cfg.Settings.MapFile); err != nil {
+					// in.tftpd exits too: new sessions would all fail.
+					log.Error("reload", zap.Error(err))
+					code = exitCode(err)
+					cancel()
+					return
+				}
+			}
+			n := m.Reload()
+			log.Info("reloaded", zap.String("map_file", cfg.Settings.MapFile), zap.Int("idle_workers_replaced", n))
+		}
+	}()
+	err = m.Run(ctx)
+	cancel()
+	<-hupDone
+	if err != nil {
+		log.Error("exiting", zap.Error(err))
+		return 1
+	}
+	return code
 }
 
-// masterConfig turns the parsed options into a master configuration: the
-// sandbox (chroot and user, when running as root), the worker and the
-// per-session settings.
-func (o *options) masterConfig(log *zap.Logger) (master.Config, error) {
-	if len(o.dirs) == 0 {
-		return master.Config{}, errors.New("no root directory given")
+// inetdListener serves the socket on standard input. Descriptor 0 is then
+// pointed at /dev/null: the listener holds its own duplicate.
+func inetdListener() ([]*udp.Listener, error) {
+	if !isDatagramSocket(0) {
+		return nil, exitf(exIOErr, "inetd mode: standard input is not a UDP socket (give -l or -L to run standalone)")
 	}
-	if !o.secure {
-		return master.Config{}, errors.New("only --secure (-s) mode is supported so far: give -s and one directory")
-	}
-	if len(o.dirs) != 1 {
-		return master.Config{}, errors.New("-s takes exactly one directory")
-	}
-	root, err := filepath.Abs(o.dirs[0])
+	l, err := udp.FromFile(os.Stdin)
 	if err != nil {
-		return master.Config{}, err
+		return nil, exitf(exIOErr, "inetd mode: %v", err)
 	}
-	if fi, err := os.Stat(root); err != nil || !fi.IsDir() {
-		return master.Config{}, fmt.Errorf("root %s is not a directory", root)
+	if null, err := os.Open(os.DevNull); err == nil {
+		redirectFD(null, 0)
+		null.Close()
 	}
-	worker := o.worker
-	if worker == "" {
-		exe, err := os.Executable()
-		if err != nil {
-			return master.Config{}, err
-		}
-		worker = filepath.Join(filepath.Dir(exe), "fbtftp-worker")
+	return []*udp.Listener{l}, nil
+}
+
+// nullStdout points fd 1 at /dev/null.
+func nullStdout() {
+	if null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0); err == nil {
+		redirectFD(null, 1)
+		null.Close()
 	}
-	if _, err := os.Stat(worker); err != nil {
-		return master.Config{}, fmt.Errorf("worker binary: %w", err)
+}
+
+// mapTest is --map-test FILE: apply the rules to each file name read from
+// standard input, as a read request from 127.0.0.1 (::1 with -6), print
+// "name -> result" lines and exit.
+func mapTest(prog string, o *options) int {
+	if err := checkMapFile(o.mapTest); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", prog, err)
+		return exitCode(err)
 	}
-	spec, privileged, err := sandbox.ForUser(o.user, root)
+	rules, err := remap.ParseFile(o.mapTest)
 	if err != nil {
-		return master.Config{}, err
+		fmt.Fprintf(os.Stderr, "%s: %v\n", prog, err)
+		return exConfig
 	}
-	settings := o.settings()
-	if privileged {
-		settings.Roots = []string{"/"}
-	} else {
-		log.Warn("not running as root: workers neither chroot nor change user; files are confined to the root by path",
-			zap.String("root", root))
-		settings.Roots = []string{root}
+	client := netip.MustParseAddr("127.0.0.1")
+	if o.family == udp.IPv6Only {
+		client = netip.IPv6Loopback()
 	}
-	return master.Config{
-		WorkerPath:   worker,
-		WorkerEnv:    []string{"GOMAXPROCS=1"},
-		Sandbox:      spec,
-		Settings:     settings,
-		Prefork:      o.prefork,
-		MaxWorkers:   o.maxWorkers,
-		DrainTimeout: o.drainTimeout,
-		Ports:        o.ports,
-		Logger:       log.Named("master"),
-	}, nil
+	if err := remap.RunTest(rules, os.Stdin, os.Stdout, client, false); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", prog, err)
+		return exIOErr
+	}
+	return 0
 }

@@ -1,13 +1,15 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/fbtftp-go/fbtftp/internal/getopt"
-	"github.com/fbtftp-go/fbtftp/internal/ipc"
 	"github.com/fbtftp-go/fbtftp/internal/logging"
 	"github.com/fbtftp-go/fbtftp/internal/proto"
 	"github.com/fbtftp-go/fbtftp/internal/udp"
@@ -16,163 +18,403 @@ import (
 // Version is set at build time with -ldflags "-X main.Version=...".
 var Version = "0.1.0-dev"
 
+// defaultIdle is in.tftpd's -t default: inetd mode exits after 15 minutes
+// without a request.
+const defaultIdle = 900 * time.Second
+
+// options is the parsed command line. Field comments name the flags.
 type options struct {
-	listen, foreground bool
-	address            string
-	secure             bool
-	user               string
-	permissive         bool
-	retransmit         time.Duration
-	blocksize          int
-	windowsize         int
-	refuse             []string
-	verbosity          int
-	family             udp.Family
-	ports              udp.PortRange
-	version, help      bool
-	dirs               []string
+	// How the server gets its sockets.
+	listen     bool          // -l, --listen: standalone, detached
+	foreground bool          // -L, --foreground: standalone, attached
+	systemd    bool          // --systemd: sockets from LISTEN_FDS
+	addresses  []string      // -a, --address (repeatable); none means ":tftp"
+	port       string        // -S, --port, --service: default port of the addresses
+	family     udp.Family    // -4, -6
+	idle       time.Duration // -t, --timeout (seconds)
+	idleSet    bool          // -t was given
+	pidFile    string        // -P, --pidfile
+	stderr     bool          // --stderr: keep logging to standard error
 
-	worker       string
-	prefork      int
-	maxWorkers   int
-	drainTimeout time.Duration
-	logFormat    string
+	// What is served and how.
+	dirs         []string      // operands
+	secure       bool          // -s, --secure, --chroot
+	create       bool          // -c, --create
+	permissive   bool          // -p, --permissive
+	readOnly     bool          // --read-only, --ro
+	maxUpload    int64         // --max-upload, --max-size (bytes; 0: no limit)
+	user         string        // -u, --user
+	umask        int           // -U, --umask; -1 when not given
+	mapFile      string        // -m, --map-file
+	mapTest      string        // --map-test
+	retransmit   time.Duration // -T, --retransmit (µs)
+	blocksize    int           // -B N; 0: the protocol maximum
+	blocksizeMTU bool          // -B mtu[-N]
+	mtuSlack     int           // N of -B mtu-N
+	windowsize   int           // -W, --windowsize; 0: the worker's default
+	refuse       []string      // -r, --refuse, --reject, --reject-all
+	ports        udp.PortRange // -R, --port-range, --ports
+	verbosity    int           // -v (counted), --verbosity N
+
+	version, help bool // -V, --version; -h, --help
+
+	// Ours.
+	worker       string        // --worker
+	prefork      int           // --prefork
+	maxWorkers   int           // --max-workers
+	drainTimeout time.Duration // --drain-timeout
+	logFormat    string        // --log-format
+	metricsAddr  string        // --metrics-addr HOST:PORT (Prometheus; served by the metrics wiring)
 }
 
-func intArg(lo, hi int) func(string) (int, error) {
-	return func(s string) (int, error) {
-		v, err := strconv.Atoi(s)
-		if err != nil || v < lo || v > hi {
-			return 0, fmt.Errorf("invalid value %q (want %d..%d)", s, lo, hi)
-		}
-		return v, nil
-	}
-}
+// MetricsAddr is the --metrics-addr value, "" when not given: where the
+// Prometheus endpoint listens.
+func (o *options) MetricsAddr() string { return o.metricsAddr }
 
+// standalone reports whether the server binds its own sockets (-l or -L).
+func (o *options) standalone() bool { return o.listen || o.foreground }
+
+// parseArgs parses the command line (without the program name) the way
+// in.tftpd does. The error is one line naming the option; the caller exits
+// with EX_USAGE. When -V comes before a bad option, in.tftpd has already
+// printed its version and exited 0: the returned options then have version
+// set, along with the error, and the caller does the same.
 func parseArgs(args []string) (*options, error) {
-	o := &options{user: "nobody", address: "", retransmit: time.Second, family: udp.AnyFamily}
+	o := &options{user: "nobody", umask: -1, retransmit: time.Second, family: udp.AnyFamily, idle: defaultIdle}
 	flag := func(p *bool) func(string, string) error {
 		return func(string, string) error { *p = true; return nil }
 	}
-	integer := func(p *int, lo, hi int) func(string, string) error {
+	str := func(p *string) func(string, string) error {
+		return func(_, s string) error { *p = s; return nil }
+	}
+	integer := func(p *int, lo, hi int, what string) func(string, string) error {
 		return func(_, s string) error {
-			v, err := intArg(lo, hi)(s)
+			v, err := strconv.Atoi(s)
+			if err != nil || v < lo || v > hi {
+				return fmt.Errorf("Bad %s value (range %d-%d): %s", what, lo, hi, s)
+			}
 			*p = v
-			return err
+			return nil
 		}
 	}
 	table := []getopt.Option{
-		{Short: 'l', Long: "listen", Set: flag(&o.listen)},
-		{Short: 'L', Long: "foreground", Set: flag(&o.foreground)},
-		{Short: 'a', Long: "address", HasArg: true, Set: func(_, s string) error { o.address = s; return nil }},
-		{Short: 's', Long: "secure", Set: flag(&o.secure)},
-		{Long: "chroot", Set: flag(&o.secure)},
-		{Short: 'u', Long: "user", HasArg: true, Set: func(_, s string) error { o.user = s; return nil }},
-		{Short: 'p', Long: "permissive", Set: flag(&o.permissive)},
-		{Short: 'T', Long: "retransmit", HasArg: true, Set: func(_, s string) error {
-			v, err := intArg(proto.MinUtimeout, proto.MaxUtimeout)(s)
-			o.retransmit = time.Duration(v) * time.Microsecond
-			return err
-		}},
-		{Short: 'B', Long: "blocksize", HasArg: true, Set: integer(&o.blocksize, 512, proto.MaxBlksize)},
-		{Short: 'W', Long: "windowsize", HasArg: true, Set: integer(&o.windowsize, 1, proto.MaxWindowsize)},
-		{Short: 'r', Long: "refuse", HasArg: true, Set: o.refuseOpt},
-		{Long: "reject", HasArg: true, Set: o.refuseOpt},
-		{Short: 'v', Long: "verbose", Set: func(string, string) error { o.verbosity++; return nil }},
-		{Long: "verbosity", HasArg: true, Set: integer(&o.verbosity, 0, 1<<20)},
+		// tftpd-hpa 5.2, in its getopt string order: 46cspvVlLa:B:u:U:r:t:T:R:m:P:
 		{Short: '4', Long: "ipv4", Set: func(string, string) error { o.family = udp.IPv4Only; return nil }},
 		{Short: '6', Long: "ipv6", Set: func(string, string) error { o.family = udp.IPv6Only; return nil }},
-		{Short: 'R', Long: "port-range", HasArg: true, Set: o.portRange},
-		{Long: "ports", HasArg: true, Set: o.portRange},
+		{Short: 'c', Long: "create", Set: flag(&o.create)},
+		{Short: 's', Long: "secure", Set: flag(&o.secure)},
+		{Short: 's', Long: "chroot", Set: flag(&o.secure)},
+		{Short: 'p', Long: "permissive", Set: flag(&o.permissive)},
+		{Short: 'v', Long: "verbose", Set: func(string, string) error { o.verbosity++; return nil }},
+		{Long: "verbosity", HasArg: true, Set: integer(&o.verbosity, 0, 1<<20, "verbosity")},
 		{Short: 'V', Long: "version", Set: flag(&o.version)},
+		{Short: 'l', Long: "listen", Set: flag(&o.listen)},
+		{Short: 'L', Long: "foreground", Set: flag(&o.foreground)},
+		{Short: 'a', Long: "address", HasArg: true, Set: o.addressOpt},
+		{Short: 'B', Long: "blocksize", HasArg: true, Set: o.blocksizeOpt},
+		{Short: 'u', Long: "user", HasArg: true, Set: o.userOpt},
+		{Short: 'U', Long: "umask", HasArg: true, Set: o.umaskOpt},
+		{Short: 'r', Long: "refuse", HasArg: true, Set: o.refuseOpt},
+		{Short: 'r', Long: "reject", HasArg: true, Set: o.refuseOpt},
+		{Short: 't', Long: "timeout", HasArg: true, Set: o.timeoutOpt},
+		{Short: 'T', Long: "retransmit", HasArg: true, Set: o.retransmitOpt},
+		{Short: 'R', Long: "port-range", HasArg: true, Set: o.portRangeOpt},
+		{Short: 'R', Long: "ports", HasArg: true, Set: o.portRangeOpt},
+		{Short: 'm', Long: "map-file", HasArg: true, Set: o.mapFileOpt},
+		{Short: 'P', Long: "pidfile", HasArg: true, Set: str(&o.pidFile)},
+
+		// Later tftp-hpa spellings.
+		{Short: 'S', Long: "port", HasArg: true, Set: o.portOpt},
+		{Short: 'S', Long: "service", HasArg: true, Set: o.portOpt},
+		{Short: 'W', Long: "windowsize", HasArg: true, Set: integer(&o.windowsize, 1, proto.MaxWindowsize, "window size")},
+		{Long: "read-only", Set: flag(&o.readOnly)},
+		{Long: "ro", Set: flag(&o.readOnly)},
+		{Long: "max-upload", HasArg: true, Set: o.maxUploadOpt},
+		{Long: "max-size", HasArg: true, Set: o.maxUploadOpt},
+		{Long: "reject-all", Set: o.refuseAll},
+		{Long: "refuse-all", Set: o.refuseAll},
+		{Long: "map-test", HasArg: true, Set: str(&o.mapTest)},
+		{Long: "systemd", Set: flag(&o.systemd)},
+		{Long: "stderr", Set: flag(&o.stderr)},
 		{Short: 'h', Long: "help", Set: flag(&o.help)},
-		{Long: "worker", HasArg: true, Set: func(_, s string) error { o.worker = s; return nil }},
-		{Long: "prefork", HasArg: true, Set: integer(&o.prefork, 0, 4096)},
-		{Long: "max-workers", HasArg: true, Set: integer(&o.maxWorkers, 1, 1<<20)},
-		{Long: "drain-timeout", HasArg: true, Set: func(_, s string) error {
-			d, err := time.ParseDuration(s)
-			if err != nil || d <= 0 {
-				return fmt.Errorf("invalid duration %q", s)
+
+		// Ours.
+		{Long: "worker", HasArg: true, Set: o.workerOpt},
+		{Long: "prefork", HasArg: true, Set: integer(&o.prefork, 0, 4096, "prefork")},
+		{Long: "max-workers", HasArg: true, Set: integer(&o.maxWorkers, 1, 1<<20, "max-workers")},
+		{Long: "drain-timeout", HasArg: true, Set: o.drainTimeoutOpt},
+		{Long: "log-format", HasArg: true, Set: o.logFormatOpt},
+		{Long: "metrics-addr", HasArg: true, Set: o.metricsAddrOpt},
+	}
+	// in.tftpd prints its version and exits as soon as getopt reaches -V:
+	// what follows is not looked at.
+	for i := range table {
+		set := table[i].Set
+		table[i].Set = func(name, arg string) error {
+			if o.version {
+				return nil
 			}
-			o.drainTimeout = d
-			return nil
-		}},
-		{Long: "log-format", HasArg: true, Set: func(_, s string) error {
-			if s != logging.FormatJSON && s != logging.FormatConsole {
-				return fmt.Errorf("invalid value %q (want json or console)", s)
-			}
-			o.logFormat = s
-			return nil
-		}},
+			return set(name, arg)
+		}
 	}
 	dirs, err := getopt.Parse(table, args)
 	if err != nil {
-		return nil, err
+		return o, err
 	}
 	o.dirs = dirs
-	if !o.version && !o.help && !o.listen && !o.foreground {
-		return nil, fmt.Errorf("inetd mode (no -l or -L) is not supported yet: give -L")
+	if o.version || o.help || o.mapTest != "" {
+		return o, nil
 	}
-	return o, nil
+	return o, o.check()
+}
+
+// check validates combinations, with in.tftpd's messages where it has them.
+func (o *options) check() error {
+	switch {
+	case o.secure && len(o.dirs) == 0:
+		return errors.New("no -s directory")
+	case o.secure && len(o.dirs) > 1:
+		return errors.New("too many -s directories")
+	case len(o.dirs) == 0:
+		// in.tftpd would serve every absolute path of the file system.
+		return errors.New("no directory given (give -s DIRECTORY, or the directories files may be served from)")
+	case o.systemd && o.standalone():
+		return errors.New("--systemd cannot be combined with -l or -L")
+	case o.readOnly && o.create:
+		return errors.New("--read-only cannot be combined with -c")
+	}
+	for _, d := range o.dirs {
+		if d == "" {
+			return errors.New("empty directory operand")
+		}
+	}
+	return nil
+}
+
+func (o *options) addressOpt(_, s string) error {
+	// Syntax only; names are resolved when the sockets are made.
+	if strings.HasPrefix(s, "[") && !strings.Contains(s, "]") {
+		return fmt.Errorf("invalid address %q: missing ']'", s)
+	}
+	if !strings.HasPrefix(s, "[") && strings.Count(s, ":") >= 2 {
+		if _, err := netip.ParseAddr(s); err != nil {
+			return errors.New("Numeric IPv6 addresses need to be enclosed in []")
+		}
+	}
+	o.addresses = append(o.addresses, s)
+	return nil
+}
+
+func (o *options) portOpt(_, s string) error {
+	if _, err := udp.ParseListenAddress(":"+s, ""); err != nil || s == "" {
+		return fmt.Errorf("cannot resolve local bind port: %s", s)
+	}
+	o.port = s
+	return nil
+}
+
+// blocksizeOpt parses -B N, -B mtu and -B mtu-N.
+func (o *options) blocksizeOpt(_, s string) error {
+	if rest, ok := strings.CutPrefix(strings.ToLower(s), "mtu"); ok {
+		slack := 0
+		if rest != "" {
+			n, ok := strings.CutPrefix(rest, "-")
+			v, err := strconv.Atoi(n)
+			if !ok || err != nil || v < 0 || v > 65535 {
+				return fmt.Errorf("Bad maximum blocksize value (range 512-%d, mtu or mtu-N): %s", proto.MaxBlksize, s)
+			}
+			slack = v
+		}
+		o.blocksizeMTU, o.mtuSlack, o.blocksize = true, slack, 0
+		return nil
+	}
+	v, err := strconv.Atoi(s)
+	if err != nil || v < 512 || v > proto.MaxBlksize {
+		return fmt.Errorf("Bad maximum blocksize value (range 512-%d): %s", proto.MaxBlksize, s)
+	}
+	o.blocksize, o.blocksizeMTU = v, false
+	return nil
+}
+
+func (o *options) userOpt(_, s string) error {
+	if s == "" {
+		return errors.New("no user given")
+	}
+	o.user = s
+	return nil
+}
+
+func (o *options) umaskOpt(_, s string) error {
+	v, err := strconv.ParseUint(s, 8, 32)
+	if err != nil || v > 0o777 {
+		return fmt.Errorf("Invalid umask: %s", s)
+	}
+	o.umask = int(v)
+	return nil
 }
 
 func (o *options) refuseOpt(_, s string) error {
 	if !proto.IsKnownOption(s) {
-		return fmt.Errorf("unknown option to refuse %q (known: %s)", s, strings.Join(proto.KnownOptions, ", "))
+		return fmt.Errorf("Unknown option: %s (known: %s)", s, strings.Join(proto.KnownOptions, ", "))
 	}
-	o.refuse = append(o.refuse, strings.ToLower(s))
+	name := strings.ToLower(s)
+	for _, r := range o.refuse {
+		if r == name {
+			return nil
+		}
+	}
+	o.refuse = append(o.refuse, name)
 	return nil
 }
 
-func (o *options) portRange(_, s string) error {
+func (o *options) refuseAll(string, string) error {
+	o.refuse = append([]string(nil), proto.KnownOptions...)
+	return nil
+}
+
+func (o *options) timeoutOpt(_, s string) error {
+	v, err := strconv.Atoi(s)
+	if err != nil || v < 0 || v > 1<<30 {
+		return fmt.Errorf("Bad timeout value: %s", s)
+	}
+	o.idle, o.idleSet = time.Duration(v)*time.Second, true
+	return nil
+}
+
+func (o *options) retransmitOpt(_, s string) error {
+	v, err := strconv.Atoi(s)
+	if err != nil || v < proto.MinUtimeout || v > proto.MaxUtimeout {
+		return fmt.Errorf("Bad timeout value: %s", s)
+	}
+	o.retransmit = time.Duration(v) * time.Microsecond
+	return nil
+}
+
+func (o *options) portRangeOpt(_, s string) error {
 	r, err := udp.ParsePortRange(s)
+	if err != nil || r.IsZero() {
+		return fmt.Errorf("Bad port range: %s", s)
+	}
 	o.ports = r
-	return err
+	return nil
 }
 
-func (o *options) settings() ipc.Settings {
-	s := ipc.Settings{
-		Timeout:       o.retransmit,
-		Retries:       5,
-		MaxBlksize:    o.blocksize,
-		MaxWindowsize: o.windowsize,
-		Refuse:        o.refuse,
-		Verbosity:     o.verbosity,
-		LogFormat:     o.logFormat,
+func (o *options) mapFileOpt(_, s string) error {
+	if o.mapFile != "" {
+		return errors.New("Multiple -m options")
 	}
-	if o.permissive {
-		s.Flags |= ipc.FlagPermissive
+	if s == "" {
+		return errors.New("empty map file name")
 	}
-	if o.secure {
-		s.Flags |= ipc.FlagSecure
-	}
-	return s
+	o.mapFile = s
+	return nil
 }
 
-func versionString(prog string) string {
-	return fmt.Sprintf("%s (fbtftp-go) %s, in.tftpd 5.2 compatible; options: %s; worker per session, RFC 1350 2347 2348 2349 7440",
-		prog, Version, strings.Join(proto.KnownOptions, " "))
+// maxUploadOpt parses a byte count with an optional K, M or G suffix
+// (powers of 1024).
+func (o *options) maxUploadOpt(_, s string) error {
+	n, mult := s, int64(1)
+	if len(n) > 0 {
+		switch n[len(n)-1] {
+		case 'k', 'K':
+			mult = 1 << 10
+		case 'm', 'M':
+			mult = 1 << 20
+		case 'g', 'G':
+			mult = 1 << 30
+		}
+		if mult > 1 {
+			n = n[:len(n)-1]
+		}
+	}
+	v, err := strconv.ParseInt(n, 10, 64)
+	if err != nil || v < 0 || v > (1<<62)/mult {
+		return fmt.Errorf("Bad maximum upload size: %s", s)
+	}
+	o.maxUpload = v * mult
+	return nil
+}
+
+func (o *options) workerOpt(_, s string) error {
+	if s == "" {
+		return errors.New("empty worker path")
+	}
+	o.worker = s
+	return nil
+}
+
+func (o *options) drainTimeoutOpt(_, s string) error {
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return fmt.Errorf("invalid duration %q", s)
+	}
+	o.drainTimeout = d
+	return nil
+}
+
+func (o *options) logFormatOpt(_, s string) error {
+	if s != logging.FormatJSON && s != logging.FormatConsole {
+		return fmt.Errorf("invalid value %q (want json or console)", s)
+	}
+	o.logFormat = s
+	return nil
+}
+
+func (o *options) metricsAddrOpt(_, s string) error {
+	_, port, err := net.SplitHostPort(s)
+	if err == nil {
+		_, err = net.LookupPort("tcp", port)
+	}
+	if err != nil {
+		return fmt.Errorf("invalid address %q (want HOST:PORT)", s)
+	}
+	o.metricsAddr = s
+	return nil
+}
+
+// versionString is the -V line. in.tftpd prints its configuration
+// ("tftp-hpa 5.2, with remap, with tcpwrappers"); this is the same shape,
+// whatever the program is called.
+func versionString() string {
+	return fmt.Sprintf("fbtftp-go %s (tftp-hpa 5.2 compatible), with remap, without tcpwrappers, with systemd, options: %s",
+		Version, strings.Join(proto.KnownOptions, " "))
 }
 
 func usage(prog string) string {
-	return fmt.Sprintf(`Usage: %s -L [options] -s DIRECTORY
-  -L, --foreground          run in the foreground (standalone)
-  -a, --address [ADDR][:PORT]  listen address (default: every address, port 69)
-  -s, --secure              serve DIRECTORY as the root (chroot when root)
-  -u, --user USER           drop workers to USER (default nobody)
-  -p, --permissive          serve files that are not world-readable
+	return fmt.Sprintf(`Usage: %[1]s [options] -s DIRECTORY          (socket on standard input: inetd, xinetd, systemd)
+       %[1]s -l|-L [options] -s DIRECTORY    (standalone)
+       %[1]s [options] DIRECTORY...          (absolute file names under the DIRECTORYs)
+  -l, --listen              standalone: bind the sockets, detach
+  -L, --foreground          standalone, in the foreground
+      --systemd             take the sockets from systemd (LISTEN_FDS; automatic when set for us)
+  -a, --address [ADDR][:PORT]  listen address, repeatable (default: every address, port 69)
+  -S, --port, --service P   port for addresses given without one
+  -4, --ipv4 / -6, --ipv6   IPv4 or IPv6 only
+  -t, --timeout SECS        inetd mode: exit after SECS without requests (default 900)
+  -P, --pidfile FILE        write the server's pid to FILE (standalone)
+  -s, --secure, --chroot    serve the one DIRECTORY as the root (chroot when root)
+  -u, --user USER           workers run as USER (default nobody)
+  -c, --create              uploads may create new files
+  -U, --umask MASK          umask for created files (octal; default 0, or inherited with -p)
+  -p, --permissive          no world-readable/-writable checks: the user's permissions decide
+      --read-only, --ro     refuse every upload
+      --max-upload, --max-size N[K|M|G]  largest upload accepted
+  -m, --map-file FILE       filename remapping rules (reread on SIGHUP)
+      --map-test FILE       apply FILE's rules to the file names on standard input, print, exit
   -T, --retransmit USEC     initial retransmit timeout in microseconds (default 1000000)
-  -B, --blocksize N         maximum blksize (512..65464)
+  -B, --blocksize N|mtu|mtu-N  maximum blksize (512..65464; mtu: the interface MTU minus headers)
   -W, --windowsize N        maximum windowsize (default 64)
-  -r, --refuse OPTION       never acknowledge OPTION
-  -R, --port-range LO:HI    session ports from this range
-  -4, -6                    IPv4 or IPv6 only
+  -r, --refuse, --reject OPT  never acknowledge the TFTP option OPT
+      --reject-all, --refuse-all  acknowledge no TFTP option
+  -R, --port-range, --ports LO:HI  session ports from this range
   -v, --verbose             more logging (repeatable); --verbosity N
+      --stderr              log to standard error even when detached from a terminal
   -V, --version             print the version and exit
       --worker PATH         worker binary (default: fbtftp-worker next to this program)
       --prefork N           keep N idle workers started
       --max-workers N       at most N sessions at once (default 1024)
       --drain-timeout D     on SIGTERM let sessions finish for D (default 30s)
       --log-format F        json or console
+      --metrics-addr HOST:PORT  serve Prometheus metrics there
 `, prog)
 }

@@ -59,6 +59,10 @@ type Config struct {
 	// AllowWrite lets WRQ through to the workers; otherwise the master
 	// answers every WRQ with ERROR 2.
 	AllowWrite bool
+	// IdleTimeout, when positive, makes Run shut down (and drain) once no
+	// request has arrived and no session has been in flight for that long:
+	// in.tftpd's -t in inetd mode. Zero means never.
+	IdleTimeout time.Duration
 	// Ports is the range session sockets are bound in (in.tftpd -R);
 	// the zero value lets the kernel pick.
 	Ports udp.PortRange

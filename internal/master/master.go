@@ -32,6 +32,7 @@ type Master struct {
 	slots    chan struct{} // free places in the pool: a refiller takes one before it spawns
 	epoch    string
 	seq      atomic.Uint64
+	gen      atomic.Uint64 // bumped by Reload: idle workers of older generations are not used
 
 	mu       sync.Mutex
 	active   map[sessionKey]struct{} // sessions in flight, to drop duplicates
@@ -104,6 +105,11 @@ func (m *Master) Run(ctx context.Context) error {
 	}
 	m.log.Info("serving", zap.Int("listeners", len(m.cfg.Listeners)), zap.Int("prefork", m.cfg.Prefork),
 		zap.Int("max_workers", m.cfg.MaxWorkers))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if m.cfg.IdleTimeout > 0 {
+		m.wg.Go(func() { m.watchIdle(ctx, cancel) })
+	}
 	close(m.started)
 	<-ctx.Done()
 
@@ -295,13 +301,19 @@ func (m *Master) dispatch(l *udp.Listener, req *proto.Request, key sessionKey, l
 
 // takeWorker returns an idle worker from the pool, or starts one.
 func (m *Master) takeWorker() (*worker, error) {
-	select {
-	case w := <-m.pool:
-		m.slots <- struct{}{} // a place for the refillers
-		return w, nil
-	default:
+	for {
+		select {
+		case w := <-m.pool:
+			m.slots <- struct{}{} // a place for the refillers
+			if w.gen != m.gen.Load() {
+				w.close() // started before a Reload
+				continue
+			}
+			return w, nil
+		default:
+		}
+		return m.spawn()
 	}
-	return m.spawn()
 }
 
 // refill keeps the pool full until ctx ends: it waits for a free place,
@@ -330,6 +342,11 @@ func (m *Master) refill(ctx context.Context) {
 				return
 			case <-time.After(time.Second): // do not spin on a broken worker binary
 			}
+			continue
+		}
+		if w.gen != m.gen.Load() {
+			w.close() // started before a Reload: start another
+			m.slots <- struct{}{}
 			continue
 		}
 		m.pool <- w // never blocks: the slot was free

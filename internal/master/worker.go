@@ -30,6 +30,7 @@ type worker struct {
 	cmd  *exec.Cmd
 	conn *ipc.Conn // the master's end of the socketpair; owned by the supervisor
 	pid  int
+	gen  uint64 // Master.gen when it was started
 
 	mu      sync.Mutex
 	state   workerState
@@ -44,6 +45,7 @@ type worker struct {
 // spawn starts a worker and waits for its Hello (it is then sandboxed and
 // ready). The supervisor goroutine starts with it.
 func (m *Master) spawn() (*worker, error) {
+	gen := m.gen.Load()
 	conn, wf, err := ipc.Socketpair()
 	if err != nil {
 		return nil, fmt.Errorf("socketpair: %w", err)
@@ -64,7 +66,7 @@ func (m *Master) spawn() (*worker, error) {
 	m.counters.Spawns.Add(1)
 	m.live.Add(1)
 	t0 := time.Now()
-	w := &worker{m: m, cmd: cmd, conn: conn, pid: cmd.Process.Pid, done: make(chan struct{})}
+	w := &worker{m: m, cmd: cmd, conn: conn, pid: cmd.Process.Pid, gen: gen, done: make(chan struct{})}
 	hello, err := conn.RecvHello(time.Now().Add(m.cfg.HelloTimeout))
 	if err == nil && int(hello.PID) != w.pid {
 		err = fmt.Errorf("hello from pid %d, started pid %d", hello.PID, w.pid)
@@ -169,6 +171,7 @@ func (w *worker) supervise() {
 		m.counters.Crashes.Add(1)
 		m.cfg.Observer.WorkerCrashed(killed)
 		st = crashStats(ho, w.pid)
+		m.cleanupUpload(ho)
 		m.log.Warn("worker crashed", zap.Int("worker_pid", w.pid), zap.String("session_id", ho.SessionID),
 			zap.Stringer("exit", w.cmd.ProcessState), zap.Error(err))
 	} else {

@@ -1,0 +1,231 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+
+	"github.com/fbtftp-go/fbtftp/internal/proto"
+	"github.com/fbtftp-go/fbtftp/internal/udp"
+)
+
+// mode is how the master gets its listening sockets.
+type mode int
+
+const (
+	modeStandalone mode = iota // -l/-L: bind -a addresses
+	modeInetd                  // the socket is standard input (inetd, xinetd, systemd StandardInput=socket)
+	modeSystemd                // sockets passed as fds 3.. (LISTEN_FDS)
+)
+
+func (m mode) String() string {
+	switch m {
+	case modeStandalone:
+		return "standalone"
+	case modeInetd:
+		return "inetd"
+	case modeSystemd:
+		return "systemd"
+	}
+	return "mode(" + strconv.Itoa(int(m)) + ")"
+}
+
+// systemd's socket-passing protocol (sd_listen_fds(3)).
+const (
+	listenFDsStart = 3
+	envListenPID   = "LISTEN_PID"
+	envListenFDs   = "LISTEN_FDS"
+	envListenNames = "LISTEN_FDNAMES"
+)
+
+// listenFDs returns the number of sockets systemd passed to this process,
+// 0 if none (or if they were meant for another process), and removes the
+// variables from the environment so that no worker sees them.
+func listenFDs() int {
+	pid, fds := os.Getenv(envListenPID), os.Getenv(envListenFDs)
+	os.Unsetenv(envListenPID)
+	os.Unsetenv(envListenFDs)
+	os.Unsetenv(envListenNames)
+	if p, err := strconv.Atoi(pid); err != nil || p != os.Getpid() {
+		return 0
+	}
+	n, err := strconv.Atoi(fds)
+	if err != nil || n < 1 || n > 1024 {
+		return 0
+	}
+	return n
+}
+
+// chooseMode decides where the sockets come from. -l/-L: standalone.
+// --systemd: systemd's sockets, which must be there. Otherwise a socket on
+// standard input means inetd mode, which also covers systemd units with
+// StandardInput=socket (Fedora's tftp.service: systemd sets LISTEN_FDS too,
+// but the unit asks for in.tftpd's inetd behaviour, idle exit included);
+// failing that, sockets passed by systemd; failing that, inetd mode, which
+// then reports that standard input is no socket, as in.tftpd does.
+func chooseMode(o *options, nfds int) (mode, error) {
+	switch {
+	case o.standalone():
+		return modeStandalone, nil
+	case o.systemd && nfds == 0:
+		return 0, exitf(exUsage, "--systemd: no sockets passed (LISTEN_PID/LISTEN_FDS not set for this process)")
+	case o.systemd:
+		return modeSystemd, nil
+	case isDatagramSocket(0):
+		return modeInetd, nil
+	case nfds > 0:
+		return modeSystemd, nil
+	}
+	return modeInetd, nil
+}
+
+// standaloneListeners binds a listener for every -a address (":tftp" when
+// none), with -S as the default port and -4/-6 as the family.
+func standaloneListeners(o *options) ([]*udp.Listener, error) {
+	addrs := o.addresses
+	if len(addrs) == 0 {
+		addrs = []string{""}
+	}
+	var ls []*udp.Listener
+	fail := func(err error) ([]*udp.Listener, error) {
+		closeAll(ls)
+		return nil, err
+	}
+	for _, a := range addrs {
+		spec, err := udp.ParseListenAddress(a, o.port)
+		if err != nil {
+			return fail(exitf(exNoInput, "address %q: %v", a, err))
+		}
+		if err := checkFamily(a, spec, o.family); err != nil {
+			return fail(err)
+		}
+		more, err := udp.Listen(spec, o.family)
+		if err != nil {
+			return fail(exitf(exOSErr, "cannot bind to local socket %s: %v", spec, err))
+		}
+		ls = append(ls, more...)
+	}
+	return ls, nil
+}
+
+// checkFamily refuses an address of the wrong family for -4/-6, with
+// in.tftpd's message.
+func checkFamily(a string, spec udp.ListenSpec, f udp.Family) error {
+	if spec.IsWildcard() || f == udp.AnyFamily {
+		return nil
+	}
+	for _, ip := range spec.Addrs {
+		if ip.Is4() == (f == udp.IPv4Only) {
+			return nil
+		}
+	}
+	name := "AF_INET"
+	if f == udp.IPv6Only {
+		name = "AF_INET6"
+	}
+	return exitf(exUsage, "Address %s is not in address family %s", a, name)
+}
+
+// inheritedListeners wraps n sockets starting at descriptor first. The
+// listeners hold duplicates (close-on-exec); the inherited descriptors are
+// closed, so no worker can inherit a listening socket.
+func inheritedListeners(first, n int) ([]*udp.Listener, error) {
+	var ls []*udp.Listener
+	for fd := first; fd < first+n; fd++ {
+		f := os.NewFile(uintptr(fd), "fd "+strconv.Itoa(fd))
+		if f == nil {
+			closeAll(ls)
+			return nil, exitf(exIOErr, "fd %d: not open", fd)
+		}
+		l, err := udp.FromFile(f)
+		f.Close()
+		if err != nil {
+			closeAll(ls)
+			return nil, exitf(exIOErr, "fd %d: not a UDP socket: %v", fd, err)
+		}
+		ls = append(ls, l)
+	}
+	return ls, nil
+}
+
+func closeAll(ls []*udp.Listener) {
+	for _, l := range ls {
+		l.Close()
+	}
+}
+
+// Header sizes for -B mtu: IP, UDP, and TFTP's opcode and block number.
+const (
+	ipv4Header = 20
+	ipv6Header = 40
+	udpHeader  = 8
+	tftpHeader = 4
+)
+
+// mtuBlocksize is -B mtu[-N]: the largest blksize whose DATA packets fit
+// the MTU of the listening addresses, less slack. A listener bound to a
+// wildcard address uses the smallest MTU of the interfaces that are up; an
+// IPv6 (dual-stack) listener counts the IPv6 header. The result is the
+// smallest over the listeners, within 512..65464.
+func mtuBlocksize(ls []*udp.Listener, slack int) (int, error) {
+	best := proto.MaxBlksize
+	for _, l := range ls {
+		a := l.LocalAddr().Addr()
+		hdr := ipv4Header + udpHeader + tftpHeader
+		if a.Is6() {
+			hdr = ipv6Header + udpHeader + tftpHeader
+		}
+		var mtu int
+		var err error
+		if a.IsUnspecified() {
+			mtu, err = smallestMTU()
+		} else {
+			mtu, err = udp.InterfaceMTU(a)
+		}
+		if err != nil {
+			return 0, exitf(exOSErr, "-B mtu: %v", err)
+		}
+		best = min(best, mtu-hdr-slack)
+	}
+	return max(best, 512), nil
+}
+
+// smallestMTU is the smallest MTU of the interfaces that are up, the
+// loopback interface counting only when it is the only one.
+func smallestMTU() (int, error) {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return 0, err
+	}
+	mtu, lo := 0, 0
+	for _, ifi := range ifs {
+		if ifi.Flags&net.FlagUp == 0 || ifi.MTU <= 0 {
+			continue
+		}
+		if ifi.Flags&net.FlagLoopback != 0 {
+			lo = ifi.MTU
+			continue
+		}
+		if mtu == 0 || ifi.MTU < mtu {
+			mtu = ifi.MTU
+		}
+	}
+	if mtu == 0 {
+		mtu = lo
+	}
+	if mtu == 0 {
+		return 0, fmt.Errorf("no interface is up")
+	}
+	return mtu, nil
+}
+
+// listenAddrs formats the listeners' addresses for logs.
+func listenAddrs(ls []*udp.Listener) []netip.AddrPort {
+	out := make([]netip.AddrPort, len(ls))
+	for i, l := range ls {
+		out[i] = l.LocalAddr()
+	}
+	return out
+}

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"net/netip"
+	"os"
+	"strconv"
+	"testing"
+
+	"github.com/fbtftp-go/fbtftp/internal/udp"
+)
+
+func TestMTUBlocksize(t *testing.T) {
+	lo := netip.MustParseAddr("127.0.0.1")
+	ls, err := udp.Listen(udp.ListenSpec{Addrs: []netip.Addr{lo}}, udp.AnyFamily)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeAll(ls)
+	mtu, err := udp.InterfaceMTU(lo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, slack := range []int{0, 100, 70000} {
+		got, err := mtuBlocksize(ls, slack)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := min(max(mtu-20-8-4-slack, 512), 65464)
+		if got != want {
+			t.Errorf("mtu %d slack %d: blocksize %d, want %d", mtu, slack, got, want)
+		}
+	}
+}
+
+func TestCheckFamily(t *testing.T) {
+	v6, _ := udp.ParseListenAddress("[::1]:69", "")
+	v4, _ := udp.ParseListenAddress("127.0.0.1:69", "")
+	if err := checkFamily("[::1]:69", v6, udp.IPv4Only); err == nil || exitCode(err) != exUsage ||
+		err.Error() != "Address [::1]:69 is not in address family AF_INET" {
+		t.Errorf("-4 with ::1: %v", err)
+	}
+	if err := checkFamily("127.0.0.1:69", v4, udp.IPv6Only); err == nil {
+		t.Error("-6 with 127.0.0.1 accepted")
+	}
+	if err := checkFamily("127.0.0.1:69", v4, udp.IPv4Only); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestListenFDs(t *testing.T) {
+	pid := strconv.Itoa(os.Getpid())
+	cases := []struct {
+		pid, fds string
+		want     int
+	}{
+		{pid, "2", 2},
+		{pid, "0", 0},
+		{pid, "x", 0},
+		{"1", "1", 0}, // meant for another process
+		{"", "1", 0},
+	}
+	for _, c := range cases {
+		t.Setenv(envListenPID, c.pid)
+		t.Setenv(envListenFDs, c.fds)
+		t.Setenv(envListenNames, "tftp")
+		if got := listenFDs(); got != c.want {
+			t.Errorf("LISTEN_PID=%s LISTEN_FDS=%s: %d, want %d", c.pid, c.fds, got, c.want)
+		}
+		for _, v := range []string{envListenPID, envListenFDs, envListenNames} {
+			if _, ok := os.LookupEnv(v); ok {
+				t.Errorf("%s still set", v)
+			}
+		}
+	}
+}

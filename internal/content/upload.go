@@ -1,0 +1,438 @@
+package content
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"strings"
+	"syscall"
+
+	"github.com/fbtftp-go/fbtftp/internal/proto"
+)
+
+// Messages sent with upload refusals; tftpd-hpa's text where it has one.
+const (
+	MsgWorldWrite = "File must have global write permissions" // tftpd.c validate_access
+	MsgBusy       = "File is being written by another upload"
+	MsgReadOnlyFS = "Read-only file system"
+	MsgStickyDir  = "Cannot replace another user's file in a sticky directory"
+)
+
+// ErrDirNotWritable is wrapped by the error Upload returns when the
+// temporary file cannot be created because the worker's user may not write
+// the target's directory (in.tftpd -u): unlike tftpd-hpa, which writes into
+// the file in place, an atomic upload needs that permission.
+var ErrDirNotWritable = errors.New("the upload directory is not writable by the worker's user")
+
+// UploadOptions are the tftpd-hpa settings that govern uploads.
+type UploadOptions struct {
+	// Create lets an upload create a missing file (in.tftpd -c).
+	Create bool
+	// Umask is cleared from 0666 to give a created file its mode
+	// (in.tftpd -U).
+	Umask fs.FileMode
+}
+
+// tempSuffix marks the temporary files of uploads; names ending in it
+// (or starting with tempHashPrefix) are reserved and cannot be uploaded to.
+const (
+	tempSuffix     = ".fbtftp-upload"
+	tempHashPrefix = ".fbtftp-upload."
+	maxNameLen     = 255 // NAME_MAX
+)
+
+// TempName returns the name of the temporary file an upload of the file
+// base (a name without a slash) writes to, in the same directory:
+// ".BASE.fbtftp-upload", or ".fbtftp-upload.HASH" when that would be too
+// long for a directory entry. The name is the same for every upload of the
+// file: it doubles as the upload's lock (see Upload) and lets the master
+// find what a crashed worker left behind.
+func TempName(base string) string {
+	if n := "." + base + tempSuffix; len(n) <= maxNameLen {
+		return n
+	}
+	sum := sha256.Sum256([]byte(base))
+	return tempHashPrefix + hex.EncodeToString(sum[:20])
+}
+
+// isTempName reports whether base is reserved for temporary files.
+func isTempName(base string) bool {
+	return strings.HasPrefix(base, ".") && (strings.HasSuffix(base, tempSuffix) || strings.HasPrefix(base, tempHashPrefix))
+}
+
+// IsUploadTemp reports whether the requested name refers to an upload's
+// temporary file. The stock handler answers downloads of such names with
+// ERROR 1, as it cannot tell a finished file from one being written.
+func IsUploadTemp(name string) bool {
+	rel, err := Clean(name)
+	return err == nil && isTempName(path.Base(rel))
+}
+
+// uploadError carries the TFTP code and message for the client and the
+// cause for the logs. Both fbtftp.WireError and transfer.ErrorFor use
+// TFTPError.
+type uploadError struct {
+	code proto.ErrorCode
+	msg  string
+	err  error
+}
+
+func (e *uploadError) Error() string {
+	if e.err == nil {
+		return e.msg
+	}
+	return e.msg + ": " + e.err.Error()
+}
+
+func (e *uploadError) Unwrap() error                        { return e.err }
+func (e *uploadError) TFTPError() (proto.ErrorCode, string) { return e.code, e.msg }
+
+func denied(msg string, cause error) error {
+	return &uploadError{code: proto.ErrAccessViolation, msg: msg, err: cause}
+}
+
+// MapWriteError gives an error from creating, writing, syncing or renaming
+// an upload its TFTP code: ENOSPC, EDQUOT and EFBIG are ERROR 3 "Disk full or
+// allocation exceeded" (tftpd-hpa's text), a permission problem or a
+// read-only file system ERROR 2; anything else keeps no code (ERROR 0).
+func MapWriteError(op string, err error) error {
+	var coded interface {
+		TFTPError() (proto.ErrorCode, string)
+	}
+	switch {
+	case errors.As(err, &coded):
+		return err
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT), errors.Is(err, syscall.EFBIG):
+		return &uploadError{code: proto.ErrDiskFull, msg: proto.ErrDiskFull.String(), err: fmt.Errorf("%s: %w", op, err)}
+	case errors.Is(err, syscall.EROFS):
+		return denied(MsgReadOnlyFS, fmt.Errorf("%s: %w", op, err))
+	case errors.Is(err, fs.ErrPermission):
+		return denied(MsgPermission, fmt.Errorf("%s: %w", op, err))
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+// Upload is an upload in progress: the data goes to a temporary file next
+// to the target, which Commit publishes with a rename and Abort removes.
+// Until then the target is untouched, and a download sees either the old or
+// the new content, never a mix.
+//
+// The temporary file (TempName) is created with O_EXCL and mode 0600 and
+// locked with flock(LOCK_EX) for the whole upload; its fixed name makes it
+// the upload's lock. A second upload of the same file finds it locked and
+// is refused with ERROR 2 (MsgBusy). One found unlocked was left by a
+// worker that died: it is removed and the upload goes on. Whoever removes
+// or renames the file holds the lock and first checks that the name still
+// refers to the locked file, so two parties never both think they own it.
+type Upload struct {
+	dir  *os.Root // the target's directory; all names below are in it
+	name string   // the target
+	tmp  string   // the temporary file
+	f    *os.File // the temporary file, open and locked
+	mode fs.FileMode
+	// Permissive as in the FileStore, for the check before the rename.
+	permissive bool
+	done       bool // committed or aborted
+}
+
+// Upload starts an upload of name under the store's root, with tftpd-hpa's
+// rules (tftpd.c validate_access, in -s mode):
+//   - the name is cleaned as for Open; ".." is refused with ERROR 2;
+//   - a missing directory component is ERROR 1 (ENOENT, ENOTDIR);
+//   - an existing target must be a regular file (not a directory, device or
+//     symbolic link: ERROR 2 MsgNotRegular) and, unless Permissive,
+//     world-writable (ERROR 2 MsgWorldWrite); the worker's user must be able
+//     to open it for writing (ERROR 2 MsgPermission). The new file keeps
+//     the old one's permission bits;
+//   - a missing target is created only with opts.Create (else ERROR 1
+//     "File not found"), with mode 0666 &^ opts.Umask;
+//   - names reserved for temporary files are refused with ERROR 2.
+//
+// Differences from tftpd-hpa, which truncates and writes the file in place:
+// the directory must be writable by the worker's user (the error then
+// wraps ErrDirNotWritable), the published file is a new inode owned by that
+// user (hard links to the old file keep the old content), and in a sticky
+// directory another user's file cannot be replaced (ERROR 2 MsgStickyDir).
+func (s *FileStore) Upload(name string, opts UploadOptions) (*Upload, error) {
+	rel, err := Clean(name)
+	if err != nil {
+		return nil, err
+	}
+	if rel == "." {
+		return nil, denied(MsgNotRegular, nil)
+	}
+	dirName, base := path.Split(rel)
+	if dirName == "" {
+		dirName = "."
+	}
+	if isTempName(base) {
+		return nil, denied(MsgBadFilename, nil)
+	}
+	dir, err := s.root.OpenRoot(dirName)
+	if err != nil {
+		return nil, MapOpenError(err)
+	}
+	u := &Upload{dir: dir, name: base, tmp: TempName(base), permissive: s.Permissive}
+	if err := u.start(opts); err != nil {
+		dir.Close()
+		return nil, err
+	}
+	return u, nil
+}
+
+// start checks the target and creates the locked temporary file.
+func (u *Upload) start(opts UploadOptions) error {
+	fi, err := u.dir.Lstat(u.name)
+	switch {
+	case err == nil:
+		if err := u.checkTarget(fi); err != nil {
+			return err
+		}
+		// tftpd-hpa opens the file O_WRONLY: the user's own permissions
+		// (ACLs, a read-only mount, immutable files) apply too.
+		f, err := u.dir.OpenFile(u.name, os.O_WRONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+		if err != nil {
+			if errors.Is(err, syscall.EROFS) {
+				return denied(MsgReadOnlyFS, err)
+			}
+			return MapOpenError(err)
+		}
+		fi, err = f.Stat()
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("stat %s: %w", u.name, err)
+		}
+		if err := u.checkTarget(fi); err != nil {
+			return err
+		}
+		if err := checkSticky(u.dir, fi); err != nil {
+			return err
+		}
+		u.mode = fi.Mode().Perm()
+	case errors.Is(err, fs.ErrNotExist):
+		if !opts.Create {
+			return &uploadError{code: proto.ErrNotFound, msg: proto.ErrNotFound.String(), err: err}
+		}
+		u.mode = 0o666 &^ opts.Umask.Perm()
+	default:
+		return MapOpenError(err)
+	}
+	f, err := acquireTemp(u.dir, u.tmp)
+	if err != nil {
+		return err
+	}
+	u.f = f
+	return nil
+}
+
+// checkTarget applies the rules for an existing target.
+func (u *Upload) checkTarget(fi fs.FileInfo) error {
+	if !fi.Mode().IsRegular() {
+		return denied(MsgNotRegular, nil)
+	}
+	if !u.permissive && fi.Mode().Perm()&0o002 == 0 {
+		return denied(MsgWorldWrite, nil)
+	}
+	return nil
+}
+
+// Write appends p to the temporary file.
+func (u *Upload) Write(p []byte) (int, error) {
+	if u.done {
+		return 0, errors.New("write after the upload finished")
+	}
+	n, err := u.f.Write(p)
+	if err != nil {
+		return n, MapWriteError("write", err)
+	}
+	return n, nil
+}
+
+// Commit publishes the upload: it gives the temporary file its final mode,
+// flushes data and mode to disk (fsync), checks the target once more (it may have
+// changed during the transfer) and renames the temporary file over it,
+// then syncs the directory. On error the target is untouched; call Abort.
+func (u *Upload) Commit() error {
+	if u.done {
+		return errors.New("commit after the upload finished")
+	}
+	if err := u.f.Chmod(u.mode); err != nil {
+		return MapWriteError("chmod", err)
+	}
+	if err := u.f.Sync(); err != nil {
+		return MapWriteError("fsync", err)
+	}
+	if fi, err := u.dir.Lstat(u.name); err == nil {
+		if err := u.checkTarget(fi); err != nil {
+			return err
+		}
+	}
+	// We hold the lock, so the name is still ours.
+	if err := u.dir.Rename(u.tmp, u.name); err != nil {
+		return MapWriteError("rename", err)
+	}
+	u.done = true
+	// The rename is durable once the directory is: best effort, some
+	// file systems do not sync directories.
+	if d, err := u.dir.Open("."); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	u.f.Close() // releases the lock
+	u.dir.Close()
+	return nil
+}
+
+// Abort discards the upload: the temporary file is removed, the target is
+// left as it was. It does nothing after Commit or a previous Abort.
+func (u *Upload) Abort() error {
+	if u.done {
+		return nil
+	}
+	u.done = true
+	err := u.dir.Remove(u.tmp) // still locked: the name is ours
+	u.f.Close()
+	u.dir.Close()
+	if err != nil {
+		return fmt.Errorf("remove temporary file: %w", err)
+	}
+	return nil
+}
+
+// errRetry means the temporary file changed under us: look again.
+var errRetry = errors.New("temporary file changed")
+
+// acquireTemp creates and locks the temporary file tmp in dir, removing one
+// a dead upload left behind. A live upload's file gives MsgBusy.
+func acquireTemp(dir *os.Root, tmp string) (*os.File, error) {
+	for range 8 {
+		f, err := dir.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL|syscall.O_NOCTTY, 0o600)
+		if err == nil {
+			locked, lerr := tryLock(f)
+			if lerr == nil && locked {
+				if same, serr := sameFile(dir, tmp, f); serr == nil && same {
+					return f, nil
+				}
+			}
+			// Someone took our fresh file for a stale one and is removing
+			// it, or already has: try again.
+			f.Close()
+			if lerr != nil {
+				return nil, fmt.Errorf("lock %s: %w", tmp, lerr)
+			}
+			continue
+		}
+		switch {
+		case errors.Is(err, fs.ErrExist):
+		case errors.Is(err, fs.ErrPermission):
+			return nil, denied(MsgPermission, fmt.Errorf("%w: %w", ErrDirNotWritable, err))
+		default:
+			return nil, MapWriteError("create temporary file", err)
+		}
+		removed, err := removeStale(dir, tmp)
+		switch {
+		case errors.Is(err, errRetry):
+			continue
+		case err != nil:
+			return nil, err
+		case !removed:
+			return nil, denied(MsgBusy, nil)
+		}
+	}
+	return nil, denied(MsgBusy, errors.New("temporary file keeps changing"))
+}
+
+// removeStale removes the temporary file tmp in dir if no upload holds its
+// lock. It reports false when one does (or the name is gone already), and
+// errRetry when the name changed while it looked.
+func removeStale(dir *os.Root, tmp string) (bool, error) {
+	fi, err := dir.Lstat(tmp)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return false, errRetry
+	case err != nil:
+		return false, MapOpenError(err)
+	case !fi.Mode().IsRegular():
+		// Not ours: someone put a link or a directory there.
+		return false, denied(MsgNotRegular, fmt.Errorf("%s is not a regular file", tmp))
+	}
+	g, err := dir.OpenFile(tmp, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, errRetry
+	}
+	if err != nil {
+		return false, MapOpenError(err)
+	}
+	defer g.Close()
+	locked, err := tryLock(g)
+	if err != nil {
+		return false, fmt.Errorf("lock %s: %w", tmp, err)
+	}
+	if !locked {
+		return false, nil // a live upload
+	}
+	if same, err := sameFile(dir, tmp, g); err != nil || !same {
+		return false, errRetry
+	}
+	if err := dir.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return false, MapWriteError("remove stale temporary file", err)
+	}
+	return true, nil
+}
+
+// sameFile reports whether name in dir is the open file f.
+func sameFile(dir *os.Root, name string, f *os.File) (bool, error) {
+	a, err := f.Stat()
+	if err != nil {
+		return false, err
+	}
+	b, err := dir.Lstat(name)
+	if err != nil {
+		return false, err
+	}
+	return os.SameFile(a, b), nil
+}
+
+// RemoveStaleUpload removes the temporary file an upload of name (as the
+// client sent it) left under root, if no live upload holds its lock. The
+// master calls it, outside the chroot, after a worker serving a WRQ died
+// without cleaning up. It reports whether a file was removed; a name that
+// cannot be an upload target is not an error.
+func RemoveStaleUpload(root, name string) (bool, error) {
+	rel, err := Clean(name)
+	if err != nil || rel == "." {
+		return false, nil
+	}
+	dirName, base := path.Split(rel)
+	if dirName == "" {
+		dirName = "."
+	}
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		return false, err
+	}
+	defer r.Close()
+	dir, err := r.OpenRoot(dirName)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+			return false, nil
+		}
+		return false, err
+	}
+	defer dir.Close()
+	tmp := TempName(base)
+	for range 4 {
+		removed, err := removeStale(dir, tmp)
+		if !errors.Is(err, errRetry) {
+			return removed, err
+		}
+		if _, err := dir.Lstat(tmp); errors.Is(err, fs.ErrNotExist) {
+			return false, nil
+		}
+	}
+	return false, nil
+}

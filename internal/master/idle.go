@@ -1,0 +1,57 @@
+package master
+
+import (
+	"context"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Reload makes the sessions that follow run in freshly started workers, so
+// that they read their configuration files (the -m remap rules) again: it
+// closes the idle workers of the warm pool, which the refillers replace,
+// and marks every worker started before the call as stale, so one still
+// starting is closed instead of being used. Sessions in flight are not
+// disturbed. It returns the number of idle workers closed. The master calls
+// it on SIGHUP, as in.tftpd rereads its map file.
+func (m *Master) Reload() int {
+	m.gen.Add(1)
+	n := 0
+	for range cap(m.pool) {
+		select {
+		case w := <-m.pool:
+			m.slots <- struct{}{} // the refillers start a replacement
+			w.close()
+			n++
+		default:
+			return n
+		}
+	}
+	return n
+}
+
+// watchIdle calls stop once no request has been read and no session has
+// been in flight for IdleTimeout (in.tftpd -t in inetd mode). It returns
+// when ctx ends.
+func (m *Master) watchIdle(ctx context.Context, stop context.CancelFunc) {
+	tick := min(max(m.cfg.IdleTimeout/10, 10*time.Millisecond), time.Second)
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	seen, since := m.counters.Requests.Load(), time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			if n := m.counters.Requests.Load(); n != seen || m.inflight.Load() > 0 {
+				seen, since = n, now
+				continue
+			}
+			if now.Sub(since) >= m.cfg.IdleTimeout {
+				m.log.Info("idle timeout", zap.Duration("idle_timeout", m.cfg.IdleTimeout))
+				stop()
+				return
+			}
+		}
+	}
+}

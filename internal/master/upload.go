@@ -1,0 +1,37 @@
+package master
+
+import (
+	"path/filepath"
+
+	"go.uber.org/zap"
+
+	"github.com/fbtftp-go/fbtftp/internal/content"
+	"github.com/fbtftp-go/fbtftp/internal/ipc"
+	"github.com/fbtftp-go/fbtftp/internal/proto"
+)
+
+// cleanupUpload removes the temporary file of a WRQ whose worker died
+// without finishing (crash, SIGKILL, deadline): the stock file handler
+// writes uploads to content.TempName next to the target and removes it
+// itself on every other path. The master runs outside the chroot, so the
+// root is the chroot directory joined with the session's root. The file is
+// removed only if no upload holds its lock (content.RemoveStaleUpload); a
+// custom worker's files are never touched, only that reserved name.
+func (m *Master) cleanupUpload(ho *ipc.Handoff) {
+	if ho.Op != proto.OpWRQ || len(ho.Settings.Roots) == 0 {
+		return
+	}
+	root := ho.Settings.Roots[0]
+	if c := m.cfg.Sandbox.Chroot; c != "" {
+		root = filepath.Join(c, root)
+	}
+	removed, err := content.RemoveStaleUpload(root, ho.Filename)
+	switch {
+	case err != nil:
+		m.log.Warn("removing a crashed upload's temporary file", zap.String("session_id", ho.SessionID),
+			zap.String("file", ho.Filename), zap.Error(err))
+	case removed:
+		m.log.Info("removed a crashed upload's temporary file", zap.String("session_id", ho.SessionID),
+			zap.String("file", ho.Filename))
+	}
+}

@@ -1,0 +1,168 @@
+package e2e
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fbtftp-go/fbtftp/internal/client"
+	"github.com/fbtftp-go/fbtftp/internal/proto"
+)
+
+// metricsAddr returns the address the master logged for /metrics.
+func (s *server) metricsAddr(t *testing.T) string {
+	t.Helper()
+	var addr string
+	eventually(t, 10*time.Second, "metrics listening", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for _, m := range s.lines {
+			if m["msg"] == "metrics listening" {
+				addr = fmt.Sprint(m["address"])
+				return true
+			}
+		}
+		return false
+	})
+	return addr
+}
+
+// scrape returns every sample of the exposition as "name{labels}" -> value.
+func scrape(t *testing.T, addr string) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<16), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err == nil {
+			out[line[:i]] = v
+		}
+	}
+	return out
+}
+
+// TestMetricsLiveMaster scrapes a real master after real sessions: a
+// success, a not-found, a UEFI probe and a killed worker.
+func TestMetricsLiveMaster(t *testing.T) {
+	root := worldReadableDir(t)
+	writeFiles(t, root, map[string]int{"f": 20_000, "big": 4 << 20})
+	s := startServer(t, root, "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0")
+	maddr := s.metricsAddr(t)
+
+	if resp, err := http.Get("http://" + maddr + "/healthz"); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("healthz: %v %v", resp, err)
+	}
+	before := scrape(t, maddr)
+	if before[`fbtftp_sessions_total{op="rrq",outcome="success"}`] != 0 {
+		t.Fatalf("not zero at start")
+	}
+
+	// 1. success with options.
+	if got, _, err := get(t, s.addr, "f", client.Options{Blksize: 1468, Tsize: true, Windowsize: 4}); err != nil || len(got) != 20_000 {
+		t.Fatalf("download: %v", err)
+	}
+	// 2. not found.
+	if _, _, err := get(t, s.addr, "missing", client.Options{}); err == nil {
+		t.Fatal("missing file served")
+	}
+	// 3. the UEFI probe: RRQ tsize -> OACK -> ERROR 8.
+	sess, err := client.NewSession(s.addr, netip.AddrPort{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	sess.SendRequest(proto.OpRRQ, "f", "octet", []proto.Option{{Name: "tsize", Value: "0"}, {Name: "blksize", Value: "1468"}})
+	p, err := sess.RecvPacket(5 * time.Second)
+	if err != nil || p.Op != proto.OpOACK {
+		t.Fatalf("%+v %v", p, err)
+	}
+	sess.SendError(p.From, proto.ErrOptionRefused, "User aborted the transfer")
+	s.waitSessions(3)
+	// The download that follows the probe names it in its log line.
+	if got, _, err := get(t, s.addr, "f", client.Options{Blksize: 1468, Tsize: true}); err != nil || len(got) != 20_000 {
+		t.Fatalf("after probe: %v", err)
+	}
+	ss := s.waitSessions(4)
+	if ss[3]["follows_probe"] == nil || ss[3]["follows_probe"] != ss[2]["session_id"] {
+		t.Errorf("download after the probe does not name it: %v / %v", ss[2]["session_id"], ss[3]["follows_probe"])
+	}
+	// 4. a worker killed mid-transfer.
+	sess2, _ := client.NewSession(s.addr, netip.AddrPort{})
+	defer sess2.Close()
+	sess2.SendRequest(proto.OpRRQ, "big", "octet", nil)
+	if p, err := sess2.RecvPacket(5 * time.Second); err != nil || p.Op != proto.OpDATA {
+		t.Fatalf("%+v %v", p, err)
+	}
+	kids := children(s.pid())
+	if len(kids) != 1 {
+		t.Fatalf("children %v", kids)
+	}
+	killPID(kids[0])
+	s.waitSessions(5)
+	// 5. junk on the listening port.
+	sess.Send([]byte{0, 4, 0, 1})
+
+	eventually(t, 10*time.Second, "metrics updated", func() bool {
+		m := scrape(t, maddr)
+		return m[`fbtftp_requests_total{decision="malformed",op="ack"}`] == 1 &&
+			m[`fbtftp_worker_crashes_total{reason="crash"}`] == 1
+	})
+	m := scrape(t, maddr)
+	want := map[string]float64{
+		`fbtftp_sessions_total{op="rrq",outcome="success"}`:      2,
+		`fbtftp_sessions_total{op="rrq",outcome="not_found"}`:    1,
+		`fbtftp_sessions_total{op="rrq",outcome="probe"}`:        1,
+		`fbtftp_sessions_total{op="rrq",outcome="worker_crash"}`: 1,
+		`fbtftp_requests_total{decision="accepted",op="rrq"}`:    5,
+		`fbtftp_requests_total{decision="malformed",op="ack"}`:   1,
+		`fbtftp_worker_crashes_total{reason="crash"}`:            1,
+		`fbtftp_errors_sent_total{code="1"}`:                     1,
+		`fbtftp_errors_received_total{code="8"}`:                 1,
+		`fbtftp_options_requested_total{option="windowsize"}`:    1,
+		`fbtftp_options_acknowledged_total{option="tsize"}`:      3,
+		`fbtftp_bytes_total{direction="sent"}`:                   40_000,
+		`fbtftp_probe_followups_total{outcome="success"}`:        1,
+		`fbtftp_sessions_active`:                                 0,
+	}
+	for k, v := range want {
+		if got, ok := m[k]; !ok || got != v {
+			t.Errorf("%s = %v (present %v), want %v", k, got, ok, v)
+		}
+	}
+	if m[`fbtftp_worker_spawns_total`] < 5 || m[`fbtftp_session_duration_seconds_count`] != 5 {
+		t.Errorf("spawns %v, durations %v", m[`fbtftp_worker_spawns_total`], m[`fbtftp_session_duration_seconds_count`])
+	}
+	found := false
+	for k := range m {
+		if strings.HasPrefix(k, "fbtftp_build_info{") {
+			found = true
+		}
+	}
+	if !found {
+		t.Error("no build info")
+	}
+	// Nothing per peer or per file ever appears in a label.
+	resp, _ := http.Get("http://" + maddr + "/metrics")
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if strings.Contains(string(body), "127.0.0.1") || strings.Contains(string(body), `"f"`) || strings.Contains(string(body), "missing") {
+		t.Error("a peer or file name leaked into the metrics")
+	}
+}
