@@ -36,6 +36,7 @@ type Master struct {
 
 	mu       sync.Mutex
 	active   map[sessionKey]struct{} // sessions in flight, to drop duplicates
+	probes   probeTracker            // recent UEFI probes, for the log
 	workers  map[*worker]struct{}    // every live worker
 	draining bool
 

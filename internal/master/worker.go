@@ -209,6 +209,15 @@ func crashStats(ho *ipc.Handoff, pid int) *stats.SessionStats {
 func (m *Master) finish(st *stats.SessionStats, ho *ipc.Handoff) {
 	m.counters.countOutcome(st.Outcome)
 	m.cfg.Observer.SessionFinished(st)
+	// The UEFI probe is normal: remember it, and name it in the line of
+	// the download that follows.
+	follows := zap.Skip()
+	now := time.Now()
+	if st.Outcome == stats.OutcomeProbe {
+		m.probes.probed(st.Peer.Addr(), st.Filename, st.SessionID, now)
+	} else if id, ok := m.probes.follows(st.Peer.Addr(), st.Filename, now); ok {
+		follows = zap.String("follows_probe", id)
+	}
 	m.log.Info("session",
 		zap.String("session_id", st.SessionID),
 		zap.Stringer("op", st.Op),
@@ -229,6 +238,7 @@ func (m *Master) finish(st *stats.SessionStats, ho *ipc.Handoff) {
 		zap.Duration("duration", st.Duration),
 		zap.Duration("handoff_latency", st.Start.Sub(ho.Received)),
 		zap.Int("worker_pid", st.WorkerPID),
+		follows,
 	)
 	if m.cfg.OnSession != nil {
 		func() {
