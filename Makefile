@@ -30,7 +30,8 @@ bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
 
 run: build
-	$(BIN)/fbtftp-master -L -a $(ADDR) -s demo/root --worker $(BIN)/fbtftp-worker
+	$(BIN)/fbtftp-master -L -a $(ADDR) -s demo/root --worker $(BIN)/fbtftp-worker \
+		--prefork 2 --metrics-addr 127.0.0.1:9169 --log-format console
 
 clean:
 	rm -rf $(BIN)
