@@ -169,7 +169,11 @@ func (m *Master) handle(l *udp.Listener, pkt []byte, peer netip.AddrPort, local 
 	case errors.Is(err, proto.ErrUnknownMode):
 		// Readable: tell the client (RFC 1350 §5, in.tftpd's answer).
 		m.decide(pkt, DecisionRejected)
-		m.reply(l, peer, local, proto.ErrIllegalOp, "Unknown mode")
+		msg := "Unknown mode"
+		if req.RawMode == "" {
+			msg = "Missing mode" // in.tftpd's text for an empty mode field
+		}
+		m.reply(l, peer, local, proto.ErrIllegalOp, msg)
 		return
 	case err != nil:
 		// Malformed or not a request: dropped, never answered (an answer
