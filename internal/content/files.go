@@ -27,11 +27,16 @@ const (
 )
 
 // FileStore serves files under one directory. Nothing outside it can be
-// reached: names with a ".." component are refused, and the lookup goes
-// through os.Root, which refuses symbolic links that lead out of the root
-// (whatever happens to the tree while the lookup runs).
+// reached: names with a ".." component are refused, and the kernel resolves
+// the rest inside the root (openat2 with RESOLVE_IN_ROOT): a symbolic link
+// is followed as if the root were "/", exactly as inside in.tftpd's chroot,
+// so an absolute link to "/pxelinux.0" finds the root's file and a link
+// pointing outside finds nothing (ERROR 1). Where openat2 is unavailable
+// the lookup goes through os.Root, which refuses links that leave the root
+// (ERROR 2).
 type FileStore struct {
 	root *os.Root
+	dir  *os.File // the root directory, for openat2
 	// Permissive skips the world-readable check (in.tftpd -p): the
 	// worker's user permissions alone decide.
 	Permissive bool
@@ -43,11 +48,19 @@ func OpenFileStore(dir string, permissive bool) (*FileStore, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &FileStore{root: r, Permissive: permissive}, nil
+	d, err := os.Open(dir)
+	if err != nil {
+		r.Close()
+		return nil, err
+	}
+	return &FileStore{root: r, dir: d, Permissive: permissive}, nil
 }
 
 // Close releases the root directory.
-func (s *FileStore) Close() error { return s.root.Close() }
+func (s *FileStore) Close() error {
+	s.dir.Close()
+	return s.root.Close()
+}
 
 // Clean turns a requested filename into a path relative to the root:
 // leading slashes are removed (in a chroot "/x" and "x" are the same file,
@@ -86,7 +99,10 @@ func (s *FileStore) Open(name string) (*os.File, error) {
 	}
 	// O_NONBLOCK: opening a FIFO must not hang the session; it has no
 	// effect on regular files.
-	f, err := s.root.OpenFile(rel, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+	f, err := openInRoot(s.dir, rel, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY)
+	if errors.Is(err, errors.ErrUnsupported) {
+		f, err = s.root.OpenFile(rel, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+	}
 	if err != nil {
 		return nil, MapOpenError(err)
 	}

@@ -62,6 +62,7 @@ func TestOpen(t *testing.T) {
 	must(t, os.WriteFile(filepath.Join(root, "dir", "in"), []byte("in"), 0o644))
 	must(t, os.Symlink("dir/in", filepath.Join(root, "inside-link")))
 	must(t, os.Symlink(secret, filepath.Join(root, "abs-out")))
+	must(t, os.Symlink("/ok", filepath.Join(root, "abs-in"))) // as built for a chroot
 	must(t, os.Symlink("../"+filepath.Base(outside)+"/secret", filepath.Join(root, "rel-out")))
 	must(t, os.Symlink(outside, filepath.Join(root, "dir-out")))
 	must(t, os.Symlink("loop", filepath.Join(root, "loop")))
@@ -86,9 +87,12 @@ func TestOpen(t *testing.T) {
 		{"dir", "", proto.ErrAccessViolation},
 		{"/", "", proto.ErrAccessViolation},
 		{"fifo", "", proto.ErrAccessViolation},
-		{"abs-out", "", proto.ErrAccessViolation},
-		{"rel-out", "", proto.ErrAccessViolation},
-		{"dir-out/secret", "", proto.ErrAccessViolation},
+		// Links resolve inside the root, as in a chroot: an absolute link
+		// to /ok is the root's ok; links that point outside find nothing.
+		{"abs-in", "ok", 0},
+		{"abs-out", "", proto.ErrNotFound},
+		{"rel-out", "", proto.ErrNotFound},
+		{"dir-out/secret", "", proto.ErrNotFound},
 		{"../" + filepath.Base(outside) + "/secret", "", proto.ErrAccessViolation},
 		{"loop", "", proto.ErrAccessViolation},
 	}
