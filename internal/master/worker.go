@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/fbtftp-go/fbtftp/internal/ipc"
+	"github.com/fbtftp-go/fbtftp/internal/proto"
 	"github.com/fbtftp-go/fbtftp/internal/stats"
 )
 
@@ -196,6 +197,15 @@ func (w *worker) reap() {
 	close(w.done)
 }
 
+// optionStrings renders options as "name=value" for the session line.
+func optionStrings(opts []proto.Option) []string {
+	out := make([]string, len(opts))
+	for i, o := range opts {
+		out[i] = o.Name + "=" + o.Value
+	}
+	return out
+}
+
 func crashStats(ho *ipc.Handoff, pid int) *stats.SessionStats {
 	return &stats.SessionStats{
 		SessionID: ho.SessionID, Peer: ho.Peer, Local: ho.Local, Filename: ho.Filename, Op: ho.Op, Mode: ho.Mode,
@@ -225,6 +235,8 @@ func (m *Master) finish(st *stats.SessionStats, ho *ipc.Handoff) {
 		zap.Stringer("local", st.Local),
 		zap.String("file", st.Filename),
 		zap.Stringer("mode", st.Mode),
+		zap.Strings("options_requested", optionStrings(st.OptionsRequested)),
+		zap.Strings("options_acked", optionStrings(st.OptionsAcked)),
 		zap.String("outcome", string(st.Outcome)),
 		zap.Uint64("bytes", st.Bytes),
 		zap.Int("blksize", st.Blksize),
