@@ -3,6 +3,9 @@ package fbtftp
 import (
 	"context"
 	"errors"
+	"io/fs"
+
+	"go.uber.org/zap"
 
 	"github.com/fbtftp-go/fbtftp/internal/content"
 )
@@ -14,20 +17,71 @@ import (
 // get ERROR 2; a missing file gets ERROR 1. Unless the Permissive flag is
 // set (in.tftpd -p), only world-readable files are served. Content is read
 // with ReadAt, so retransmissions need no buffer.
-func NewFileHandler() Handler {
-	return HandlerFunc(func(ctx context.Context, r *Request) (ResponseData, error) {
-		if r.Settings == nil || len(r.Settings.Roots) == 0 {
-			return nil, errors.New("no root directory configured")
-		}
-		store, err := content.OpenFileStore(r.Settings.Roots[0], r.Settings.Flags&FlagPermissive != 0)
-		if err != nil {
-			return nil, err
-		}
-		defer store.Close()
-		f, err := store.Open(r.Filename)
-		if err != nil {
-			return nil, err
-		}
-		return FileResponse(f)
+//
+// The handler also implements WriteHandler, with tftpd-hpa's upload rules:
+// an existing file is replaced only if it is a regular file and, unless
+// Permissive, world-writable ("File must have global write permissions");
+// a missing one is created only with FlagCreate (in.tftpd -c; else ERROR 1),
+// with mode 0666 &^ Settings.Umask; FlagReadOnly refuses every upload. The
+// data goes to a temporary file in the target's directory (".NAME.fbtftp-upload",
+// mode 0600, locked with flock), which is fsynced and renamed over the
+// target after the last block: a failed upload leaves the old file as it
+// was, a download sees the old or the new content, and a second upload of
+// the same file while one runs gets ERROR 2. The worker's user needs write
+// permission on the directory. Downloads of the temporary files' names get
+// ERROR 1. See content.FileStore.Upload for details.
+func NewFileHandler() Handler { return fileHandler{} }
+
+type fileHandler struct{}
+
+var _ WriteHandler = fileHandler{}
+
+func openStore(r *Request) (*content.FileStore, error) {
+	if r.Settings == nil || len(r.Settings.Roots) == 0 {
+		return nil, errors.New("no root directory configured")
+	}
+	return content.OpenFileStore(r.Settings.Roots[0], r.Settings.Flags&FlagPermissive != 0)
+}
+
+// ServeTFTP opens the requested file for a download.
+func (fileHandler) ServeTFTP(ctx context.Context, r *Request) (ResponseData, error) {
+	if content.IsUploadTemp(r.Filename) {
+		// An upload in progress: never serve part of it.
+		return nil, &Error{Code: CodeNotFound, Message: CodeNotFound.String()}
+	}
+	store, err := openStore(r)
+	if err != nil {
+		return nil, err
+	}
+	defer store.Close()
+	f, err := store.Open(r.Filename)
+	if err != nil {
+		return nil, err
+	}
+	return FileResponse(f)
+}
+
+// ReceiveTFTP starts an upload of the requested file.
+func (fileHandler) ReceiveTFTP(ctx context.Context, r *Request) (WriteTarget, error) {
+	store, err := openStore(r)
+	if err != nil {
+		return nil, err
+	}
+	defer store.Close() // the upload keeps its own handle on the directory
+	set := r.Settings
+	if set.Flags&FlagReadOnly != 0 {
+		return nil, &Error{Code: CodeAccessViolation, Message: msgUploadsDisabled}
+	}
+	u, err := store.Upload(r.Filename, content.UploadOptions{
+		Create: set.Flags&FlagCreate != 0,
+		Umask:  fs.FileMode(set.Umask) & fs.ModePerm,
 	})
+	if errors.Is(err, content.ErrDirNotWritable) && r.Logger != nil {
+		r.Logger.Warn("upload refused: the worker's user cannot create the temporary file in the target's directory; "+
+			"make the directory writable by the -u user", zap.Error(err))
+	}
+	if err != nil {
+		return nil, err
+	}
+	return u, nil
 }

@@ -50,9 +50,10 @@ type WorkerConfig struct {
 // ServeWorker is the whole life of a worker process, for a custom worker's
 // main: it connects to the master (descriptor 3), confines the process
 // (chroot, unprivileged user, no_new_privs) as the master asks, says it is
-// ready, waits for one session, asks h for the content, runs the transfer
-// (options, OACK, lockstep or windowed DATA, retransmissions), reports the
-// session's stats to the master and returns.
+// ready, waits for one session, asks h for the content (for an upload: its
+// WriteHandler for the target), runs the transfer (options, OACK, lockstep
+// or windowed DATA, retransmissions), reports the session's stats to the
+// master and returns.
 //
 // It returns ErrNotStartedByMaster when there is no master, nil when the
 // master went away before handing a session over, and otherwise the
@@ -150,8 +151,8 @@ func ServeWorker(ctx context.Context, h Handler, cfg WorkerConfig) error {
 // serveSession resolves the content and runs the transfer, filling st.
 func serveSession(ctx context.Context, h Handler, r *Request, sess *udp.SessionConn, st *stats.SessionStats) error {
 	set := r.Settings
-	if r.Op != OpRRQ {
-		return refuse(sess, r.Peer, st, &Error{Code: CodeAccessViolation, Message: "Uploads are not enabled"})
+	if r.Op == OpWRQ {
+		return serveUpload(ctx, h, r, sess, st)
 	}
 	data, err := serveTFTP(ctx, h, r)
 	if err != nil {

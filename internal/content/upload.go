@@ -111,7 +111,7 @@ func MapWriteError(op string, err error) error {
 	case errors.Is(err, syscall.EROFS):
 		return denied(MsgReadOnlyFS, fmt.Errorf("%s: %w", op, err))
 	case errors.Is(err, fs.ErrPermission):
-		return denied(MsgPermission, fmt.Errorf("%s: %w", op, err))
+		return fmt.Errorf("%s: %w: %w", op, MapOpenError(err), err)
 	}
 	return fmt.Errorf("%s: %w", op, err)
 }
@@ -129,7 +129,7 @@ func MapWriteError(op string, err error) error {
 // or renames the file holds the lock and first checks that the name still
 // refers to the locked file, so two parties never both think they own it.
 type Upload struct {
-	dir  *os.Root // the target's directory; all names below are in it
+	dir  dirFD    // the target's directory; all names below are in it
 	name string   // the target
 	tmp  string   // the temporary file
 	f    *os.File // the temporary file, open and locked
@@ -141,22 +141,27 @@ type Upload struct {
 
 // Upload starts an upload of name under the store's root, with tftpd-hpa's
 // rules (tftpd.c validate_access, in -s mode):
-//   - the name is cleaned as for Open; ".." is refused with ERROR 2;
+//   - the name is cleaned as for Open; ".." is refused with ERROR 2; the
+//     directory is looked up as Open does (symbolic links resolved inside
+//     the root);
 //   - a missing directory component is ERROR 1 (ENOENT, ENOTDIR);
 //   - an existing target must be a regular file (not a directory, device or
-//     symbolic link: ERROR 2 MsgNotRegular) and, unless Permissive,
-//     world-writable (ERROR 2 MsgWorldWrite); the worker's user must be able
-//     to open it for writing (ERROR 2 MsgPermission). The new file keeps
-//     the old one's permission bits;
+//     symbolic link: ERROR 2 MsgNotRegular), the worker's user must be able
+//     to open it for writing (else as MapOpenError: "Permission denied") and,
+//     unless Permissive, it must be world-writable (ERROR 2 MsgWorldWrite).
+//     The new file keeps the old one's permission bits;
 //   - a missing target is created only with opts.Create (else ERROR 1
-//     "File not found"), with mode 0666 &^ opts.Umask;
+//     "File not found"), with mode 0666 &^ opts.Umask; unless Permissive,
+//     that mode must be world-writable too (ERROR 2 MsgWorldWrite), as
+//     tftpd-hpa checks the file it has just created;
 //   - names reserved for temporary files are refused with ERROR 2.
 //
 // Differences from tftpd-hpa, which truncates and writes the file in place:
 // the directory must be writable by the worker's user (the error then
 // wraps ErrDirNotWritable), the published file is a new inode owned by that
-// user (hard links to the old file keep the old content), and in a sticky
-// directory another user's file cannot be replaced (ERROR 2 MsgStickyDir).
+// user (hard links to the old file keep the old content), a symbolic link
+// is not written through, and in a sticky directory another user's file
+// cannot be replaced (ERROR 2 MsgStickyDir).
 func (s *FileStore) Upload(name string, opts UploadOptions) (*Upload, error) {
 	rel, err := Clean(name)
 	if err != nil {
@@ -172,7 +177,7 @@ func (s *FileStore) Upload(name string, opts UploadOptions) (*Upload, error) {
 	if isTempName(base) {
 		return nil, denied(MsgBadFilename, nil)
 	}
-	dir, err := s.root.OpenRoot(dirName)
+	dir, err := s.openDir(dirName)
 	if err != nil {
 		return nil, MapOpenError(err)
 	}
@@ -186,38 +191,47 @@ func (s *FileStore) Upload(name string, opts UploadOptions) (*Upload, error) {
 
 // start checks the target and creates the locked temporary file.
 func (u *Upload) start(opts UploadOptions) error {
-	fi, err := u.dir.Lstat(u.name)
+	st, err := u.dir.lstat(u.name)
 	switch {
 	case err == nil:
-		if err := u.checkTarget(fi); err != nil {
-			return err
+		if !st.regular {
+			// Never open a FIFO or a device, nor write through a link.
+			return denied(MsgNotRegular, nil)
 		}
-		// tftpd-hpa opens the file O_WRONLY: the user's own permissions
-		// (ACLs, a read-only mount, immutable files) apply too.
-		f, err := u.dir.OpenFile(u.name, os.O_WRONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+		// As tftpd-hpa: open the file O_WRONLY first, so the user's own
+		// permissions (mode, ACLs, a read-only mount, immutable files)
+		// decide before the world-writable check.
+		f, err := u.dir.open(u.name, os.O_WRONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
 		if err != nil {
 			if errors.Is(err, syscall.EROFS) {
 				return denied(MsgReadOnlyFS, err)
 			}
 			return MapOpenError(err)
 		}
-		fi, err = f.Stat()
+		st, err = fstat(f)
 		f.Close()
 		if err != nil {
 			return fmt.Errorf("stat %s: %w", u.name, err)
 		}
-		if err := u.checkTarget(fi); err != nil {
+		if err := u.checkTarget(st); err != nil {
 			return err
 		}
-		if err := checkSticky(u.dir, fi); err != nil {
+		if err := u.dir.checkSticky(st); err != nil {
 			return err
 		}
-		u.mode = fi.Mode().Perm()
+		u.mode = st.perm
 	case errors.Is(err, fs.ErrNotExist):
 		if !opts.Create {
 			return &uploadError{code: proto.ErrNotFound, msg: proto.ErrNotFound.String(), err: err}
 		}
 		u.mode = 0o666 &^ opts.Umask.Perm()
+		// tftpd-hpa creates the file, then applies the world-writable
+		// check to it: without -p, a umask that clears o+w refuses every
+		// new file. (It also leaves the empty file behind; we create
+		// nothing.)
+		if !u.permissive && u.mode&0o002 == 0 {
+			return denied(MsgWorldWrite, nil)
+		}
 	default:
 		return MapOpenError(err)
 	}
@@ -230,11 +244,11 @@ func (u *Upload) start(opts UploadOptions) error {
 }
 
 // checkTarget applies the rules for an existing target.
-func (u *Upload) checkTarget(fi fs.FileInfo) error {
-	if !fi.Mode().IsRegular() {
+func (u *Upload) checkTarget(st fileStat) error {
+	if !st.regular {
 		return denied(MsgNotRegular, nil)
 	}
-	if !u.permissive && fi.Mode().Perm()&0o002 == 0 {
+	if !u.permissive && st.perm&0o002 == 0 {
 		return denied(MsgWorldWrite, nil)
 	}
 	return nil
@@ -253,9 +267,9 @@ func (u *Upload) Write(p []byte) (int, error) {
 }
 
 // Commit publishes the upload: it gives the temporary file its final mode,
-// flushes data and mode to disk (fsync), checks the target once more (it may have
-// changed during the transfer) and renames the temporary file over it,
-// then syncs the directory. On error the target is untouched; call Abort.
+// flushes data and mode to disk (fsync), checks the target once more (it
+// may have changed during the transfer), renames the temporary file over
+// it and syncs the directory. On error the target is untouched; call Abort.
 func (u *Upload) Commit() error {
 	if u.done {
 		return errors.New("commit after the upload finished")
@@ -266,22 +280,19 @@ func (u *Upload) Commit() error {
 	if err := u.f.Sync(); err != nil {
 		return MapWriteError("fsync", err)
 	}
-	if fi, err := u.dir.Lstat(u.name); err == nil {
-		if err := u.checkTarget(fi); err != nil {
+	if st, err := u.dir.lstat(u.name); err == nil {
+		if err := u.checkTarget(st); err != nil {
 			return err
 		}
 	}
 	// We hold the lock, so the name is still ours.
-	if err := u.dir.Rename(u.tmp, u.name); err != nil {
+	if err := u.dir.rename(u.tmp, u.name); err != nil {
 		return MapWriteError("rename", err)
 	}
 	u.done = true
 	// The rename is durable once the directory is: best effort, some
 	// file systems do not sync directories.
-	if d, err := u.dir.Open("."); err == nil {
-		d.Sync()
-		d.Close()
-	}
+	u.dir.Sync()
 	u.f.Close() // releases the lock
 	u.dir.Close()
 	return nil
@@ -294,7 +305,7 @@ func (u *Upload) Abort() error {
 		return nil
 	}
 	u.done = true
-	err := u.dir.Remove(u.tmp) // still locked: the name is ours
+	err := u.dir.remove(u.tmp) // still locked: the name is ours
 	u.f.Close()
 	u.dir.Close()
 	if err != nil {
@@ -308,9 +319,9 @@ var errRetry = errors.New("temporary file changed")
 
 // acquireTemp creates and locks the temporary file tmp in dir, removing one
 // a dead upload left behind. A live upload's file gives MsgBusy.
-func acquireTemp(dir *os.Root, tmp string) (*os.File, error) {
+func acquireTemp(dir dirFD, tmp string) (*os.File, error) {
 	for range 8 {
-		f, err := dir.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL|syscall.O_NOCTTY, 0o600)
+		f, err := dir.open(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL|syscall.O_NOCTTY, 0o600)
 		if err == nil {
 			locked, lerr := tryLock(f)
 			if lerr == nil && locked {
@@ -329,7 +340,9 @@ func acquireTemp(dir *os.Root, tmp string) (*os.File, error) {
 		switch {
 		case errors.Is(err, fs.ErrExist):
 		case errors.Is(err, fs.ErrPermission):
-			return nil, denied(MsgPermission, fmt.Errorf("%w: %w", ErrDirNotWritable, err))
+			// Coded as a refused open (MapOpenError), as tftpd-hpa's
+			// failed open(O_CREAT) would be.
+			return nil, fmt.Errorf("%w: %w: %w", ErrDirNotWritable, MapOpenError(err), err)
 		default:
 			return nil, MapWriteError("create temporary file", err)
 		}
@@ -347,20 +360,20 @@ func acquireTemp(dir *os.Root, tmp string) (*os.File, error) {
 }
 
 // removeStale removes the temporary file tmp in dir if no upload holds its
-// lock. It reports false when one does (or the name is gone already), and
-// errRetry when the name changed while it looked.
-func removeStale(dir *os.Root, tmp string) (bool, error) {
-	fi, err := dir.Lstat(tmp)
+// lock. It reports false when one does, and errRetry when the name is gone
+// or changed while it looked.
+func removeStale(dir dirFD, tmp string) (bool, error) {
+	st, err := dir.lstat(tmp)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return false, errRetry
 	case err != nil:
 		return false, MapOpenError(err)
-	case !fi.Mode().IsRegular():
+	case !st.regular:
 		// Not ours: someone put a link or a directory there.
 		return false, denied(MsgNotRegular, fmt.Errorf("%s is not a regular file", tmp))
 	}
-	g, err := dir.OpenFile(tmp, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+	g, err := dir.open(tmp, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, errRetry
 	}
@@ -378,30 +391,31 @@ func removeStale(dir *os.Root, tmp string) (bool, error) {
 	if same, err := sameFile(dir, tmp, g); err != nil || !same {
 		return false, errRetry
 	}
-	if err := dir.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := dir.remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return false, MapWriteError("remove stale temporary file", err)
 	}
 	return true, nil
 }
 
 // sameFile reports whether name in dir is the open file f.
-func sameFile(dir *os.Root, name string, f *os.File) (bool, error) {
-	a, err := f.Stat()
+func sameFile(dir dirFD, name string, f *os.File) (bool, error) {
+	a, err := fstat(f)
 	if err != nil {
 		return false, err
 	}
-	b, err := dir.Lstat(name)
+	b, err := dir.lstat(name)
 	if err != nil {
 		return false, err
 	}
-	return os.SameFile(a, b), nil
+	return a.dev == b.dev && a.ino == b.ino, nil
 }
 
 // RemoveStaleUpload removes the temporary file an upload of name (as the
 // client sent it) left under root, if no live upload holds its lock. The
 // master calls it, outside the chroot, after a worker serving a WRQ died
-// without cleaning up. It reports whether a file was removed; a name that
-// cannot be an upload target is not an error.
+// without cleaning up; the directory is looked up as the worker does,
+// links resolved inside root. It reports whether a file was removed; a
+// name that cannot be an upload target is not an error.
 func RemoveStaleUpload(root, name string) (bool, error) {
 	rel, err := Clean(name)
 	if err != nil || rel == "." {
@@ -411,12 +425,12 @@ func RemoveStaleUpload(root, name string) (bool, error) {
 	if dirName == "" {
 		dirName = "."
 	}
-	r, err := os.OpenRoot(root)
+	s, err := OpenFileStore(root, false)
 	if err != nil {
 		return false, err
 	}
-	defer r.Close()
-	dir, err := r.OpenRoot(dirName)
+	defer s.Close()
+	dir, err := s.openDir(dirName)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 			return false, nil
@@ -430,9 +444,18 @@ func RemoveStaleUpload(root, name string) (bool, error) {
 		if !errors.Is(err, errRetry) {
 			return removed, err
 		}
-		if _, err := dir.Lstat(tmp); errors.Is(err, fs.ErrNotExist) {
+		if _, err := dir.lstat(tmp); errors.Is(err, fs.ErrNotExist) {
 			return false, nil
 		}
 	}
 	return false, nil
+}
+
+// fileStat is what the upload rules need to know about a file.
+type fileStat struct {
+	regular  bool
+	perm     fs.FileMode // permission bits
+	sticky   bool
+	uid      uint32
+	dev, ino uint64
 }
