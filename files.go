@@ -4,8 +4,7 @@ import (
 	"context"
 	"errors"
 	"io/fs"
-
-	"go.uber.org/zap"
+	"log/slog"
 
 	"github.com/fbtftp-go/fbtftp/internal/content"
 )
@@ -36,25 +35,37 @@ type fileHandler struct{}
 
 var _ WriteHandler = fileHandler{}
 
-func openStore(r *Request) (*content.FileStore, error) {
+// openStore picks the root for the request (with -s the one root;
+// without, the listed directory the absolute name lies in) and returns
+// the store and the name relative to it.
+func openStore(r *Request) (*content.FileStore, string, error) {
 	if r.Settings == nil || len(r.Settings.Roots) == 0 {
-		return nil, errors.New("no root directory configured")
+		return nil, "", errors.New("no root directory configured")
 	}
-	return content.OpenFileStore(r.Settings.Roots[0], r.Settings.Flags&FlagPermissive != 0)
+	name := r.Path
+	if name == "" {
+		name = r.Filename
+	}
+	root, rel, err := content.Resolve(name, r.Settings.Roots, r.Settings.Flags&FlagSecure != 0)
+	if err != nil {
+		return nil, "", err
+	}
+	s, err := content.OpenFileStore(root, r.Settings.Flags&FlagPermissive != 0)
+	return s, rel, err
 }
 
 // ServeTFTP opens the requested file for a download.
 func (fileHandler) ServeTFTP(ctx context.Context, r *Request) (ResponseData, error) {
-	if content.IsUploadTemp(r.Filename) {
+	if content.IsUploadTemp(r.Path) || content.IsUploadTemp(r.Filename) {
 		// An upload in progress: never serve part of it.
 		return nil, &Error{Code: CodeNotFound, Message: CodeNotFound.String()}
 	}
-	store, err := openStore(r)
+	store, rel, err := openStore(r)
 	if err != nil {
 		return nil, err
 	}
 	defer store.Close()
-	f, err := store.Open(r.Filename)
+	f, err := store.Open(rel)
 	if err != nil {
 		return nil, err
 	}
@@ -63,7 +74,7 @@ func (fileHandler) ServeTFTP(ctx context.Context, r *Request) (ResponseData, err
 
 // ReceiveTFTP starts an upload of the requested file.
 func (fileHandler) ReceiveTFTP(ctx context.Context, r *Request) (WriteTarget, error) {
-	store, err := openStore(r)
+	store, rel, err := openStore(r)
 	if err != nil {
 		return nil, err
 	}
@@ -72,13 +83,13 @@ func (fileHandler) ReceiveTFTP(ctx context.Context, r *Request) (WriteTarget, er
 	if set.Flags&FlagReadOnly != 0 {
 		return nil, &Error{Code: CodeAccessViolation, Message: msgUploadsDisabled}
 	}
-	u, err := store.Upload(r.Filename, content.UploadOptions{
+	u, err := store.Upload(rel, content.UploadOptions{
 		Create: set.Flags&FlagCreate != 0,
 		Umask:  fs.FileMode(set.Umask) & fs.ModePerm,
 	})
 	if errors.Is(err, content.ErrDirNotWritable) && r.Logger != nil {
 		r.Logger.Warn("upload refused: the worker's user cannot create the temporary file in the target's directory; "+
-			"make the directory writable by the -u user", zap.Error(err))
+			"make the directory writable by the -u user", slog.Any("error", err))
 	}
 	if err != nil {
 		return nil, err

@@ -1,10 +1,9 @@
 package fbtftp
 
 import (
+	"log/slog"
 	"net/netip"
 	"strings"
-
-	"go.uber.org/zap"
 
 	"github.com/fbtftp-go/fbtftp/internal/proto"
 )
@@ -30,6 +29,9 @@ type Request struct {
 	Op Opcode
 	// Filename is the name the client asked for, unchanged.
 	Filename string
+	// Path is the name after the master's remap rules (-m), which the
+	// stock handler serves; it equals Filename when there are no rules.
+	Path string
 	// Mode is "octet" or "netascii" (lower case).
 	Mode string
 	// Options are the client's options in its order, with its spelling.
@@ -45,7 +47,7 @@ type Request struct {
 	// Settings is the master's configuration for this session.
 	Settings *Settings
 	// Logger is the session's logger (fields session_id, peer, file).
-	Logger *zap.Logger
+	Logger *slog.Logger
 }
 
 // Option returns the value of the first option named name, any case.

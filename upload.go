@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/netip"
-
-	"go.uber.org/zap"
+	"log/slog"
 
 	"github.com/fbtftp-go/fbtftp/internal/proto"
 	"github.com/fbtftp-go/fbtftp/internal/stats"
@@ -106,12 +104,7 @@ func serveUpload(ctx context.Context, h Handler, r *Request, sess *udp.SessionCo
 		Config: transfer.Config{Timeout: set.Timeout, Retries: set.Retries},
 		Stats:  st,
 	}
-	if ce := r.Logger.Check(zap.DebugLevel, "packet"); ce != nil {
-		tr.Config.Trace = func(dir string, pkt []byte, _ netip.AddrPort) {
-			op, _ := proto.PeekOpcode(pkt)
-			r.Logger.Debug("packet", zap.String("dir", dir), zap.Stringer("op", op), zap.Int("len", len(pkt)))
-		}
-	}
+	tr.Config.Trace = packetTrace(ctx, r.Logger)
 	err = tr.Receive(ctx, sink)
 	if e := (*Error)(nil); errors.As(err, &e) && e == errTooLarge {
 		return nil // the client was told; not our fault
@@ -194,11 +187,11 @@ func (s *uploadSink) fail() {
 
 // abort ends the upload for good: aborts the target unless it was
 // committed or aborted already, and logs a failed Abort.
-func (s *uploadSink) abort(log *zap.Logger) {
+func (s *uploadSink) abort(log *slog.Logger) {
 	if !s.done {
 		s.fail()
 	}
 	if s.err != nil {
-		log.Error("upload abort failed", zap.Error(s.err))
+		log.Error("upload abort failed", slog.Any("error", s.err))
 	}
 }

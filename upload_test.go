@@ -10,7 +10,7 @@ import (
 	"syscall"
 	"testing"
 
-	"go.uber.org/zap"
+	"github.com/fbtftp-go/fbtftp/internal/wlog"
 
 	"github.com/fbtftp-go/fbtftp/internal/proto"
 	"github.com/fbtftp-go/fbtftp/internal/transfer"
@@ -34,7 +34,7 @@ func (m *memTarget) Abort() error  { m.aborts++; return nil }
 
 func TestUploadSink(t *testing.T) {
 	var _ transfer.Committer = &uploadSink{}
-	log := zap.NewNop()
+	log := wlog.Discard()
 	t.Run("netascii", func(t *testing.T) {
 		m := &memTarget{}
 		s := &uploadSink{target: m, dec: proto.NewNetasciiDecoder(m)}
@@ -111,8 +111,8 @@ func TestFileHandlerUpload(t *testing.T) {
 	if !ok {
 		t.Fatal("the file handler does not implement WriteHandler")
 	}
-	set := &Settings{Roots: []string{dir}, Flags: FlagCreate | FlagPermissive, Umask: 0o022}
-	r := &Request{Filename: "/new", Settings: set, Logger: zap.NewNop()}
+	set := &Settings{Roots: []string{dir}, Flags: FlagSecure | FlagCreate | FlagPermissive, Umask: 0o022}
+	r := &Request{Filename: "/new", Settings: set, Logger: wlog.Discard()}
 	w, err := h.ReceiveTFTP(context.Background(), r)
 	if err != nil {
 		t.Fatal(err)
@@ -120,7 +120,7 @@ func TestFileHandlerUpload(t *testing.T) {
 	w.Write([]byte("data"))
 	// While the upload runs, its temporary file cannot be downloaded.
 	if _, err := NewFileHandler().ServeTFTP(context.Background(), &Request{Filename: ".new.fbtftp-upload",
-		Settings: &Settings{Roots: []string{dir}, Flags: FlagPermissive}}); !errors.Is(err, ErrNotFound) {
+		Settings: &Settings{Roots: []string{dir}, Flags: FlagSecure | FlagPermissive}}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("download of the temporary file: %v", err)
 	}
 	if err := w.Commit(); err != nil {
@@ -134,7 +134,7 @@ func TestFileHandlerUpload(t *testing.T) {
 	if _, err := h.ReceiveTFTP(context.Background(), r); !errors.Is(err, ErrAccessViolation) {
 		t.Fatalf("read-only: %v", err)
 	}
-	set.Flags = 0
+	set.Flags = FlagSecure
 	r.Filename = "other"
 	if _, err := h.ReceiveTFTP(context.Background(), r); err == nil {
 		t.Fatal("create without FlagCreate accepted")

@@ -5,19 +5,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/netip"
 	"os"
 	"time"
 
-	"go.uber.org/zap"
-
 	"github.com/fbtftp-go/fbtftp/internal/ipc"
-	"github.com/fbtftp-go/fbtftp/internal/logging"
 	"github.com/fbtftp-go/fbtftp/internal/proto"
+	"github.com/fbtftp-go/fbtftp/internal/remap"
 	"github.com/fbtftp-go/fbtftp/internal/sandbox"
 	"github.com/fbtftp-go/fbtftp/internal/stats"
 	"github.com/fbtftp-go/fbtftp/internal/transfer"
 	"github.com/fbtftp-go/fbtftp/internal/udp"
+	"github.com/fbtftp-go/fbtftp/internal/wlog"
 )
 
 // Settings is the server configuration the master sends with each session
@@ -44,7 +44,7 @@ type WorkerConfig struct {
 	// Logger receives the worker's logs. Nil builds one from the master's
 	// settings (format and verbosity), writing to standard error, which
 	// the worker shares with the master: one log stream results.
-	Logger *zap.Logger
+	Logger *slog.Logger
 }
 
 // ServeWorker is the whole life of a worker process, for a custom worker's
@@ -70,6 +70,14 @@ func ServeWorker(ctx context.Context, h Handler, cfg WorkerConfig) error {
 	if err != nil {
 		return err
 	}
+	// Remap rules are read before the chroot: the map file may lie
+	// outside the root.
+	var rules *remap.Rules
+	if p := os.Getenv(EnvMapFile); p != "" {
+		if rules, err = remap.ParseFile(p); err != nil {
+			return fmt.Errorf("map file: %w", err)
+		}
+	}
 	if err := sandbox.Apply(spec); err != nil {
 		return fmt.Errorf("sandbox: %w", err)
 	}
@@ -85,9 +93,8 @@ func ServeWorker(ctx context.Context, h Handler, cfg WorkerConfig) error {
 	}
 	log := cfg.Logger
 	if log == nil {
-		log = logging.New("worker", ho.Settings.LogFormat, ho.Settings.Verbosity)
+		log = wlog.New(os.Stderr, "worker", ho.Settings.LogFormat, ho.Settings.Verbosity)
 	}
-	defer log.Sync()
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -126,21 +133,27 @@ func ServeWorker(ctx context.Context, h Handler, cfg WorkerConfig) error {
 		SessionID: ho.SessionID,
 		Op:        ho.Op,
 		Filename:  ho.Filename,
+		Path:      ho.Filename,
 		Mode:      ho.Mode.String(),
 		Options:   ho.Options,
 		Peer:      ho.Peer,
 		Local:     ho.Local,
 		Extra:     ho.Settings.Extra,
 		Settings:  &ho.Settings,
-		Logger: log.With(zap.String("session_id", ho.SessionID), zap.Stringer("peer", ho.Peer),
-			zap.String("file", ho.Filename)),
+		Logger: log.With(slog.String("session_id", ho.SessionID), slog.String("peer", ho.Peer.String()),
+			slog.String("file", ho.Filename)),
 	}
-	serr := serveSession(ctx, h, req, sess, st)
+	var serr error
+	if err := applyRules(rules, req); err != nil {
+		serr = refuse(sess, req.Peer, st, err)
+	} else {
+		serr = serveSession(ctx, h, req, sess, st)
+	}
 	if st.Duration == 0 {
 		st.Duration = time.Since(st.Start)
 	}
 	if serr != nil && st.Outcome == stats.OutcomeServerError {
-		req.Logger.Error("session failed", zap.Error(serr))
+		req.Logger.Error("session failed", slog.Any("error", serr))
 	}
 	if err := conn.SendStats(st); err != nil {
 		return errors.Join(serr, err)
@@ -193,13 +206,47 @@ func serveSession(ctx context.Context, h Handler, r *Request, sess *udp.SessionC
 		Config: transfer.Config{Timeout: set.Timeout, Retries: set.Retries},
 		Stats:  st,
 	}
-	if ce := r.Logger.Check(zap.DebugLevel, "packet"); ce != nil {
-		tr.Config.Trace = func(dir string, pkt []byte, _ netip.AddrPort) {
-			op, _ := proto.PeekOpcode(pkt)
-			r.Logger.Debug("packet", zap.String("dir", dir), zap.Stringer("op", op), zap.Int("len", len(pkt)))
-		}
-	}
+	tr.Config.Trace = packetTrace(ctx, r.Logger)
 	return tr.Send(ctx, src)
+}
+
+// EnvMapFile names the environment variable through which the master
+// gives workers the path of its remap rules file (in.tftpd -m).
+const EnvMapFile = "FBTFTP_MAPFILE"
+
+// applyRules rewrites r.Path with the remap rules, as in.tftpd does before
+// any other check; an "a" rule refuses the request (ERROR 2 with the rule's
+// message) and an empty result is "File not found".
+func applyRules(rules *remap.Rules, r *Request) error {
+	if rules == nil {
+		return nil
+	}
+	res := rules.Apply(remap.Request{Filename: r.Filename, Write: r.Op == OpWRQ, Client: r.Peer.Addr()})
+	if res.Abort {
+		r.Logger.Info("remap rule refused the request", slog.String("message", res.Message))
+		return &Error{Code: CodeAccessViolation, Message: res.Message}
+	}
+	if res.Filename != r.Filename {
+		r.Logger.Debug("remapped", slog.String("remapped_to", res.Filename))
+	}
+	if res.Filename == "" {
+		return ErrNotFound
+	}
+	r.Path = res.Filename
+	return nil
+}
+
+// packetTrace returns the engine's per-packet hook: a Debug line per
+// packet when the logger wants them, else nil (nothing at all is done per
+// packet).
+func packetTrace(ctx context.Context, log *slog.Logger) func(string, []byte, netip.AddrPort) {
+	if !log.Enabled(ctx, slog.LevelDebug) {
+		return nil
+	}
+	return func(dir string, pkt []byte, _ netip.AddrPort) {
+		op, _ := proto.PeekOpcode(pkt)
+		log.Debug("packet", slog.String("dir", dir), slog.String("op", op.String()), slog.Int("len", len(pkt)))
+	}
 }
 
 // serveTFTP calls the handler, turning a panic into an error so the

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/fbtftp-go/fbtftp"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -113,9 +114,15 @@ func (o *options) masterConfig(log *zap.Logger) (master.Config, error) {
 		}
 		settings.MapFile = abs
 	}
+	env := []string{"GOMAXPROCS=1"}
+	if settings.MapFile != "" {
+		// Workers read the rules before they chroot (the file may lie
+		// outside the root); SIGHUP replaces the idle ones to reload.
+		env = append(env, fbtftp.EnvMapFile+"="+settings.MapFile)
+	}
 	return master.Config{
 		WorkerPath:   worker,
-		WorkerEnv:    []string{"GOMAXPROCS=1"},
+		WorkerEnv:    env,
 		Sandbox:      spec,
 		Settings:     settings,
 		Prefork:      o.prefork,

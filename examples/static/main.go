@@ -14,15 +14,13 @@ import (
 	"strings"
 	"syscall"
 
-	"go.uber.org/zap"
-
 	"github.com/fbtftp-go/fbtftp"
 )
 
 // serve opens the requested file under the session's root: os.Root keeps
 // ".." and symbolic links from leaving it.
 func serve(ctx context.Context, r *fbtftp.Request) (fbtftp.ResponseData, error) {
-	r.Logger.Info("static request", zap.Stringer("peer", r.Peer), zap.String("file", r.Filename))
+	r.Logger.Info("static request", "peer", r.Peer.String(), "file", r.Filename)
 	root, err := os.OpenRoot(r.Settings.Roots[0])
 	if err != nil {
 		return nil, err

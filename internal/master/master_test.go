@@ -93,7 +93,7 @@ func start(t *testing.T, mod func(*master.Config)) *env {
 		WorkerPath: os.Args[0],
 		WorkerEnv:  []string{workerEnv + "=files"},
 		Settings: ipc.Settings{
-			Timeout: 200 * time.Millisecond, Retries: 3, Roots: []string{root},
+			Timeout: 200 * time.Millisecond, Retries: 3, Roots: []string{root}, Flags: ipc.FlagSecure,
 			SessionDeadline: time.Minute,
 		},
 		DrainTimeout: 5 * time.Second,

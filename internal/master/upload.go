@@ -21,11 +21,16 @@ func (m *Master) cleanupUpload(ho *ipc.Handoff) {
 	if ho.Op != proto.OpWRQ || len(ho.Settings.Roots) == 0 {
 		return
 	}
-	root := ho.Settings.Roots[0]
+	// The same resolution as the worker's (with -m the remapped name is
+	// not known here: the next upload of that name removes the file).
+	root, rel, err := content.Resolve(ho.Filename, ho.Settings.Roots, ho.Settings.Flags&ipc.FlagSecure != 0)
+	if err != nil {
+		return
+	}
 	if c := m.cfg.Sandbox.Chroot; c != "" {
 		root = filepath.Join(c, root)
 	}
-	removed, err := content.RemoveStaleUpload(root, ho.Filename)
+	removed, err := content.RemoveStaleUpload(root, rel)
 	switch {
 	case err != nil:
 		m.log.Warn("removing a crashed upload's temporary file", zap.String("session_id", ho.SessionID),

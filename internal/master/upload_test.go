@@ -50,7 +50,7 @@ func startUploads(t *testing.T, flags uint32, mod func(*master.Config)) *env {
 	return start(t, func(c *master.Config) {
 		c.AllowWrite = true
 		c.WorkerEnv = []string{uploadWorkerEnv + "=1"}
-		c.Settings.Flags = flags
+		c.Settings.Flags = flags | ipc.FlagSecure
 		if mod != nil {
 			mod(c)
 		}
@@ -533,7 +533,7 @@ func decodeNetascii(b []byte) ([]byte, error) {
 func TestUploadHandlerWithoutWriteHandler(t *testing.T) {
 	e := start(t, func(c *master.Config) {
 		c.AllowWrite = true
-		c.Settings.Flags = ipc.FlagCreate
+		c.Settings.Flags = ipc.FlagCreate | ipc.FlagSecure
 	})
 	_, err := put(t, e.addr, "new", client.Options{Retries: -1, Timeout: 2 * time.Second}, pattern(10))
 	if code, msg, ok := serverErr(err); !ok || code != proto.ErrAccessViolation || msg != "Uploads are not supported" {
