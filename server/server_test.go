@@ -1,0 +1,51 @@
+package server
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestCallbacksSurvivePanics: a panicking server-stats callback is
+// recovered and logged; the server keeps running and stops cleanly.
+func TestCallbacksSurvivePanics(t *testing.T) {
+	var calls, listening atomic.Int32
+	s := &Server{
+		Addr:          "127.0.0.1:0",
+		Root:          t.TempDir(),
+		WorkerPath:    "/bin/false", // never started: no request arrives
+		StatsInterval: 10 * time.Millisecond,
+		ServerStats: func(st *ServerStats) {
+			calls.Add(1)
+			if st.Uptime <= 0 || st.Start.IsZero() {
+				t.Errorf("uptime %v start %v", st.Uptime, st.Start)
+			}
+			panic("callback bug")
+		},
+		Listening: func(addrs []string) {
+			listening.Add(1)
+			if len(addrs) != 1 {
+				t.Errorf("addrs %v", addrs)
+			}
+			panic("another callback bug")
+		},
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if err := s.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if calls.Load() < 3 || listening.Load() != 1 {
+		t.Fatalf("server stats called %d times, listening %d", calls.Load(), listening.Load())
+	}
+}
+
+func TestRunNeedsRoot(t *testing.T) {
+	if err := (&Server{}).Run(context.Background()); err == nil {
+		t.Fatal("ran without a root")
+	}
+	if err := (&Server{Root: t.TempDir(), Addr: "[bad"}).Run(context.Background()); err == nil {
+		t.Fatal("ran with a bad address")
+	}
+}
