@@ -3,7 +3,6 @@ package fbtftp
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 
@@ -112,18 +111,9 @@ func serveUpload(ctx context.Context, h Handler, r *Request, sess *udp.SessionCo
 	return err
 }
 
-// receiveTFTP calls the handler, turning a panic into an error.
-func receiveTFTP(ctx context.Context, h WriteHandler, r *Request) (t WriteTarget, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			t, err = nil, fmt.Errorf("handler panic: %v", p)
-		}
-	}()
-	t, err = h.ReceiveTFTP(ctx, r)
-	if err == nil && t == nil {
-		err = errors.New("handler returned no target and no error")
-	}
-	return t, err
+// receiveTFTP calls h.ReceiveTFTP through callHandler.
+func receiveTFTP(ctx context.Context, h WriteHandler, r *Request) (WriteTarget, error) {
+	return callHandler(func() (WriteTarget, error) { return h.ReceiveTFTP(ctx, r) })
 }
 
 // uploadSink sits between the transfer engine and the target: it enforces

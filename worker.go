@@ -249,19 +249,26 @@ func packetTrace(ctx context.Context, log *slog.Logger) func(string, []byte, net
 	}
 }
 
-// serveTFTP calls the handler, turning a panic into an error so the
-// master still gets stats and the client an ERROR.
-func serveTFTP(ctx context.Context, h Handler, r *Request) (data ResponseData, err error) {
+// callHandler runs a handler method, turning a panic, or a nil result
+// without an error, into an error: the master still gets the stats and the
+// client an ERROR.
+func callHandler[T comparable](call func() (T, error)) (v T, err error) {
+	var zero T
 	defer func() {
 		if p := recover(); p != nil {
-			data, err = nil, fmt.Errorf("handler panic: %v", p)
+			v, err = zero, fmt.Errorf("handler panic: %v", p)
 		}
 	}()
-	data, err = h.ServeTFTP(ctx, r)
-	if err == nil && data == nil {
-		err = errors.New("handler returned no data and no error")
+	v, err = call()
+	if err == nil && v == zero {
+		err = errors.New("handler returned neither a result nor an error")
 	}
-	return data, err
+	return v, err
+}
+
+// serveTFTP calls h.ServeTFTP through callHandler.
+func serveTFTP(ctx context.Context, h Handler, r *Request) (ResponseData, error) {
+	return callHandler(func() (ResponseData, error) { return h.ServeTFTP(ctx, r) })
 }
 
 // refuse answers the request with an ERROR and records the outcome.
