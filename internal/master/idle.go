@@ -37,13 +37,13 @@ func (m *Master) watchIdle(ctx context.Context, stop context.CancelFunc) {
 	tick := min(max(m.cfg.IdleTimeout/10, 10*time.Millisecond), time.Second)
 	t := time.NewTicker(tick)
 	defer t.Stop()
-	seen, since := m.counters.Requests.Load(), time.Now()
+	seen, since := m.totals.requests.Load(), time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
-			if n := m.counters.Requests.Load(); n != seen || m.inflight.Load() > 0 {
+			if n := m.totals.requests.Load(); n != seen || m.inflight.Load() > 0 {
 				seen, since = n, now
 				continue
 			}

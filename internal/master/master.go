@@ -16,7 +16,6 @@ import (
 
 	"github.com/fbtftp-go/fbtftp/internal/ipc"
 	"github.com/fbtftp-go/fbtftp/internal/proto"
-	"github.com/fbtftp-go/fbtftp/internal/stats"
 	"github.com/fbtftp-go/fbtftp/internal/udp"
 )
 
@@ -25,14 +24,16 @@ type Master struct {
 	cfg Config
 	log *zap.Logger
 
-	counters Counters
-	live     atomic.Int64  // workers started and not yet reaped
-	inflight atomic.Int64  // accepted sessions not finished yet
-	pool     chan *worker  // ready, idle workers
-	slots    chan struct{} // free places in the pool: a refiller takes one before it spawns
-	epoch    string
-	seq      atomic.Uint64
-	gen      atomic.Uint64 // bumped by Reload: idle workers of older generations are not used
+	totals          ServerCounters // running totals since start, fed like any Observer
+	obs             Observer       // totals, then the configured observer
+	handoffFailures atomic.Uint64
+	live            atomic.Int64  // workers started and not yet reaped
+	inflight        atomic.Int64  // accepted sessions not finished yet
+	pool            chan *worker  // ready, idle workers
+	slots           chan struct{} // free places in the pool: a refiller takes one before it spawns
+	epoch           string
+	seq             atomic.Uint64
+	gen             atomic.Uint64 // bumped by Reload: idle workers of older generations are not used
 
 	mu       sync.Mutex
 	active   map[sessionKey]struct{} // sessions in flight, to drop duplicates
@@ -58,7 +59,7 @@ func New(cfg Config) (*Master, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
 	}
-	return &Master{
+	m := &Master{
 		cfg:     cfg,
 		log:     cfg.Logger,
 		pool:    make(chan *worker, max(cfg.Prefork, 1)),
@@ -67,26 +68,22 @@ func New(cfg Config) (*Master, error) {
 		active:  map[sessionKey]struct{}{},
 		workers: map[*worker]struct{}{},
 		started: make(chan struct{}),
-	}, nil
+	}
+	m.obs = Observers{&m.totals, cfg.Observer}
+	return m, nil
 }
 
-// Counters returns a snapshot of the running totals and worker gauges.
+// Counters returns the running totals since start and the worker gauges.
 func (m *Master) Counters() Snapshot {
-	c := &m.counters
-	s := Snapshot{
-		Requests: c.Requests.Load(), Accepted: c.Accepted.Load(), Malformed: c.Malformed.Load(),
-		Rejected: c.Rejected.Load(), Busy: c.Busy.Load(), Duplicates: c.Duplicates.Load(),
-		Spawns: c.Spawns.Load(), SpawnFailures: c.SpawnFailures.Load(), Crashes: c.Crashes.Load(),
-		Killed: c.Killed.Load(), HandoffFailure: c.HandoffFailure.Load(),
-		Outcomes:    map[stats.Outcome]uint64{},
+	t := m.totals.Take(false)
+	return Snapshot{
+		Requests: t.Requests, Accepted: t.Accepted, Malformed: t.Malformed,
+		Rejected: t.Rejected, Busy: t.Busy, Duplicates: t.Duplicates,
+		Spawns: t.WorkerSpawns, SpawnFailures: t.WorkerSpawnFailures, Crashes: t.WorkerCrashes,
+		Killed: t.WorkersKilled, HandoffFailure: m.handoffFailures.Load(),
+		Outcomes:    t.Sessions,
 		LiveWorkers: m.live.Load(), IdleWorkers: int64(len(m.pool)), Inflight: m.inflight.Load(),
 	}
-	for i, o := range stats.Outcomes {
-		if n := c.outcomes[i].Load(); n > 0 {
-			s.Outcomes[o] = n
-		}
-	}
-	return s
 }
 
 // Run serves until ctx ends, then drains: it stops reading, lets running
@@ -139,7 +136,6 @@ func (m *Master) serve(l *udp.Listener) {
 				return
 			}
 			if errors.Is(err, udp.ErrTruncated) || errors.Is(err, udp.ErrNoDestination) {
-				m.counters.Requests.Add(1)
 				m.decide(buf[:n], DecisionMalformed)
 				continue
 			}
@@ -147,7 +143,6 @@ func (m *Master) serve(l *udp.Listener) {
 			time.Sleep(10 * time.Millisecond) // a persistent error must not spin
 			continue
 		}
-		m.counters.Requests.Add(1)
 		m.handle(l, buf[:n], peer, local, time.Now())
 	}
 }
@@ -156,7 +151,7 @@ func (m *Master) serve(l *udp.Listener) {
 // client talked to.
 func (m *Master) reply(l *udp.Listener, peer netip.AddrPort, local netip.Addr, code proto.ErrorCode, msg string) {
 	var b [128]byte
-	m.cfg.Observer.ErrorSent(code)
+	m.obs.ErrorSent(code)
 	if err := l.WriteTo(proto.AppendError(b[:0], code, msg), peer, local); err != nil {
 		m.log.Debug("reply", zap.Stringer("peer", peer), zap.Error(err))
 	}
@@ -222,22 +217,7 @@ func (m *Master) decide(pkt []byte, d Decision) {
 	m.decideOp(op, d)
 }
 
-func (m *Master) decideOp(op proto.Opcode, d Decision) {
-	c := &m.counters
-	switch d {
-	case DecisionAccepted:
-		c.Accepted.Add(1)
-	case DecisionRejected:
-		c.Rejected.Add(1)
-	case DecisionMalformed:
-		c.Malformed.Add(1)
-	case DecisionBusy:
-		c.Busy.Add(1)
-	case DecisionDuplicate:
-		c.Duplicates.Add(1)
-	}
-	m.cfg.Observer.Request(op, d)
-}
+func (m *Master) decideOp(op proto.Opcode, d Decision) { m.obs.Request(op, d) }
 
 // release forgets a finished (or failed) session.
 func (m *Master) release(key sessionKey) {
@@ -288,15 +268,15 @@ func (m *Master) dispatch(l *udp.Listener, req *proto.Request, key sessionKey, l
 			continue // died while idle
 		}
 		if err := w.conn.SendHandoff(ho, sock); err != nil {
-			m.counters.HandoffFailure.Add(1)
+			m.handoffFailures.Add(1)
 			m.log.Warn("handoff", zap.Int("worker_pid", w.pid), zap.Error(err))
 			w.unassign()
 			w.kill()
 			continue
 		}
 		m.decideOp(req.Op, DecisionAccepted)
-		m.cfg.Observer.Handoff(time.Since(received))
-		w.startDeadline(m.cfg.Settings.SessionDeadline+m.cfg.KillGrace, &m.counters)
+		m.obs.Handoff(time.Since(received))
+		w.startDeadline(m.cfg.Settings.SessionDeadline + m.cfg.KillGrace)
 		return
 	}
 	m.release(key)

@@ -60,11 +60,9 @@ func (m *Master) spawn() (*worker, error) {
 	wf.Close() // the child has its copy
 	if err != nil {
 		conn.Close()
-		m.counters.SpawnFailures.Add(1)
-		m.cfg.Observer.WorkerFailed()
+		m.obs.WorkerFailed()
 		return nil, fmt.Errorf("start worker: %w", err)
 	}
-	m.counters.Spawns.Add(1)
 	m.live.Add(1)
 	t0 := time.Now()
 	w := &worker{m: m, cmd: cmd, conn: conn, pid: cmd.Process.Pid, gen: gen, done: make(chan struct{})}
@@ -73,15 +71,14 @@ func (m *Master) spawn() (*worker, error) {
 		err = fmt.Errorf("hello from pid %d, started pid %d", hello.PID, w.pid)
 	}
 	if err != nil {
-		m.counters.SpawnFailures.Add(1)
-		m.cfg.Observer.WorkerFailed()
+		m.obs.WorkerFailed()
 		w.kill()
 		conn.Close()
 		cmd.Wait()
 		m.live.Add(-1)
 		return nil, fmt.Errorf("worker %d not ready: %w", w.pid, err)
 	}
-	m.cfg.Observer.WorkerStarted(time.Since(t0))
+	m.obs.WorkerStarted(time.Since(t0))
 	m.mu.Lock()
 	m.workers[w] = struct{}{}
 	m.mu.Unlock()
@@ -108,7 +105,7 @@ func (w *worker) unassign() {
 }
 
 // startDeadline kills the worker if its session outlives d.
-func (w *worker) startDeadline(d time.Duration, c *Counters) {
+func (w *worker) startDeadline(d time.Duration) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.state == stateDead {
@@ -122,7 +119,6 @@ func (w *worker) startDeadline(d time.Duration, c *Counters) {
 			w.mu.Lock()
 			w.killed = true
 			w.mu.Unlock()
-			c.Killed.Add(1)
 			w.m.log.Warn("session deadline passed: killing worker", zap.Int("worker_pid", w.pid))
 			w.kill()
 		}
@@ -158,8 +154,7 @@ func (w *worker) supervise() {
 	m.live.Add(-1)
 	if !busy {
 		if err != nil && !w.closed.Load() {
-			m.counters.Crashes.Add(1)
-			m.cfg.Observer.WorkerCrashed(false)
+			m.obs.WorkerCrashed(false)
 			m.log.Warn("idle worker died", zap.Int("worker_pid", w.pid), zap.Error(err))
 		}
 		return
@@ -169,8 +164,7 @@ func (w *worker) supervise() {
 		return // the handoff failed; dispatch retried elsewhere
 	}
 	if err != nil {
-		m.counters.Crashes.Add(1)
-		m.cfg.Observer.WorkerCrashed(killed)
+		m.obs.WorkerCrashed(killed)
 		st = crashStats(ho, w.pid)
 		m.cleanupUpload(ho)
 		m.log.Warn("worker crashed", zap.Int("worker_pid", w.pid), zap.String("session_id", ho.SessionID),
@@ -217,8 +211,7 @@ func crashStats(ho *ipc.Handoff, pid int) *stats.SessionStats {
 // finish accounts for a finished session: counters, the session log line
 // and the callback.
 func (m *Master) finish(st *stats.SessionStats, ho *ipc.Handoff) {
-	m.counters.countOutcome(st.Outcome)
-	m.cfg.Observer.SessionFinished(st)
+	m.obs.SessionFinished(st)
 	// The UEFI probe is normal: remember it, and name it in the line of
 	// the download that follows.
 	follows := zap.Skip()
