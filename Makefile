@@ -2,7 +2,7 @@
 # needed); `make test` runs every test (unit, fuzz smoke, end to end).
 GO       ?= go
 BIN      ?= bin
-FUZZTIME ?= 3s
+FUZZTIME ?= 3000x
 ADDR     ?= 127.0.0.1:6969
 
 .PHONY: all build test unit fuzz bench run vet clean

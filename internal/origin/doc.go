@@ -1,0 +1,101 @@
+// Package origin streams TFTP downloads from HTTP(S) origins, optionally
+// through an on-disk cache shared by all worker processes.
+//
+// # Fetching
+//
+// Client.Open sends one GET (http and https only, with Accept-Encoding:
+// identity so the bytes and Content-Length are the origin's) and returns
+// once the headers have arrived. The answer maps to TFTP as follows:
+//
+//	200               the content; tsize from Content-Length (none when chunked)
+//	404, 410          ERROR 1 "File not found"
+//	401, 403          ERROR 2 "Access violation"
+//	anything else     ERROR 0 "origin error"
+//	network error     ERROR 0 "origin error"
+//	timeout           ERROR 0 "origin error"
+//
+// The wire message never carries the status, the URL or the network error;
+// they are in the error text, for the session log. Redirects are followed
+// (at most 10, net/http's default). URLs are logged with passwords
+// redacted.
+//
+// Timeouts are bounded by default: ConnectTimeout 5 s (TCP connect, TLS
+// handshake), HeaderTimeout 10 s (request sent to headers received),
+// IdleTimeout 30 s (one read waiting for body bytes; a stall aborts the
+// download with ERROR 0). The proxy comes from HTTP_PROXY, HTTPS_PROXY
+// and NO_PROXY. MaxSize optionally refuses larger objects.
+//
+// Memory is bounded whatever the object's size: without a cache the body
+// is a plain stream (*Body) that the TFTP engine reads once, in order,
+// keeping only the current window in its ring buffer, so retransmissions
+// never refetch; a cache fill copies through one 64 KiB buffer.
+//
+// # Cache
+//
+// With Client.Cache set, objects are kept in Cache.Dir, up to
+// Cache.MaxBytes (1 GiB by default), least recently used evicted first.
+// Each entry is named by the SHA-256 of its URL:
+//
+//	<key>.lock    the entry's lock (flock, exclusive)
+//	<key>.data    the complete object
+//	<key>.meta    JSON: url, etag, last_modified, size, validated
+//	<key>.*.part  an object being fetched (removed or renamed to .data)
+//	<key>.*.mtmp  metadata being written (renamed to .meta)
+//
+// The protocol, for every Open of a URL:
+//
+//  1. In one process, concurrent Opens of a URL form a flight: the first
+//     (the leader) does the work below, the others wait for it and share
+//     its outcome (singleflight).
+//  2. The leader takes the entry lock: open(O_CREAT) + flock(LOCK_EX |
+//     LOCK_NB), polling (1 ms doubling to 50 ms) while another process (or
+//     Client) holds it, at most Cache.LockWait (60 s); then it checks that
+//     the path still names the locked file, since eviction deletes lock
+//     files under their lock. Past LockWait, it streams from the origin
+//     itself, uncached.
+//  3. Holding the lock, it reads .meta and checks .data has that size.
+//     An entry validated after this Open began (a fetch or revalidation
+//     that another process finished while this one waited), or less than
+//     Cache.MaxAge ago, is served as is: no request.
+//  4. Otherwise it sends the GET, with If-None-Match and
+//     If-Modified-Since from .meta when there is an entry. 304: .meta's
+//     validated time is updated and .data served. 404/410: the entry is
+//     deleted. 401/403: refused. Any other failure with an entry: the
+//     stale entry is served (stale-if-error). 200: a fill starts.
+//  5. A fill copies the body at the origin's pace into <key>.*.part,
+//     still holding the lock; the leader and its in-process joiners read
+//     that file along as it grows (ReadAt waits for missing bytes). When
+//     the body is complete and its length matches Content-Length, the
+//     file is fsynced, .meta removed, the file renamed to .data and a new
+//     .meta written (temp + rename); then the lock is released and, past
+//     MaxBytes, least recently used entries whose lock is free are
+//     deleted. A fill that fails (or is not published) deletes its
+//     temporary file and the outdated entry; readers get ERROR 0 once they
+//     reach the missing bytes. A fill ignores the end of the session that
+//     started it; only IdleTimeout, MaxSize or the process's exit stop it.
+//  6. A cached entry is served as an *os.File (*File), read with ReadAt.
+//     Its modification time is set on each use: it is the LRU clock.
+//
+// So a boot storm of N concurrent downloads of one object costs the origin
+// one request, whether the downloads are goroutines or worker processes:
+// the first process fetches, the others wait on the lock and then find an
+// entry validated after they began. Readers in other processes wait for
+// the complete file (they cannot read along); the fill runs at the
+// origin's pace, not the TFTP client's, so the wait is the origin
+// transfer time. A fill outlives the download that started it (a UEFI
+// size probe ends its session at once); Client.Wait lets a worker finish
+// it before exiting. A killed process releases its locks with its file
+// descriptors; its temporary files are deleted by the next fill of the
+// entry.
+//
+// Objects whose Content-Length exceeds MaxBytes are streamed uncached (as
+// a *Body, ending with the session), and concurrent Opens of them each
+// fetch. A chunked object that turns out
+// larger than MaxBytes is served but not published. MaxBytes bounds the
+// published entries; fills in progress use disk for their objects on top.
+//
+// The worker runs chrooted as an unprivileged user: Dir must be inside
+// the chroot and writable by that user; the entries are created mode
+// 0600 and Dir 0700. Cross-process locking needs flock(2) (Linux);
+// elsewhere only the goroutines of one process share fetches.
+package origin

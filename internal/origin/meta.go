@@ -1,0 +1,145 @@
+package origin
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// maxMetaSize bounds a metadata file; a larger one is not ours.
+const maxMetaSize = 64 << 10
+
+// meta is what a cache entry remembers about its data, in <key>.meta as
+// JSON. It is written to a temporary file and renamed into place.
+type meta struct {
+	URL          string `json:"url"`
+	ETag         string `json:"etag,omitempty"`
+	LastModified string `json:"last_modified,omitempty"`
+	Size         int64  `json:"size"`
+	// Validated is when the origin last confirmed this content (the end
+	// of the fetch or a 304), in Unix nanoseconds.
+	Validated int64 `json:"validated"`
+}
+
+func (m meta) validated() time.Time { return time.Unix(0, m.Validated) }
+
+// decodeMeta parses a metadata file strictly: one JSON object with known
+// fields, a URL and a size that is not negative.
+func decodeMeta(b []byte) (meta, error) {
+	var m meta
+	if len(b) > maxMetaSize {
+		return m, errors.New("metadata too large")
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&m); err != nil {
+		return meta{}, fmt.Errorf("metadata: %w", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return meta{}, errors.New("metadata: data after the object")
+	}
+	if m.URL == "" || m.Size < 0 {
+		return meta{}, errors.New("metadata: no url or a negative size")
+	}
+	return m, nil
+}
+
+// entry names the files of one cache entry: Dir/<key>.{lock,data,meta},
+// and the temporary files Dir/<key>.*.part (data being fetched) and
+// Dir/<key>.*.mtmp (metadata being written).
+type entry struct {
+	dir, key string
+}
+
+// keyOf is the entry key of a URL: the hex SHA-256 of its text.
+func keyOf(url string) string {
+	sum := sha256.Sum256([]byte(url))
+	return hex.EncodeToString(sum[:])
+}
+
+func (e entry) lock() string { return filepath.Join(e.dir, e.key+".lock") }
+func (e entry) data() string { return filepath.Join(e.dir, e.key+".data") }
+func (e entry) meta() string { return filepath.Join(e.dir, e.key+".meta") }
+
+// read returns the entry's metadata when the entry is complete: metadata
+// for url and a data file of the recorded size. The caller holds the lock.
+func (e entry) read(url string) (meta, bool) {
+	f, err := os.Open(e.meta())
+	if err != nil {
+		return meta{}, false
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxMetaSize+1))
+	f.Close()
+	if err != nil {
+		return meta{}, false
+	}
+	m, err := decodeMeta(b)
+	if err != nil || m.URL != url {
+		return meta{}, false
+	}
+	fi, err := os.Stat(e.data())
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() != m.Size {
+		return meta{}, false
+	}
+	return m, true
+}
+
+// writeMeta replaces the metadata file atomically. The caller holds the
+// lock.
+func (e entry) writeMeta(m meta) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(e.dir, e.key+".*.mtmp")
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), e.meta())
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
+}
+
+// touch marks the entry used now: its data file's times are the LRU clock
+// (set explicitly, so noatime and relatime mounts do not matter).
+func (e entry) touch() {
+	now := time.Now()
+	os.Chtimes(e.data(), now, now)
+}
+
+// remove deletes the entry's data and metadata. The caller holds the lock.
+func (e entry) remove() {
+	os.Remove(e.meta())
+	os.Remove(e.data())
+}
+
+// removeTemps deletes temporary files a dead process left for this entry.
+// The caller holds the lock, so no live process is writing them.
+func (e entry) removeTemps() {
+	ents, _ := os.ReadDir(e.dir)
+	for _, d := range ents {
+		n := d.Name()
+		if strings.HasPrefix(n, e.key+".") && (strings.HasSuffix(n, ".part") || strings.HasSuffix(n, ".mtmp")) {
+			os.Remove(filepath.Join(e.dir, n))
+		}
+	}
+}
