@@ -2,6 +2,7 @@ package fbtftp
 
 import (
 	"log/slog"
+	"net"
 	"net/netip"
 	"strings"
 
@@ -38,6 +39,10 @@ type Request struct {
 	Options []Option
 	// Peer is the client's address and port (IPv4 addresses unmapped).
 	Peer netip.AddrPort
+	// MAC is the client's link-layer address from the kernel's neighbour
+	// table (read only; the client is never probed); nil when unknown, as
+	// for a client behind a router.
+	MAC net.HardwareAddr
 	// Local is the server address the client talked to and the session
 	// socket's port: replies come from here.
 	Local netip.AddrPort

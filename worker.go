@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fbtftp-go/fbtftp/internal/ipc"
+	"github.com/fbtftp-go/fbtftp/internal/neigh"
 	"github.com/fbtftp-go/fbtftp/internal/proto"
 	"github.com/fbtftp-go/fbtftp/internal/remap"
 	"github.com/fbtftp-go/fbtftp/internal/sandbox"
@@ -142,6 +143,9 @@ func ServeWorker(ctx context.Context, h Handler, cfg WorkerConfig) error {
 		Settings:  &ho.Settings,
 		Logger: log.With(slog.String("session_id", ho.SessionID), slog.String("peer", ho.Peer.String()),
 			slog.String("file", ho.Filename)),
+	}
+	if mac, ok := neigh.Lookup(ho.Peer.Addr()); ok {
+		req.MAC = mac
 	}
 	var serr error
 	if err := applyRules(rules, req); err != nil {
