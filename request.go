@@ -46,8 +46,9 @@ type Request struct {
 	// Local is the server address the client talked to and the session
 	// socket's port: replies come from here.
 	Local netip.AddrPort
-	// Extra holds free-form settings from the master (--set key=value),
-	// for custom workers and content sources.
+	// Extra holds free-form settings from the master, for custom workers
+	// and content sources (server.Server's Settings.Extra; the
+	// fbtftp-master command line has no flag for it yet).
 	Extra map[string]string
 	// Settings is the master's configuration for this session.
 	Settings *Settings
