@@ -8,7 +8,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -63,6 +65,10 @@ func TestForUser(t *testing.T) {
 // and waits; the test reads the helper's /proc entry.
 func TestApply(t *testing.T) {
 	if os.Getenv("FBTFTP_SANDBOX_HELPER") == "1" {
+		// no_new_privs is a per-thread flag. Release binaries (no cgo)
+		// set it on every thread; a test binary built with cgo (-race)
+		// sets it on the calling thread only: report that thread.
+		runtime.LockOSThread()
 		s, err := FromEnv(os.Getenv)
 		if err == nil {
 			err = Apply(s)
@@ -71,7 +77,7 @@ func TestApply(t *testing.T) {
 			fmt.Println("error:", err)
 			os.Exit(1)
 		}
-		fmt.Println("ready")
+		fmt.Printf("ready %d\n", syscall.Gettid())
 		io.Copy(io.Discard, os.Stdin) // wait for the parent
 		os.Exit(0)
 	}
@@ -90,7 +96,8 @@ func TestApply(t *testing.T) {
 	defer cmd.Wait()
 	defer stdin.Close()
 	line, _ := bufio.NewReader(stdout).ReadString('\n')
-	if line != "ready\n" {
+	var tid int
+	if _, err := fmt.Sscanf(line, "ready %d\n", &tid); err != nil {
 		t.Fatalf("helper said %q", line)
 	}
 	proc := filepath.Join("/proc", fmt.Sprint(cmd.Process.Pid))
@@ -98,7 +105,7 @@ func TestApply(t *testing.T) {
 	if err != nil || link != root {
 		t.Errorf("root link %q %v, want %q", link, err, root)
 	}
-	status, err := os.ReadFile(filepath.Join(proc, "status"))
+	status, err := os.ReadFile(filepath.Join(proc, "task", fmt.Sprint(tid), "status"))
 	if err != nil {
 		t.Fatal(err)
 	}
