@@ -7,6 +7,7 @@ import (
 	"log/slog"
 
 	"github.com/fbtftp-go/fbtftp/internal/content"
+	"github.com/fbtftp-go/fbtftp/internal/tmpl"
 )
 
 // NewFileHandler returns the stock handler: it serves regular files under
@@ -29,9 +30,21 @@ import (
 // the same file while one runs gets ERROR 2. The worker's user needs write
 // permission on the directory. Downloads of the temporary files' names get
 // ERROR 1. See content.FileStore.Upload for details.
-func NewFileHandler() Handler { return fileHandler{} }
+//
+// Templates: a name ending in ".tmpl", or a missing name whose ".tmpl"
+// file exists, is rendered per client with text/template (see
+// docs/templates.md): client IP and MAC, the requested name, the local
+// address, the host name and the values of the --template-data file for
+// this client. The data file is read here, before the worker's chroot.
+func NewFileHandler() Handler {
+	values, err := loadTemplateValues()
+	return fileHandler{values: values, valuesErr: err}
+}
 
-type fileHandler struct{}
+type fileHandler struct {
+	values    tmpl.Store // --template-data, keyed by MAC or IP
+	valuesErr error      // the data file could not be read
+}
 
 var _ WriteHandler = fileHandler{}
 
@@ -55,7 +68,7 @@ func openStore(r *Request) (*content.FileStore, string, error) {
 }
 
 // ServeTFTP opens the requested file for a download.
-func (fileHandler) ServeTFTP(ctx context.Context, r *Request) (ResponseData, error) {
+func (h fileHandler) ServeTFTP(ctx context.Context, r *Request) (ResponseData, error) {
 	if content.IsUploadTemp(r.Path) || content.IsUploadTemp(r.Filename) {
 		// An upload in progress: never serve part of it.
 		return nil, &Error{Code: CodeNotFound, Message: CodeNotFound.String()}
@@ -65,11 +78,7 @@ func (fileHandler) ServeTFTP(ctx context.Context, r *Request) (ResponseData, err
 		return nil, err
 	}
 	defer store.Close()
-	f, err := store.Open(rel)
-	if err != nil {
-		return nil, err
-	}
-	return FileResponse(f)
+	return h.serveOrRender(ctx, r, store, rel)
 }
 
 // ReceiveTFTP starts an upload of the requested file.

@@ -120,6 +120,9 @@ func (o *options) masterConfig(log *zap.Logger) (master.Config, error) {
 		// outside the root); SIGHUP replaces the idle ones to reload.
 		env = append(env, fbtftp.EnvMapFile+"="+settings.MapFile)
 	}
+	if o.templateData != "" {
+		env = append(env, fbtftp.EnvTemplateData+"="+o.templateData)
+	}
 	return master.Config{
 		WorkerPath:   worker,
 		WorkerEnv:    env,

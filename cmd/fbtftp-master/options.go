@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/fbtftp-go/fbtftp/internal/getopt"
 	"github.com/fbtftp-go/fbtftp/internal/logging"
 	"github.com/fbtftp-go/fbtftp/internal/proto"
+	"github.com/fbtftp-go/fbtftp/internal/tmpl"
 	"github.com/fbtftp-go/fbtftp/internal/udp"
 )
 
@@ -65,6 +67,7 @@ type options struct {
 	drainTimeout time.Duration // --drain-timeout
 	logFormat    string        // --log-format
 	metricsAddr  string        // --metrics-addr HOST:PORT (Prometheus; served by the metrics wiring)
+	templateData string        // --template-data FILE (JSON values for templates)
 }
 
 // MetricsAddr is the --metrics-addr value, "" when not given: where the
@@ -145,6 +148,7 @@ func parseArgs(args []string) (*options, error) {
 		{Long: "drain-timeout", HasArg: true, Set: o.drainTimeoutOpt},
 		{Long: "log-format", HasArg: true, Set: o.logFormatOpt},
 		{Long: "metrics-addr", HasArg: true, Set: o.metricsAddrOpt},
+		{Long: "template-data", HasArg: true, Set: o.templateDataOpt},
 	}
 	// in.tftpd prints its version and exits as soon as getopt reaches -V:
 	// what follows is not looked at.
@@ -360,6 +364,20 @@ func (o *options) logFormatOpt(_, s string) error {
 	return nil
 }
 
+// templateDataOpt takes the template data file: checked now, read by each
+// worker before its chroot.
+func (o *options) templateDataOpt(_, s string) error {
+	abs, err := filepath.Abs(s)
+	if err != nil {
+		return err
+	}
+	if _, err := tmpl.LoadValues(abs); err != nil {
+		return fmt.Errorf("invalid template data file: %v", err)
+	}
+	o.templateData = abs
+	return nil
+}
+
 func (o *options) metricsAddrOpt(_, s string) error {
 	_, port, err := net.SplitHostPort(s)
 	if err == nil {
@@ -416,5 +434,6 @@ func usage(prog string) string {
       --drain-timeout D     on SIGTERM let sessions finish for D (default 30s)
       --log-format F        json or console
       --metrics-addr HOST:PORT  serve Prometheus metrics there
+      --template-data FILE  JSON values for *.tmpl files, keyed by MAC or IP
 `, prog)
 }

@@ -1,0 +1,101 @@
+package fbtftp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/fbtftp-go/fbtftp/internal/content"
+	"github.com/fbtftp-go/fbtftp/internal/tmpl"
+)
+
+// EnvTemplateData names the environment variable through which the master
+// gives workers its --template-data file (JSON values keyed by MAC or IP).
+const EnvTemplateData = "FBTFTP_TEMPLATE_DATA"
+
+// templateSuffix marks a file the stock handler renders per request.
+const templateSuffix = ".tmpl"
+
+// maxTemplateSource bounds a template file read into memory.
+const maxTemplateSource = 1 << 20
+
+// loadTemplateValues reads the --template-data file named in the
+// environment; it runs when the handler is built, before the chroot.
+func loadTemplateValues() (tmpl.Store, error) {
+	p := os.Getenv(EnvTemplateData)
+	if p == "" {
+		return tmpl.Store{}, nil
+	}
+	s, err := tmpl.LoadValues(p)
+	if err != nil {
+		return tmpl.Store{}, fmt.Errorf("template data %s: %w", p, err)
+	}
+	return s, nil
+}
+
+// render serves a template: rel names a "*.tmpl" file in store, rendered
+// with text/template for this client (IP, MAC when known, the requested
+// name, the local address, the host name and the values of the data file
+// for this MAC or IP). Its size is known once rendered, so tsize is
+// acknowledged. A template error is ERROR 0 "template error" on the wire;
+// the log gets the file and line.
+func (h fileHandler) render(ctx context.Context, r *Request, store *content.FileStore, rel string) (ResponseData, error) {
+	if h.valuesErr != nil {
+		return nil, h.valuesErr
+	}
+	f, err := store.Open(rel)
+	if err != nil {
+		return nil, err
+	}
+	src, err := io.ReadAll(io.LimitReader(f, maxTemplateSource+1))
+	f.Close()
+	if err != nil {
+		return nil, err
+	}
+	if len(src) > maxTemplateSource {
+		return nil, fmt.Errorf("template %s larger than %d bytes", rel, maxTemplateSource)
+	}
+	mac := ""
+	if r.MAC != nil {
+		mac = r.MAC.String()
+	}
+	if m, ok := tmpl.MACFromPxelinux(r.Path); ok && mac == "" {
+		mac = m
+	}
+	host, _ := os.Hostname()
+	values := h.values.Lookup(mac, r.Peer.Addr().Unmap().String())
+	d := tmpl.NewData(r.Peer.Addr(), r.Local.Addr(), mac, r.Filename, host, values)
+	out, err := tmpl.Render(ctx, rel, src, d, 0)
+	if err != nil {
+		return nil, err
+	}
+	return BytesResponse(out), nil
+}
+
+// serveOrRender opens rel, or renders it when it is a template; a missing
+// file is also looked up as rel+".tmpl", so "pxelinux.cfg/01-aa-bb-..."
+// can be answered by "pxelinux.cfg/01-aa-bb-....tmpl" and a remap rule can
+// route many names to one template.
+func (h fileHandler) serveOrRender(ctx context.Context, r *Request, store *content.FileStore, rel string) (ResponseData, error) {
+	if strings.HasSuffix(rel, templateSuffix) {
+		return h.render(ctx, r, store, rel)
+	}
+	f, err := store.Open(rel)
+	if err == nil {
+		return FileResponse(f)
+	}
+	if !errors.Is(err, ErrNotFound) {
+		if code, _ := WireError(err); code != CodeNotFound {
+			return nil, err
+		}
+	}
+	if d, terr := h.render(ctx, r, store, rel+templateSuffix); terr == nil {
+		return d, nil
+	} else if code, _ := WireError(terr); code != CodeNotFound {
+		return nil, terr
+	}
+	return nil, err
+}
