@@ -22,7 +22,8 @@ const (
 // session is its own worker process). See the package documentation for
 // the protocol. A Cache must not be copied after first use.
 type Cache struct {
-	// Dir holds the entries. It is created (mode 0700) when missing; every
+	// Dir holds the entries. It is created (mode 0700) when missing and
+	// opened once (see OpenDir), then used through its descriptor; every
 	// process sharing it must be able to write it.
 	Dir string
 	// MaxBytes bounds the published entries (DefaultCacheMaxBytes when
@@ -44,6 +45,10 @@ type Cache struct {
 	flights map[string]*flight // by entry key: the in-process Open in charge
 	fills   sync.WaitGroup     // running fills
 
+	dirMu  sync.Mutex
+	root   *os.Root // Dir, set once by OpenDir; owned by the Cache (Close)
+	closed bool
+
 	// Test hooks: onWait runs when an Open finds the entry locked by
 	// another open of the lock file, onJoin when an Open joins another
 	// goroutine's flight, afterLead when a leader has resolved its flight.
@@ -57,7 +62,11 @@ func (ca *Cache) maxBytes() int64 {
 	return DefaultCacheMaxBytes
 }
 
-func (ca *Cache) entry(key string) entry { return entry{dir: ca.Dir, key: key} }
+// entry returns the entry of key, opening Dir first when needed.
+func (ca *Cache) entry(key string) (entry, error) {
+	root, err := ca.dir()
+	return entry{root: root, key: key}, err
+}
 
 // flight is one in-process resolution of a URL: the goroutine that created
 // it (the leader) takes the entry's lock and finds the content; the others
@@ -75,11 +84,11 @@ type flight struct {
 	users int  // Opens using the flight; guarded by Cache.mu
 	gone  bool // no longer registered; guarded by Cache.mu
 
-	path   string // a current published entry to open
-	size   int64  // its size
-	fill   *fill  // a fetch in progress to read along; set under Cache.mu
-	body   *Body  // the leader's own stream of an uncacheable object
-	direct bool   // joiners fetch on their own, uncached
+	entry  entry // a current published entry to open
+	size   int64 // its size
+	fill   *fill // a fetch in progress to read along; set under Cache.mu
+	body   *Body // the leader's own stream of an uncacheable object
+	direct bool  // joiners fetch on their own, uncached
 	err    error
 	retry  bool // the leader gave up (its ctx ended): joiners start over
 }
@@ -165,12 +174,12 @@ func (c *Client) result(ctx context.Context, f *flight, u *url.URL, lead bool) (
 	case f.fill != nil:
 		return f.fill.reader(ctx)
 	}
-	return openEntry(f.path, f.size)
+	return openEntry(f.entry, f.size)
 }
 
-// openEntry opens a published data file of the given size.
-func openEntry(path string, size int64) (*File, error) {
-	fd, err := os.Open(path)
+// openEntry opens the published data file of e, of the given size.
+func openEntry(e entry, size int64) (*File, error) {
+	fd, err := e.root.Open(e.data())
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errGone, err)
 	}
@@ -200,18 +209,18 @@ func (ca *Cache) deregister(key string, f *flight) {
 // stays registered (joiners read along) until the fill ends.
 func (c *Client) lead(ctx context.Context, f *flight, key string, u *url.URL) {
 	ca := c.Cache
-	e := ca.entry(key)
 	defer func() {
 		if f.fill == nil {
 			ca.deregister(key, f)
 		}
 		close(f.done)
 	}()
-	if err := os.MkdirAll(ca.Dir, 0o700); err != nil {
+	e, err := ca.entry(key)
+	if err != nil {
 		f.err = wrap(errOrigin, u.Redacted(), err)
 		return
 	}
-	lk, err := lockEntry(ctx, e.lock(), orDefault(ca.LockWait, DefaultLockWait), ca.onWait)
+	lk, err := lockEntry(ctx, e, orDefault(ca.LockWait, DefaultLockWait), ca.onWait)
 	switch {
 	case errors.Is(err, ErrLockTimeout):
 		f.direct = true
@@ -232,7 +241,7 @@ func (c *Client) lead(ctx context.Context, f *flight, key string, u *url.URL) {
 	m, ok := e.read(u.String())
 	serve := func() {
 		e.touch()
-		f.path, f.size = e.data(), m.Size
+		f.entry, f.size = e, m.Size
 	}
 	if ok && (!m.validated().Before(f.start) || ca.MaxAge > 0 && time.Since(m.validated()) < ca.MaxAge) {
 		serve()
@@ -306,18 +315,18 @@ func (c *Client) fetched(ctx context.Context, f *flight, e entry, u *url.URL, re
 	}
 }
 
-// lockEntry takes the exclusive lock of an entry: flock on Dir/<key>.lock.
+// lockEntry takes the exclusive lock of an entry: flock on <key>.lock.
 // While another open of the file holds it, it polls (1 ms doubling to
 // 50 ms) until wait has passed (ErrLockTimeout) or ctx ends. After locking
-// it checks that the path still names the locked file: an eviction
+// it checks that <key>.lock still names the locked file: an eviction
 // removes the lock file while holding it, and a lock on a removed file
 // protects nothing, so then it starts over with the new file.
-func lockEntry(ctx context.Context, path string, wait time.Duration, onWait func()) (*os.File, error) {
+func lockEntry(ctx context.Context, e entry, wait time.Duration, onWait func()) (*os.File, error) {
 	deadline := time.Now().Add(wait)
 	delay := time.Millisecond
 	waited := false
 	for {
-		lk, ok, err := tryLockEntry(path)
+		lk, ok, err := tryLockEntry(e)
 		if err != nil {
 			return nil, err
 		}
@@ -343,9 +352,9 @@ func lockEntry(ctx context.Context, path string, wait time.Duration, onWait func
 }
 
 // tryLockEntry makes one attempt at the entry lock.
-func tryLockEntry(path string) (*os.File, bool, error) {
+func tryLockEntry(e entry) (*os.File, bool, error) {
 	for {
-		lk, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+		lk, err := e.root.OpenFile(e.lock(), os.O_RDWR|os.O_CREATE, 0o600)
 		if err != nil {
 			return nil, false, err
 		}
@@ -355,7 +364,7 @@ func tryLockEntry(path string) (*os.File, bool, error) {
 			return nil, false, err
 		}
 		held, err1 := lk.Stat()
-		named, err2 := os.Stat(path)
+		named, err2 := e.root.Stat(e.lock())
 		if err1 == nil && err2 == nil && os.SameFile(held, named) {
 			return lk, true, nil
 		}

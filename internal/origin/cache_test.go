@@ -83,6 +83,7 @@ func newCached(t *testing.T, h http.Handler, cache *Cache) (*origin, *Client) {
 		cache.Dir = t.TempDir()
 	}
 	c := &Client{Cache: cache, IdleTimeout: 5 * time.Second}
+	t.Cleanup(func() { cache.Close() }) // after the Wait below
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -91,6 +92,16 @@ func newCached(t *testing.T, h http.Handler, cache *Cache) (*origin, *Client) {
 		}
 	})
 	return o, c
+}
+
+// entryOf returns the cache entry of url, opening the cache directory.
+func entryOf(t *testing.T, c *Client, url string) entry {
+	t.Helper()
+	e, err := c.Cache.entry(keyOf(url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
 }
 
 // fetch opens url, reads it all and waits for the fill to be published.
@@ -148,7 +159,7 @@ func TestCacheHitRevalidateRefetch(t *testing.T) {
 	if v.full.Load() != 2 || v.cond.Load() != 3 {
 		t.Fatalf("requests: %d full, %d conditional", v.full.Load(), v.cond.Load())
 	}
-	m, ok := c.Cache.entry(keyOf(url)).read(url)
+	m, ok := entryOf(t, c, url).read(url)
 	if !ok || m.ETag != `"2"` || m.LastModified != lastModified || m.Size != int64(len(v2)) {
 		t.Errorf("meta = %+v, %v", m, ok)
 	}
@@ -221,20 +232,21 @@ func TestCacheEviction(t *testing.T) {
 	}
 	o, c := newCached(t, v, &Cache{MaxBytes: 2*size + size/2})
 	has := func(p string) bool {
-		_, ok := c.Cache.entry(keyOf(o.URL + p)).read(o.URL + p)
+		_, ok := entryOf(t, c, o.URL+p).read(o.URL + p)
 		return ok
 	}
 	fetch(t, c, o.URL+"/a")
 	fetch(t, c, o.URL+"/b")
 	// Use a again so that b is the least recently used.
 	past := time.Now().Add(-time.Hour)
-	os.Chtimes(c.Cache.entry(keyOf(o.URL+"/b")).data(), past, past)
+	b := entryOf(t, c, o.URL+"/b")
+	b.root.Chtimes(b.data(), past, past)
 	fetch(t, c, o.URL+"/a")
 	fetch(t, c, o.URL+"/c")
 	if !has("/a") || has("/b") || !has("/c") {
 		t.Fatalf("after eviction: a %v, b %v, c %v; want b evicted", has("/a"), has("/b"), has("/c"))
 	}
-	if _, err := os.Stat(c.Cache.entry(keyOf(o.URL + "/b")).lock()); !os.IsNotExist(err) {
+	if _, err := b.root.Stat(b.lock()); !os.IsNotExist(err) {
 		t.Errorf("evicted lock file: %v", err)
 	}
 	full := v.full.Load()
@@ -299,7 +311,7 @@ func TestCacheOriginErrors(t *testing.T) {
 	} else if code, _ := wire(t, err); code != proto.ErrNotFound {
 		t.Errorf("404 -> code %d", code)
 	}
-	if _, err := os.Stat(c.Cache.entry(keyOf(url)).data()); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(c.Cache.Dir, entryOf(t, c, url).data())); !os.IsNotExist(err) {
 		t.Errorf("entry after 404: %v", err)
 	}
 	// No entry and an error: ERROR 0.
@@ -341,6 +353,7 @@ func TestCacheFailedFill(t *testing.T) {
 	})
 	dir := t.TempDir()
 	c := &Client{Cache: &Cache{Dir: dir}}
+	defer c.Cache.Close()
 	body, err := c.Open(t.Context(), o.URL+"/f")
 	if err != nil {
 		t.Fatal(err)
@@ -380,6 +393,7 @@ func TestCacheConcurrent(t *testing.T) {
 		w.Write(data)
 	})
 	c := &Client{Cache: &Cache{Dir: t.TempDir()}}
+	defer c.Cache.Close()
 	c.Cache.onJoin = func() {
 		if joined.Add(1) == n-1 {
 			close(allJoined)
@@ -414,8 +428,7 @@ func TestCacheLockWait(t *testing.T) {
 	v := &versioned{}
 	v.set("/f", payload(100), `"f"`)
 	o, c := newCached(t, v, &Cache{LockWait: 20 * time.Millisecond})
-	os.MkdirAll(c.Cache.Dir, 0o700)
-	lk, ok, err := tryLockEntry(c.Cache.entry(keyOf(o.URL + "/f")).lock())
+	lk, ok, err := tryLockEntry(entryOf(t, c, o.URL+"/f"))
 	if err != nil || !ok {
 		t.Fatal(ok, err)
 	}
@@ -459,6 +472,7 @@ func TestCacheReaderCancel(t *testing.T) {
 	})
 	defer close(release)
 	c := &Client{Cache: &Cache{Dir: t.TempDir()}, IdleTimeout: 200 * time.Millisecond}
+	defer c.Cache.Close()
 	ctx, cancel := context.WithCancel(t.Context())
 	body, err := c.Open(ctx, o.URL+"/f")
 	if err != nil {

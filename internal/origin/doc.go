@@ -34,7 +34,9 @@
 //
 // With Client.Cache set, objects are kept in Cache.Dir, up to
 // Cache.MaxBytes (1 GiB by default), least recently used evicted first.
-// Each entry is named by the SHA-256 of its URL:
+// The directory is opened once (Cache.OpenDir, or the first Open) and
+// then used through that descriptor (an *os.Root), every file by its name
+// in it, never by a path. Each entry is named by the SHA-256 of its URL:
 //
 //	<key>.lock    the entry's lock (flock, exclusive)
 //	<key>.data    the complete object
@@ -50,7 +52,7 @@
 //  2. The leader takes the entry lock: open(O_CREAT) + flock(LOCK_EX |
 //     LOCK_NB), polling (1 ms doubling to 50 ms) while another process (or
 //     Client) holds it, at most Cache.LockWait (60 s); then it checks that
-//     the path still names the locked file, since eviction deletes lock
+//     <key>.lock still names the locked file, since eviction deletes lock
 //     files under their lock. Past LockWait, it streams from the origin
 //     itself, uncached.
 //  3. Holding the lock, it reads .meta and checks .data has that size.
@@ -94,8 +96,12 @@
 // larger than MaxBytes is served but not published. MaxBytes bounds the
 // published entries; fills in progress use disk for their objects on top.
 //
-// The worker runs chrooted as an unprivileged user: Dir must be inside
-// the chroot and writable by that user; the entries are created mode
-// 0600 and Dir 0700. Cross-process locking needs flock(2) (Linux);
-// elsewhere only the goroutines of one process share fetches.
+// The worker runs chrooted as an unprivileged user. It calls
+// Cache.OpenDir before the chroot, so Dir may lie outside the TFTP root
+// (say /var/cache/fbtftp), where TFTP clients cannot read it; it must be
+// writable by the user the worker runs as. Without that call, the first
+// Open opens Dir, which must then be a path inside the chroot. The
+// entries are created mode 0600 and Dir 0700. Cross-process locking needs
+// flock(2) (Linux); elsewhere only the goroutines of one process share
+// fetches.
 package origin

@@ -1,8 +1,6 @@
 package origin
 
 import (
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -14,8 +12,8 @@ import (
 // entry whose lock another open holds (in use or being fetched); the
 // lock file itself is removed too, under the lock (see lockEntry).
 // Temporary files of fetches in progress are not counted.
-func (ca *Cache) evict(keep string) {
-	ents, err := os.ReadDir(ca.Dir)
+func (ca *Cache) evict(keep entry) {
+	ents, err := readDir(keep.root)
 	if err != nil {
 		return
 	}
@@ -36,7 +34,7 @@ func (ca *Cache) evict(keep string) {
 			continue
 		}
 		total += fi.Size()
-		if key != keep {
+		if key != keep.key {
 			cands = append(cands, cand{key, fi.Size(), fi.ModTime()})
 		}
 	}
@@ -49,17 +47,17 @@ func (ca *Cache) evict(keep string) {
 		if total <= limit {
 			return
 		}
-		e := ca.entry(c.key)
-		lk, ok, err := tryLockEntry(e.lock())
+		e := entry{root: keep.root, key: c.key}
+		lk, ok, err := tryLockEntry(e)
 		if err != nil || !ok {
 			continue
 		}
 		// Sizes may have changed since the scan; count what is removed.
-		if fi, err := os.Stat(e.data()); err == nil {
+		if fi, err := e.root.Stat(e.data()); err == nil {
 			e.remove()
 			total -= fi.Size()
 		}
-		os.Remove(filepath.Join(ca.Dir, c.key+".lock"))
+		e.root.Remove(e.lock())
 		lk.Close()
 	}
 }

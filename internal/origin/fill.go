@@ -14,11 +14,11 @@ import (
 )
 
 // fill is the fetch of an object into the cache. A goroutine copies the
-// body, at the origin's pace, into a temporary file Dir/<key>.*.part while
+// body, at the origin's pace, into a temporary file <key>.*.part while
 // holding the entry lock; readers (the leader and its joiners) read the
 // same file along as it grows, with ReadAt. When the body is complete and
 // its length matches Content-Length, the file is synced and renamed to
-// Dir/<key>.data, the metadata written, and the lock released.
+// <key>.data, the metadata written, and the lock released.
 //
 // The file stays open while the goroutine or any reader uses it, so
 // readers never depend on names: a failed or unpublishable fill removes
@@ -35,6 +35,7 @@ type fill struct {
 	max    int64 // Client.MaxSize
 	size   int64 // Content-Length, or -1
 	m      meta
+	tmp    string // file's name in the cache directory, until published
 
 	// written is read without the lock by readers whose bytes are there.
 	written atomic.Int64
@@ -44,28 +45,28 @@ type fill struct {
 	file      *os.File      // the data, nil once refs is zero
 	refs      int           // the goroutine and the open readers
 	done      bool
-	err       error  // why the fill failed, wrapped for the wire
-	published string // the data file, once published
+	err       error // why the fill failed, wrapped for the wire
+	published bool  // file is the entry's data file
 }
 
 // startFill creates the temporary file, sets f.fill and starts the copy.
 // On success it owns resp, cancel and lk.
 func (c *Client) startFill(f *flight, e entry, u *url.URL, resp *http.Response, cancel context.CancelCauseFunc, lk *os.File) error {
 	e.removeTemps()
-	tmp, err := os.CreateTemp(e.dir, e.key+".*.part")
+	file, tmp, err := createTemp(e.root, e.key+".", ".part")
 	if err != nil {
 		return err
 	}
 	fl := &fill{
 		ca: c.Cache, e: e, fl: f, url: u.Redacted(), resp: resp, cancel: cancel, lock: lk,
-		idle: c.idleTimeout(), max: c.MaxSize, size: resp.ContentLength,
+		idle: c.idleTimeout(), max: c.MaxSize, size: resp.ContentLength, tmp: tmp,
 		m: meta{
 			URL:          u.String(),
 			ETag:         resp.Header.Get("ETag"),
 			LastModified: resp.Header.Get("Last-Modified"),
 		},
 		// One reference for run, one for the flight (see flight).
-		file: tmp, refs: 2, progress: make(chan struct{}),
+		file: file, refs: 2, progress: make(chan struct{}),
 	}
 	c.Cache.mu.Lock()
 	f.fill = fl
@@ -80,15 +81,10 @@ func (fl *fill) run() {
 	err := fl.copy()
 	fl.resp.Body.Close()
 	fl.cancel(nil)
-	published := ""
-	if err == nil && fl.written.Load() <= fl.ca.maxBytes() {
-		if perr := fl.publish(); perr == nil {
-			published = fl.e.data()
-		}
-	}
-	if published == "" {
+	published := err == nil && fl.written.Load() <= fl.ca.maxBytes() && fl.publish() == nil
+	if !published {
 		// The origin answered 200: an older entry is outdated.
-		os.Remove(fl.file.Name())
+		fl.e.root.Remove(fl.tmp)
 		fl.e.remove()
 	}
 	// Unlock before waking readers, so that an Open that follows a
@@ -103,8 +99,8 @@ func (fl *fill) run() {
 	close(fl.progress)
 	fl.mu.Unlock()
 	fl.release()
-	if published != "" {
-		fl.ca.evict(fl.e.key)
+	if published {
+		fl.ca.evict(fl.e)
 	}
 }
 
@@ -153,14 +149,14 @@ func (fl *fill) publish() error {
 	if err := fl.file.Sync(); err != nil {
 		return err
 	}
-	os.Remove(fl.e.meta())
-	if err := os.Rename(fl.file.Name(), fl.e.data()); err != nil {
+	fl.e.root.Remove(fl.e.meta())
+	if err := fl.e.root.Rename(fl.tmp, fl.e.data()); err != nil {
 		return err
 	}
 	fl.m.Size = fl.written.Load()
 	fl.m.Validated = time.Now().UnixNano()
 	if err := fl.e.writeMeta(fl.m); err != nil {
-		os.Remove(fl.e.data())
+		fl.e.root.Remove(fl.e.data())
 		return err
 	}
 	fl.e.touch()
@@ -187,10 +183,10 @@ func (fl *fill) reader(ctx context.Context) (Content, error) {
 		if err != nil {
 			return nil, err
 		}
-		if published == "" {
+		if !published {
 			return nil, errGone
 		}
-		return openEntry(published, size)
+		return openEntry(fl.e, size)
 	}
 	fl.refs++
 	fl.mu.Unlock()

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 )
@@ -52,11 +51,13 @@ func decodeMeta(b []byte) (meta, error) {
 	return m, nil
 }
 
-// entry names the files of one cache entry: Dir/<key>.{lock,data,meta},
-// and the temporary files Dir/<key>.*.part (data being fetched) and
-// Dir/<key>.*.mtmp (metadata being written).
+// entry names the files of one cache entry in the cache directory root:
+// <key>.{lock,data,meta}, and the temporary files <key>.*.part (data
+// being fetched) and <key>.*.mtmp (metadata being written). Every file is
+// used through root by its name, never by a path.
 type entry struct {
-	dir, key string
+	root *os.Root
+	key  string
 }
 
 // keyOf is the entry key of a URL: the hex SHA-256 of its text.
@@ -65,14 +66,14 @@ func keyOf(url string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-func (e entry) lock() string { return filepath.Join(e.dir, e.key+".lock") }
-func (e entry) data() string { return filepath.Join(e.dir, e.key+".data") }
-func (e entry) meta() string { return filepath.Join(e.dir, e.key+".meta") }
+func (e entry) lock() string { return e.key + ".lock" }
+func (e entry) data() string { return e.key + ".data" }
+func (e entry) meta() string { return e.key + ".meta" }
 
 // read returns the entry's metadata when the entry is complete: metadata
 // for url and a data file of the recorded size. The caller holds the lock.
 func (e entry) read(url string) (meta, bool) {
-	f, err := os.Open(e.meta())
+	f, err := e.root.Open(e.meta())
 	if err != nil {
 		return meta{}, false
 	}
@@ -85,7 +86,7 @@ func (e entry) read(url string) (meta, bool) {
 	if err != nil || m.URL != url {
 		return meta{}, false
 	}
-	fi, err := os.Stat(e.data())
+	fi, err := e.root.Stat(e.data())
 	if err != nil || !fi.Mode().IsRegular() || fi.Size() != m.Size {
 		return meta{}, false
 	}
@@ -99,7 +100,7 @@ func (e entry) writeMeta(m meta) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(e.dir, e.key+".*.mtmp")
+	f, name, err := createTemp(e.root, e.key+".", ".mtmp")
 	if err != nil {
 		return err
 	}
@@ -111,10 +112,10 @@ func (e entry) writeMeta(m meta) error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(f.Name(), e.meta())
+		err = e.root.Rename(name, e.meta())
 	}
 	if err != nil {
-		os.Remove(f.Name())
+		e.root.Remove(name)
 	}
 	return err
 }
@@ -123,23 +124,23 @@ func (e entry) writeMeta(m meta) error {
 // (set explicitly, so noatime and relatime mounts do not matter).
 func (e entry) touch() {
 	now := time.Now()
-	os.Chtimes(e.data(), now, now)
+	e.root.Chtimes(e.data(), now, now)
 }
 
 // remove deletes the entry's data and metadata. The caller holds the lock.
 func (e entry) remove() {
-	os.Remove(e.meta())
-	os.Remove(e.data())
+	e.root.Remove(e.meta())
+	e.root.Remove(e.data())
 }
 
 // removeTemps deletes temporary files a dead process left for this entry.
 // The caller holds the lock, so no live process is writing them.
 func (e entry) removeTemps() {
-	ents, _ := os.ReadDir(e.dir)
+	ents, _ := readDir(e.root)
 	for _, d := range ents {
 		n := d.Name()
 		if strings.HasPrefix(n, e.key+".") && (strings.HasSuffix(n, ".part") || strings.HasSuffix(n, ".mtmp")) {
-			os.Remove(filepath.Join(e.dir, n))
+			e.root.Remove(n)
 		}
 	}
 }

@@ -49,11 +49,16 @@ func FuzzDecodeMeta(f *testing.F) {
 			t.Fatalf("accepted %+v", m)
 		}
 		// What is accepted survives a write and a read.
-		e := entry{dir: t.TempDir(), key: "k"}
+		root, err := os.OpenRoot(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer root.Close()
+		e := entry{root: root, key: "k"}
 		if err := e.writeMeta(m); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(e.data(), make([]byte, min(m.Size, 1<<20)), 0o600); err != nil {
+		if err := root.WriteFile(e.data(), make([]byte, min(m.Size, 1<<20)), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		if got, ok := e.read(m.URL); ok != (m.Size <= 1<<20) || ok && got != m {
@@ -72,22 +77,22 @@ func TestCacheDamagedEntries(t *testing.T) {
 		name string
 		do   func(e entry)
 	}{
-		{"no meta", func(e entry) { os.Remove(e.meta()) }},
-		{"bad meta", func(e entry) { os.WriteFile(e.meta(), []byte("{"), 0o600) }},
+		{"no meta", func(e entry) { e.root.Remove(e.meta()) }},
+		{"bad meta", func(e entry) { e.root.WriteFile(e.meta(), []byte("{"), 0o600) }},
 		{"other url", func(e entry) { e.writeMeta(meta{URL: "http://other/", Size: 1000}) }},
-		{"short data", func(e entry) { os.Truncate(e.data(), 10) }},
-		{"no data", func(e entry) { os.Remove(e.data()) }},
+		{"short data", func(e entry) { os.Truncate(filepath.Join(e.root.Name(), e.data()), 10) }},
+		{"no data", func(e entry) { e.root.Remove(e.data()) }},
 	}
 	for _, d := range damage {
 		t.Run(d.name, func(t *testing.T) {
 			o, c := newCached(t, v, &Cache{})
 			url := o.URL + "/f"
 			fetch(t, c, url)
-			e := c.Cache.entry(keyOf(url))
+			e := entryOf(t, c, url)
 			d.do(e)
-			leftover := []string{filepath.Join(e.dir, e.key+".123.part"), filepath.Join(e.dir, e.key+".9.mtmp")}
+			leftover := []string{e.key + ".123.part", e.key + ".9.mtmp"}
 			for _, p := range leftover {
-				os.WriteFile(p, []byte("junk"), 0o600)
+				e.root.WriteFile(p, []byte("junk"), 0o600)
 			}
 			full := v.full.Load()
 			if got, _ := fetch(t, c, url); !bytes.Equal(got, data) {
@@ -97,8 +102,8 @@ func TestCacheDamagedEntries(t *testing.T) {
 				t.Error("damaged entry not fetched again")
 			}
 			for _, p := range leftover {
-				if _, err := os.Stat(p); !os.IsNotExist(err) {
-					t.Errorf("%s: %v", filepath.Base(p), err)
+				if _, err := e.root.Stat(p); !os.IsNotExist(err) {
+					t.Errorf("%s: %v", p, err)
 				}
 			}
 		})
@@ -158,12 +163,12 @@ func TestFillReaderAfterEnd(t *testing.T) {
 		t.Fatal("wrong content")
 	}
 	// Not published (evicted, or too large): the Open starts over.
-	fl.published = ""
+	fl.published = false
 	if _, err := fl.reader(t.Context()); err != errGone {
 		t.Errorf("err = %v, want errGone", err)
 	}
-	os.Remove(c.Cache.entry(fl.e.key).data())
-	if _, err := openEntry(c.Cache.entry(fl.e.key).data(), 2000); err == nil {
+	fl.e.root.Remove(fl.e.data())
+	if _, err := openEntry(fl.e, 2000); err == nil {
 		t.Error("opened a removed entry")
 	}
 }
