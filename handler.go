@@ -20,3 +20,16 @@ type HandlerFunc func(ctx context.Context, r *Request) (ResponseData, error)
 func (f HandlerFunc) ServeTFTP(ctx context.Context, r *Request) (ResponseData, error) {
 	return f(ctx, r)
 }
+
+// Drainer is implemented by handlers whose sessions can start work that
+// outlives them: a cache fill that goes on after a UEFI client ended its
+// size probe, so that its next request finds the object complete. After a
+// session's stats are reported, ServeWorker calls Drain and returns when
+// it does. ctx ends at the session deadline, when the master goes away or
+// when the worker's own context is cancelled (SIGTERM); the master accounts
+// for the session before Drain runs, and counts the process among its
+// workers until it exits. A handler that wraps another must forward Drain
+// (ServeWorker only sees the outermost handler).
+type Drainer interface {
+	Drain(ctx context.Context) error
+}

@@ -162,6 +162,11 @@ func ServeWorker(ctx context.Context, h Handler, cfg WorkerConfig) error {
 	if err := conn.SendStats(st); err != nil {
 		return errors.Join(serr, err)
 	}
+	if d, ok := h.(Drainer); ok {
+		if err := d.Drain(ctx); err != nil && ctx.Err() == nil {
+			req.Logger.Warn("background work after the session failed", slog.Any("error", err))
+		}
+	}
 	return serr
 }
 

@@ -52,10 +52,41 @@ func runWorker(mode string) int {
 	})
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
-	if err := fbtftp.ServeWorker(ctx, h, fbtftp.WorkerConfig{}); err != nil {
+	var served fbtftp.Handler = h
+	if mark := os.Getenv(drainMarkEnv); mark != "" {
+		served = drainer{Handler: h, mark: mark, obey: mode != "stubborn"}
+	}
+	if err := fbtftp.ServeWorker(ctx, served, fbtftp.WorkerConfig{}); err != nil {
 		return 1
 	}
 	return 0
+}
+
+// drainMarkEnv, when set, makes the test worker a Drainer: after its
+// session it waits 1 s (past its context's end too, in mode "stubborn"),
+// then creates the file the variable names.
+const drainMarkEnv = "FBTFTP_TEST_DRAIN_MARK"
+
+type drainer struct {
+	fbtftp.Handler
+	mark string
+	obey bool
+}
+
+func (d drainer) Drain(ctx context.Context) error {
+	done := ctx.Done()
+	if !d.obey {
+		done = nil
+	}
+	select {
+	case <-time.After(time.Second):
+	case <-done:
+		return ctx.Err()
+	}
+	if !d.obey {
+		time.Sleep(time.Minute) // the master's deadline kills it first
+	}
+	return os.WriteFile(d.mark, nil, 0o644)
 }
 
 type env struct {
@@ -407,5 +438,46 @@ func TestShutdownDrains(t *testing.T) {
 	p, err := s.RecvPacket(time.Second)
 	if err != nil || p.Op != proto.OpERROR {
 		t.Fatalf("%+v %v", p, err)
+	}
+}
+
+// TestDrainAfterSession: a worker with work left after its session (a
+// Drainer) has its session accounted at once, keeps running until it is
+// done and is then reaped; one that never finishes is killed at the
+// session deadline.
+func TestDrainAfterSession(t *testing.T) {
+	mark := filepath.Join(t.TempDir(), "drained")
+	e := start(t, func(c *master.Config) {
+		c.WorkerEnv = []string{workerEnv + "=files", drainMarkEnv + "=" + mark}
+	})
+	if _, _, err := get(t, e.addr, "one", client.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "session accounted", func() bool { return len(e.stats()) == 1 })
+	if _, err := os.Stat(mark); err == nil {
+		t.Fatal("the session was accounted only after the drain")
+	}
+	if c := e.m.Counters(); c.LiveWorkers != 1 || c.Inflight != 0 {
+		t.Fatalf("while draining: %+v", c)
+	}
+	waitFor(t, "drain done", func() bool { _, err := os.Stat(mark); return err == nil })
+	waitFor(t, "worker reaped", func() bool { return e.m.Counters().LiveWorkers == 0 })
+
+	// A drain that ignores its context is killed at the deadline.
+	mark2 := filepath.Join(t.TempDir(), "never")
+	e2 := start(t, func(c *master.Config) {
+		c.Settings.SessionDeadline = 500 * time.Millisecond
+		c.KillGrace = 200 * time.Millisecond
+		c.WorkerEnv = []string{workerEnv + "=stubborn", drainMarkEnv + "=" + mark2}
+	})
+	if _, _, err := get(t, e2.addr, "one", client.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "stubborn worker killed", func() bool { return e2.m.Counters().LiveWorkers == 0 })
+	if _, err := os.Stat(mark2); err == nil {
+		t.Fatal("the stubborn drain finished")
+	}
+	if n := len(e2.stats()); n != 1 || e2.stats()[0].Outcome != stats.OutcomeSuccess {
+		t.Fatalf("sessions %d, %+v", n, e2.stats())
 	}
 }

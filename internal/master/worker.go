@@ -136,22 +136,47 @@ func (w *worker) terminate() { w.cmd.Process.Signal(syscall.SIGTERM) }
 
 // supervise waits for the worker's Stats (or EOF), reaps it and accounts
 // for its session.
+//
+// A worker that sent its Stats is done with the session, which is accounted
+// for at once (session line, metrics, the duplicate-request key released);
+// the process may still finish work the session started (a cache fill the
+// client did not wait for, see fbtftp.Drainer). The master keeps its end
+// open and lets it run until it exits, or until the session deadline timer
+// kills it.
 func (w *worker) supervise() {
 	m := w.m
 	st, err := w.conn.RecvStats()
 	w.mu.Lock()
 	ho, key, busy, killed := w.handoff, w.key, w.state == stateBusy, w.killed
-	w.state = stateDead
-	if w.timer != nil {
-		w.timer.Stop()
+	lingering := err == nil && busy && ho != nil
+	if !lingering {
+		w.state = stateDead
+		if w.timer != nil {
+			w.timer.Stop()
+		}
 	}
 	w.mu.Unlock()
+	if lingering {
+		// The worker is untrusted: identity fields come from the handoff.
+		st.SessionID, st.Peer, st.Local, st.Filename, st.Op = ho.SessionID, ho.Peer, ho.Local, ho.Filename, ho.Op
+		st.WorkerPID = w.pid
+		m.finish(st, ho)
+		m.release(key)
+		w.cmd.Wait() // the deadline timer bounds it
+		close(w.done)
+		w.mu.Lock()
+		w.state = stateDead
+		if w.timer != nil {
+			w.timer.Stop()
+		}
+		w.mu.Unlock()
+		w.conn.Close()
+		w.forget()
+		return
+	}
 	w.conn.Close()
 	w.reap()
-	m.mu.Lock()
-	delete(m.workers, w)
-	m.mu.Unlock()
-	m.live.Add(-1)
+	w.forget()
 	if !busy {
 		if err != nil && !w.closed.Load() {
 			m.obs.WorkerCrashed(false)
@@ -163,18 +188,20 @@ func (w *worker) supervise() {
 	if ho == nil {
 		return // the handoff failed; dispatch retried elsewhere
 	}
-	if err != nil {
-		m.obs.WorkerCrashed(killed)
-		st = crashStats(ho, w.pid)
-		m.cleanupUpload(ho)
-		m.log.Warn("worker crashed", zap.Int("worker_pid", w.pid), zap.String("session_id", ho.SessionID),
-			zap.Stringer("exit", w.cmd.ProcessState), zap.Error(err))
-	} else {
-		// The worker is untrusted: identity fields come from the handoff.
-		st.SessionID, st.Peer, st.Local, st.Filename, st.Op = ho.SessionID, ho.Peer, ho.Local, ho.Filename, ho.Op
-		st.WorkerPID = w.pid
-	}
+	m.obs.WorkerCrashed(killed)
+	st = crashStats(ho, w.pid)
+	m.cleanupUpload(ho)
+	m.log.Warn("worker crashed", zap.Int("worker_pid", w.pid), zap.String("session_id", ho.SessionID),
+		zap.Stringer("exit", w.cmd.ProcessState), zap.Error(err))
 	m.finish(st, ho)
+}
+
+// forget removes a reaped worker from the master's books.
+func (w *worker) forget() {
+	w.m.mu.Lock()
+	delete(w.m.workers, w)
+	w.m.mu.Unlock()
+	w.m.live.Add(-1)
 }
 
 // reap waits for the process. EOF or Stats means it is exiting on its own;
