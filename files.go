@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io/fs"
 	"log/slog"
+	"strings"
 
 	"github.com/fbtftp-go/fbtftp/internal/content"
 	"github.com/fbtftp-go/fbtftp/internal/tmpl"
@@ -73,6 +74,15 @@ func (h fileHandler) ServeTFTP(ctx context.Context, r *Request) (ResponseData, e
 		// An upload in progress: never serve part of it.
 		return nil, &Error{Code: CodeNotFound, Message: CodeNotFound.String()}
 	}
+	if isURL(r.Path) {
+		// A map rule routes to an HTTP origin: only fbtftp-worker-http
+		// (package httporigin) fetches those.
+		if r.Logger != nil {
+			r.Logger.Error("the route is a URL but this worker has no HTTP support: run fbtftp-worker-http",
+				slog.String("route", r.Path))
+		}
+		return nil, &Error{Code: CodeUndefined, Message: "server error"}
+	}
 	store, rel, err := openStore(r)
 	if err != nil {
 		return nil, err
@@ -105,3 +115,10 @@ func (fileHandler) ReceiveTFTP(ctx context.Context, r *Request) (WriteTarget, er
 	}
 	return u, nil
 }
+
+// isURL reports whether a route names an HTTP(S) object.
+func isURL(s string) bool {
+	return hasPrefixFold(s, "http://") || hasPrefixFold(s, "https://")
+}
+
+func hasPrefixFold(s, p string) bool { return len(s) >= len(p) && strings.EqualFold(s[:len(p)], p) }

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"go.uber.org/zap"
 
@@ -18,12 +19,13 @@ import (
 
 // sysexits(3) codes, as in.tftpd uses them.
 const (
-	exUsage   = 64 // command line
-	exNoInput = 66 // missing directory or map file, unresolvable address
-	exNoUser  = 67 // -u names no user
-	exOSErr   = 71 // sockets, processes
-	exIOErr   = 74 // inetd mode without a socket on standard input
-	exConfig  = 78 // bad map file
+	exUsage     = 64 // command line
+	exNoInput   = 66 // missing directory or map file, unresolvable address
+	exNoUser    = 67 // -u names no user
+	exOSErr     = 71 // sockets, processes
+	exIOErr     = 74 // inetd mode without a socket on standard input
+	exCantCreat = 73 // the HTTP cache directory
+	exConfig    = 78 // bad map file
 )
 
 // exitError is a startup failure with the status to exit with.
@@ -72,10 +74,6 @@ func (o *options) masterConfig(log *zap.Logger) (master.Config, error) {
 			log.Warn("directory not available", zap.String("directory", a), zap.Error(err))
 		}
 	}
-	worker, err := o.workerPath()
-	if err != nil {
-		return master.Config{}, err
-	}
 	chroot := ""
 	if o.secure {
 		chroot = roots[0]
@@ -109,10 +107,24 @@ func (o *options) masterConfig(log *zap.Logger) (master.Config, error) {
 		if err != nil {
 			return master.Config{}, exitf(exNoInput, "Cannot open map file: %s: %v", o.mapFile, err)
 		}
-		if err := checkMapFile(abs); err != nil {
+		rules, err := checkMapFile(abs)
+		if err != nil {
 			return master.Config{}, err
 		}
 		settings.MapFile = abs
+		if origins := rules.URLOrigins(); len(origins) > 0 {
+			log.Info("map file routes names to HTTP origins", zap.Strings("origins", origins))
+			o.useHTTP = true
+		}
+	}
+	if o.useHTTP {
+		if err := prepareHTTPCache(o.http.CacheDir, roots, spec); err != nil {
+			return master.Config{}, err
+		}
+	}
+	worker, err := o.workerPath()
+	if err != nil {
+		return master.Config{}, err
 	}
 	env := []string{"GOMAXPROCS=1"}
 	if settings.MapFile != "" {
@@ -122,6 +134,9 @@ func (o *options) masterConfig(log *zap.Logger) (master.Config, error) {
 	}
 	if o.templateData != "" {
 		env = append(env, fbtftp.EnvTemplateData+"="+o.templateData)
+	}
+	if o.useHTTP {
+		env = append(env, o.http.Environ()...)
 	}
 	return master.Config{
 		WorkerPath:   worker,
@@ -137,7 +152,8 @@ func (o *options) masterConfig(log *zap.Logger) (master.Config, error) {
 	}, nil
 }
 
-// workerPath is --worker, else fbtftp-worker in the directory of the real
+// workerPath is --worker, else fbtftp-worker (fbtftp-worker-http when HTTP
+// origins are configured) in the directory of the real
 // master binary: through symbolic links, so that /usr/sbin/in.tftpd ->
 // /usr/lib/fbtftp/fbtftp-master finds /usr/lib/fbtftp/fbtftp-worker.
 func (o *options) workerPath() (string, error) {
@@ -150,7 +166,11 @@ func (o *options) workerPath() (string, error) {
 		if err != nil {
 			return "", exitf(exOSErr, "locating the worker: %v", err)
 		}
-		w = filepath.Join(filepath.Dir(exe), "fbtftp-worker")
+		name := "fbtftp-worker"
+		if o.useHTTP {
+			name = "fbtftp-worker-http" // net/http makes every start slower: only when needed
+		}
+		w = filepath.Join(filepath.Dir(exe), name)
 	}
 	w, err := filepath.Abs(w)
 	if err != nil {
@@ -164,13 +184,45 @@ func (o *options) workerPath() (string, error) {
 
 // checkMapFile parses the map file as in.tftpd does at startup and on
 // SIGHUP: an unreadable file is EX_NOINPUT, a bad one EX_CONFIG.
-func checkMapFile(path string) error {
-	if _, err := remap.ParseFile(path); err != nil {
+func checkMapFile(path string) (*remap.Rules, error) {
+	rules, err := remap.ParseFile(path)
+	if err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
-			return exitf(exNoInput, "Cannot open map file: %s: %v", path, pe.Err)
+			return nil, exitf(exNoInput, "Cannot open map file: %s: %v", path, pe.Err)
 		}
-		return exitf(exConfig, "bad map file: %v", err)
+		return nil, exitf(exConfig, "bad map file: %v", err)
+	}
+	return rules, nil
+}
+
+// prepareHTTPCache creates the --http-cache directory (mode 0700), owned by
+// the workers' user, and checks it lies outside every root: TFTP clients
+// must never reach the cache's files. Workers open it before they chroot.
+func prepareHTTPCache(dir string, roots []string, spec sandbox.Spec) error {
+	if dir == "" {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return exitf(exCantCreat, "--http-cache %s: %v", dir, unwrapPath(err))
+	}
+	real, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return exitf(exCantCreat, "--http-cache %s: %v", dir, unwrapPath(err))
+	}
+	for _, r := range roots {
+		rr, err := filepath.EvalSymlinks(r)
+		if err != nil {
+			continue
+		}
+		if rel, err := filepath.Rel(rr, real); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+			return exitf(exConfig, "--http-cache %s lies inside the served directory %s: put it outside (e.g. /var/cache/fbtftp)", dir, r)
+		}
+	}
+	if spec.Drop {
+		if err := os.Chown(real, spec.UID, spec.GID); err != nil {
+			return exitf(exCantCreat, "--http-cache %s: %v", dir, unwrapPath(err))
+		}
 	}
 	return nil
 }

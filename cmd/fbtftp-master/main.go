@@ -171,12 +171,16 @@ func serve(prog string, o *options, md mode, nfds int, ready *readiness, log *za
 				return
 			}
 			if cfg.Settings.MapFile != "" {
-				if err := checkMapFile(cfg.Settings.MapFile); err != nil {
+				rules, err := checkMapFile(cfg.Settings.MapFile)
+				if err != nil {
 					// in.tftpd exits too: new sessions would all fail.
 					log.Error("reload", zap.Error(err))
 					code = exitCode(err)
 					cancel()
 					return
+				}
+				if len(rules.URLOrigins()) > 0 && filepath.Base(cfg.WorkerPath) == "fbtftp-worker" {
+					log.Warn("the map file now routes names to HTTP origins, which fbtftp-worker cannot fetch: restart the server to run fbtftp-worker-http")
 				}
 			}
 			n := m.Reload()
@@ -222,7 +226,7 @@ func nullStdout() {
 // standard input, as a read request from 127.0.0.1 (::1 with -6), print
 // "name -> result" lines and exit.
 func mapTest(prog string, o *options) int {
-	if err := checkMapFile(o.mapTest); err != nil {
+	if _, err := checkMapFile(o.mapTest); err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", prog, err)
 		return exitCode(err)
 	}

@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/fbtftp-go/fbtftp/httporigin"
 	"github.com/fbtftp-go/fbtftp/internal/getopt"
 	"github.com/fbtftp-go/fbtftp/internal/logging"
 	"github.com/fbtftp-go/fbtftp/internal/proto"
@@ -61,13 +63,15 @@ type options struct {
 	version, help bool // -V, --version; -h, --help
 
 	// Ours.
-	worker       string        // --worker
-	prefork      int           // --prefork
-	maxWorkers   int           // --max-workers
-	drainTimeout time.Duration // --drain-timeout
-	logFormat    string        // --log-format
-	metricsAddr  string        // --metrics-addr HOST:PORT (Prometheus; served by the metrics wiring)
-	templateData string        // --template-data FILE (JSON values for templates)
+	worker       string            // --worker
+	prefork      int               // --prefork
+	maxWorkers   int               // --max-workers
+	drainTimeout time.Duration     // --drain-timeout
+	logFormat    string            // --log-format
+	metricsAddr  string            // --metrics-addr HOST:PORT (Prometheus; served by the metrics wiring)
+	templateData string            // --template-data FILE (JSON values for templates)
+	http         httporigin.Config // --http-*: HTTP origins (fbtftp-worker-http)
+	useHTTP      bool              // an --http-* option, or map rules routing to URLs
 }
 
 // MetricsAddr is the --metrics-addr value, "" when not given: where the
@@ -149,6 +153,15 @@ func parseArgs(args []string) (*options, error) {
 		{Long: "log-format", HasArg: true, Set: o.logFormatOpt},
 		{Long: "metrics-addr", HasArg: true, Set: o.metricsAddrOpt},
 		{Long: "template-data", HasArg: true, Set: o.templateDataOpt},
+		{Long: "http-origin", HasArg: true, Set: o.httpOriginOpt},
+		{Long: "http-allow-origin", HasArg: true, Set: o.httpAllowOriginOpt},
+		{Long: "http-allow-net", HasArg: true, Set: o.httpAllowNetOpt},
+		{Long: "http-cache", HasArg: true, Set: o.httpCacheOpt},
+		{Long: "http-cache-size", HasArg: true, Set: size(&o.http.CacheMaxBytes, "HTTP cache size")},
+		{Long: "http-cache-max-age", HasArg: true, Set: duration(&o.http.CacheMaxAge, true, "HTTP cache max age")},
+		{Long: "http-connect-timeout", HasArg: true, Set: duration(&o.http.ConnectTimeout, false, "HTTP connect timeout")},
+		{Long: "http-timeout", HasArg: true, Set: o.httpTimeoutOpt},
+		{Long: "http-max-size", HasArg: true, Set: size(&o.http.MaxSize, "HTTP object size limit")},
 	}
 	// in.tftpd prints its version and exits as soon as getopt reaches -V:
 	// what follows is not looked at.
@@ -169,6 +182,8 @@ func parseArgs(args []string) (*options, error) {
 	if o.version || o.help || o.mapTest != "" {
 		return o, nil
 	}
+	h := o.http
+	o.useHTTP = h.Origin != "" || len(h.Origins) > 0 || h.CacheDir != ""
 	return o, o.check()
 }
 
@@ -317,6 +332,41 @@ func (o *options) mapFileOpt(_, s string) error {
 // maxUploadOpt parses a byte count with an optional K, M or G suffix
 // (powers of 1024).
 func (o *options) maxUploadOpt(_, s string) error {
+	v, err := parseSize(s)
+	if err != nil {
+		return fmt.Errorf("Bad maximum upload size: %s", s)
+	}
+	o.maxUpload = v
+	return nil
+}
+
+// size parses N[K|M|G] into *p.
+func size(p *int64, what string) func(string, string) error {
+	return func(_, s string) error {
+		v, err := parseSize(s)
+		if err != nil {
+			return fmt.Errorf("invalid %s: %s", what, s)
+		}
+		*p = v
+		return nil
+	}
+}
+
+// duration parses a Go duration ("5s", "1m30s") into *p; zero only when
+// zeroOK.
+func duration(p *time.Duration, zeroOK bool, what string) func(string, string) error {
+	return func(_, s string) error {
+		d, err := time.ParseDuration(s)
+		if err != nil || d < 0 || (d == 0 && !zeroOK) {
+			return fmt.Errorf("invalid %s: %q", what, s)
+		}
+		*p = d
+		return nil
+	}
+}
+
+// parseSize reads N, NK, NM or NG (powers of 1024).
+func parseSize(s string) (int64, error) {
 	n, mult := s, int64(1)
 	if len(n) > 0 {
 		switch n[len(n)-1] {
@@ -333,9 +383,80 @@ func (o *options) maxUploadOpt(_, s string) error {
 	}
 	v, err := strconv.ParseInt(n, 10, 64)
 	if err != nil || v < 0 || v > (1<<62)/mult {
-		return fmt.Errorf("Bad maximum upload size: %s", s)
+		return 0, errors.New("invalid size")
 	}
-	o.maxUpload = v * mult
+	return v * mult, nil
+}
+
+// httpOriginOpt takes --http-origin URL: the prefix for names not found
+// locally.
+func (o *options) httpOriginOpt(_, s string) error {
+	if err := checkOriginURL(s); err != nil {
+		return fmt.Errorf("invalid --http-origin %q: %v", s, err)
+	}
+	o.http.Origin = s
+	return nil
+}
+
+// httpAllowOriginOpt adds an origin that map rules may route to, besides
+// the ones they spell out.
+func (o *options) httpAllowOriginOpt(_, s string) error {
+	for _, v := range strings.Split(s, ",") {
+		if err := checkOriginURL(v); err != nil {
+			return fmt.Errorf("invalid --http-allow-origin %q: %v", v, err)
+		}
+		o.http.Origins = append(o.http.Origins, v)
+	}
+	return nil
+}
+
+// httpTimeoutOpt bounds each wait for the origin: the response headers,
+// then every read of the body.
+func (o *options) httpTimeoutOpt(name, s string) error {
+	if err := duration(&o.http.IdleTimeout, false, "HTTP timeout")(name, s); err != nil {
+		return err
+	}
+	o.http.HeaderTimeout = o.http.IdleTimeout
+	return nil
+}
+
+// httpAllowNetOpt restricts the addresses the workers may connect to.
+func (o *options) httpAllowNetOpt(_, s string) error {
+	for _, v := range strings.Split(s, ",") {
+		p, err := netip.ParsePrefix(v)
+		if err != nil {
+			if a, err2 := netip.ParseAddr(v); err2 == nil {
+				p, err = netip.PrefixFrom(a, a.BitLen()), nil
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("invalid --http-allow-net %q (want an address or ADDR/BITS)", v)
+		}
+		o.http.Networks = append(o.http.Networks, p.Masked())
+	}
+	return nil
+}
+
+func (o *options) httpCacheOpt(_, s string) error {
+	abs, err := filepath.Abs(s)
+	if err != nil || s == "" {
+		return fmt.Errorf("invalid --http-cache %q", s)
+	}
+	o.http.CacheDir = abs
+	return nil
+}
+
+// checkOriginURL accepts absolute http and https URLs with a host.
+func checkOriginURL(s string) error {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return err
+	case u.Scheme != "http" && u.Scheme != "https":
+		return errors.New("the scheme must be http or https")
+	case u.Host == "":
+		return errors.New("no host")
+	}
 	return nil
 }
 
@@ -435,5 +556,14 @@ func usage(prog string) string {
       --log-format F        json or console
       --metrics-addr HOST:PORT  serve Prometheus metrics there
       --template-data FILE  JSON values for *.tmpl files, keyed by MAC or IP
+      --http-origin URL     serve names not found locally from URL + name (runs fbtftp-worker-http)
+      --http-allow-origin URL  an origin map rules may route to, besides those they spell out
+      --http-allow-net CIDR  connect only to these addresses (repeatable)
+      --http-cache DIR      keep origin objects in DIR, outside the root (shared by all workers)
+      --http-cache-size N[K|M|G]  cache size bound (default 1G)
+      --http-cache-max-age D  serve cached objects unrevalidated for D (default 0: always revalidate)
+      --http-connect-timeout D  TCP connect and TLS handshake bound (default 5s)
+      --http-timeout D      longest wait for the origin's headers (default 10s) or body bytes (30s)
+      --http-max-size N[K|M|G]  refuse larger origin objects
 `, prog)
 }

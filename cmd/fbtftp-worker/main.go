@@ -1,31 +1,16 @@
 // Command fbtftp-worker is the stock worker: fbtftp-master starts one per
-// session (or keeps a few ready with --prefork). It serves files from the
-// root the master configures, confined to it. Run by hand, it explains that
-// it must be started by the master and exits with status 2.
+// session (or keeps a few ready with --prefork). It serves files and
+// templates from the root the master configures, confined to it. Run by
+// hand, it explains that it must be started by the master and exits with
+// status 2. fbtftp-worker-http adds HTTP origins; this one stays small
+// because it starts once per session.
 package main
 
 import (
-	"context"
-	"errors"
-	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
-
 	"github.com/fbtftp-go/fbtftp"
+	"github.com/fbtftp-go/fbtftp/internal/workermain"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	err := fbtftp.ServeWorker(ctx, fbtftp.NewFileHandler(), fbtftp.WorkerConfig{})
-	switch {
-	case errors.Is(err, fbtftp.ErrNotStartedByMaster):
-		fmt.Fprintln(os.Stderr, "fbtftp-worker: must be started by fbtftp-master (see fbtftp-master --help)")
-		os.Exit(2)
-	case err != nil:
-		// The master already has the session's stats; this is for the log.
-		fmt.Fprintln(os.Stderr, "fbtftp-worker:", err)
-		os.Exit(1)
-	}
+	workermain.Run("fbtftp-worker", func() (fbtftp.Handler, error) { return fbtftp.NewFileHandler(), nil })
 }

@@ -101,7 +101,7 @@ func (m *Master) Run(ctx context.Context) error {
 	for _, l := range m.cfg.Listeners {
 		m.wg.Go(func() { m.serve(l) })
 	}
-	m.log.Info("serving", zap.Int("listeners", len(m.cfg.Listeners)), zap.Int("prefork", m.cfg.Prefork),
+	m.log.Info("serving", zap.Int("listeners", len(m.cfg.Listeners)), zap.String("worker", m.cfg.WorkerPath), zap.Int("prefork", m.cfg.Prefork),
 		zap.Int("max_workers", m.cfg.MaxWorkers))
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

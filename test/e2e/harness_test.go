@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -38,7 +39,7 @@ func TestMain(m *testing.M) {
 	bin = dir
 	root, err := testenv.RepoRoot()
 	if err == nil {
-		cmd := exec.Command("go", "build", "-o", dir+"/", "./cmd/fbtftp-master", "./cmd/fbtftp-worker", "./examples/static", "./examples/stats", "./examples/codegen", "./examples/codegen/minimal")
+		cmd := exec.Command("go", "build", "-o", dir+"/", "./cmd/fbtftp-master", "./cmd/fbtftp-worker", "./cmd/fbtftp-worker-http", "./examples/static", "./examples/httpbacked", "./examples/grub", "./examples/stats", "./examples/codegen", "./examples/codegen/minimal")
 		cmd.Dir = root
 		// Static binaries, as the Makefile builds them: no cgo, so the
 		// sandbox sets no_new_privs on every thread.
@@ -110,8 +111,13 @@ func pattern(seed string, n int) []byte {
 func startServer(t *testing.T, root, addr string, args ...string) *server {
 	t.Helper()
 	s := &server{t: t, root: root, exit: make(chan error, 1)}
+	// Without --worker the master picks the stock worker next to it; the
+	// tests name it, except with --http-* options or --auto-worker (a
+	// test-only marker, removed here), which check that choice.
+	auto := slices.Contains(args, "--auto-worker")
+	args = slices.DeleteFunc(slices.Clone(args), func(a string) bool { return a == "--auto-worker" })
 	argv := append([]string{"-L", "-a", addr, "-s", root, "--log-format", "json", "--drain-timeout", "5s"}, args...)
-	if !hasArg(args, "--worker") {
+	if !auto && !hasArg(args, "--worker") && !slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--http-") }) {
 		argv = append(argv, "--worker", filepath.Join(bin, "fbtftp-worker"))
 	}
 	s.cmd = exec.Command(filepath.Join(bin, "fbtftp-master"), argv...)
@@ -288,6 +294,27 @@ func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out: %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// logValue waits (up to 5 s) for a log line with this msg and returns its
+// key's value as text.
+func (s *server) logValue(msg, key string) string {
+	s.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s.mu.Lock()
+		for _, m := range s.lines {
+			if m["msg"] == msg {
+				s.mu.Unlock()
+				return fmt.Sprint(m[key])
+			}
+		}
+		s.mu.Unlock()
+		if time.Now().After(deadline) {
+			s.t.Fatalf("no %q line in the log", msg)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -1,0 +1,21 @@
+// Command fbtftp-worker-http is the stock worker with HTTP origins: files
+// and templates as fbtftp-worker, plus downloads streamed (and optionally
+// cached) from HTTP(S) origins, see package httporigin. fbtftp-master runs
+// it instead of fbtftp-worker when --http-origin or --http-cache is set or
+// the map file routes names to URLs. It is a separate binary because
+// net/http and crypto/tls make every worker start about 3 ms slower.
+package main
+
+import (
+	"os"
+
+	"github.com/fbtftp-go/fbtftp"
+	"github.com/fbtftp-go/fbtftp/httporigin"
+	"github.com/fbtftp-go/fbtftp/internal/workermain"
+)
+
+func main() {
+	workermain.Run("fbtftp-worker-http", func() (fbtftp.Handler, error) {
+		return httporigin.FromEnv(fbtftp.NewFileHandler(), os.Getenv)
+	})
+}

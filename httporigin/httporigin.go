@@ -1,0 +1,333 @@
+// Package httporigin serves TFTP downloads from HTTP(S) origins: kernels and
+// initrds kept in an HTTP repository, with no copy in the TFTP root. It is
+// what fbtftp-worker-http runs (fbtftp-master --http-origin, or map rules
+// whose result is a URL), and a Handler for custom workers.
+//
+// A request goes to the origin when its route (Request.Path, the result of
+// the remap rules) is an http:// or https:// URL, or, with Config.Origin
+// set, when the next handler (usually fbtftp.NewFileHandler) does not have
+// the file: Origin + the name. The object is streamed while it is sent: no
+// whole-file buffering, tsize from Content-Length, retransmissions inside
+// the window served from the engine's buffer, never refetched.
+//
+//	200               the content (tsize not acknowledged when chunked)
+//	404, 410          ERROR 1 "File not found"
+//	401, 403          ERROR 2 "Access violation"
+//	anything else     ERROR 0 "origin error", the status in the log only
+//	timeouts          ERROR 0 "origin error"
+//
+// Only origins the operator wrote are contacted: Config.Origin, the
+// Config.Origins list and the literal "scheme://host[:port]" prefixes of the
+// map file's replacements (remap.Rules.URLOrigins). A route to any other
+// origin, for example one a client could steer with "http://\1/", gets
+// ERROR 2 before any connection. Config.Networks further restricts the
+// addresses dialled.
+//
+// With Config.CacheDir, complete objects are kept on disk and shared by all
+// worker processes: a boot storm of 500 machines asking for one initrd costs
+// the origin one fetch. See docs/http-origin.md.
+package httporigin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/fbtftp-go/fbtftp"
+	"github.com/fbtftp-go/fbtftp/internal/origin"
+)
+
+// Config configures a Handler. The zero value serves URL routes to no
+// origin at all (every route is refused): set Origin or Origins.
+type Config struct {
+	// Origin, when set, is the URL prefix of the names the next handler
+	// does not have: "http://repo/tftp/" serves "pxelinux.0" from
+	// "http://repo/tftp/pxelinux.0". Its origin may also be named by
+	// routes.
+	Origin string
+	// Origins lists other origins ("http://host[:port]" or
+	// "https://host[:port]") that routes may name.
+	Origins []string
+	// Networks, when not empty, are the only addresses dialled (origins
+	// and proxies, after name resolution); any other address fails
+	// before a packet is sent, with ERROR 0.
+	Networks []netip.Prefix
+
+	// CacheDir, when set, keeps complete objects on disk (see
+	// origin.Cache). It is opened by New, so it may lie outside the
+	// worker's chroot; it must be writable by the worker's user.
+	CacheDir string
+	// CacheMaxBytes bounds the cache (1 GiB when zero).
+	CacheMaxBytes int64
+	// CacheMaxAge serves an entry without revalidation when it was
+	// validated less than this ago (0: revalidate every download with
+	// ETag / Last-Modified).
+	CacheMaxAge time.Duration
+
+	// ConnectTimeout bounds the TCP connect and TLS handshake (5 s),
+	// HeaderTimeout the wait for the status line (10 s) and IdleTimeout
+	// any wait for body bytes (30 s).
+	ConnectTimeout, HeaderTimeout, IdleTimeout time.Duration
+	// MaxSize, when positive, refuses larger objects with ERROR 0.
+	MaxSize int64
+}
+
+// Handler serves URL routes from their origins and everything else through
+// the next handler. It implements fbtftp.Handler, fbtftp.WriteHandler
+// (uploads go to the next handler; a URL route is refused) and
+// fbtftp.Drainer (cache fills finish before the worker exits).
+type Handler struct {
+	next    fbtftp.Handler
+	prefix  *url.URL
+	allowed map[string]bool
+	client  *origin.Client
+}
+
+// New returns a Handler in front of next (nil: URL routes and Origin
+// only). Call it before the worker's sandbox: it opens the cache directory
+// and reads the system's name resolution files, which a chroot hides.
+func New(next fbtftp.Handler, cfg Config) (*Handler, error) {
+	h := &Handler{next: next, allowed: map[string]bool{}}
+	if cfg.Origin != "" {
+		u, err := parseOrigin(cfg.Origin)
+		if err != nil {
+			return nil, fmt.Errorf("origin %q: %w", cfg.Origin, err)
+		}
+		if !strings.HasSuffix(u.Path, "/") {
+			u.Path += "/"
+			if u.RawPath != "" {
+				u.RawPath += "/"
+			}
+		}
+		h.prefix = u
+		h.allowed[originKey(u)] = true
+	}
+	for _, o := range cfg.Origins {
+		u, err := parseOrigin(o)
+		if err != nil {
+			return nil, fmt.Errorf("origin %q: %w", o, err)
+		}
+		h.allowed[originKey(u)] = true
+	}
+	c := &origin.Client{
+		ConnectTimeout: cfg.ConnectTimeout,
+		HeaderTimeout:  cfg.HeaderTimeout,
+		IdleTimeout:    cfg.IdleTimeout,
+		MaxSize:        cfg.MaxSize,
+	}
+	c.HTTP = newHTTPClient(c.ConnectTimeout, cfg.Networks)
+	if cfg.CacheDir != "" {
+		c.Cache = &origin.Cache{Dir: cfg.CacheDir, MaxBytes: cfg.CacheMaxBytes, MaxAge: cfg.CacheMaxAge}
+		if err := c.Cache.OpenDir(); err != nil {
+			return nil, fmt.Errorf("cache: %w", err)
+		}
+	}
+	h.client = c
+	return h, nil
+}
+
+// Allow adds origins that routes may name (the map file's, see
+// remap.Rules.URLOrigins). Call it before serving.
+func (h *Handler) Allow(origins ...string) error {
+	for _, o := range origins {
+		u, err := parseOrigin(o)
+		if err != nil {
+			return fmt.Errorf("origin %q: %w", o, err)
+		}
+		h.allowed[originKey(u)] = true
+	}
+	return nil
+}
+
+// ServeTFTP serves a URL route from its origin, anything else from the next
+// handler, and what the next handler does not have from Origin.
+func (h *Handler) ServeTFTP(ctx context.Context, r *fbtftp.Request) (fbtftp.ResponseData, error) {
+	if IsURL(r.Path) {
+		return h.fetch(ctx, r, r.Path)
+	}
+	if h.next != nil {
+		data, err := h.next.ServeTFTP(ctx, r)
+		if h.prefix == nil || err == nil {
+			return data, err
+		}
+		if code, _ := fbtftp.WireError(err); code != fbtftp.CodeNotFound {
+			return nil, err
+		}
+	} else if h.prefix == nil {
+		return nil, fbtftp.ErrNotFound
+	}
+	u, err := h.join(r.Path)
+	if err != nil {
+		return nil, err
+	}
+	return h.fetch(ctx, r, u)
+}
+
+// ReceiveTFTP gives uploads to the next handler; a URL route is refused.
+func (h *Handler) ReceiveTFTP(ctx context.Context, r *fbtftp.Request) (fbtftp.WriteTarget, error) {
+	wh, ok := h.next.(fbtftp.WriteHandler)
+	if IsURL(r.Path) || !ok {
+		return nil, &fbtftp.Error{Code: fbtftp.CodeAccessViolation, Message: "Uploads are not supported here"}
+	}
+	return wh.ReceiveTFTP(ctx, r)
+}
+
+// Drain waits for the cache fills this process started (a client that
+// only probed the size does not wait for them) so that the next download
+// finds the object complete. It returns early when ctx ends.
+func (h *Handler) Drain(ctx context.Context) error {
+	if d, ok := h.next.(fbtftp.Drainer); ok {
+		if err := d.Drain(ctx); err != nil {
+			return err
+		}
+	}
+	return h.client.Wait(ctx)
+}
+
+// IsURL reports whether a route names an HTTP(S) object.
+func IsURL(s string) bool {
+	return hasPrefixFold(s, "http://") || hasPrefixFold(s, "https://")
+}
+
+func hasPrefixFold(s, p string) bool { return len(s) >= len(p) && strings.EqualFold(s[:len(p)], p) }
+
+// fetch opens rawURL if its origin is allowed.
+func (h *Handler) fetch(ctx context.Context, r *fbtftp.Request, rawURL string) (fbtftp.ResponseData, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Host == "" {
+		r.Logger.Warn("route is not a valid URL", slog.String("route", rawURL))
+		return nil, &fbtftp.Error{Code: fbtftp.CodeAccessViolation, Err: err}
+	}
+	if !h.allowed[originKey(u)] {
+		r.Logger.Warn("route to an origin the configuration does not name: refused",
+			slog.String("url", u.Redacted()), slog.String("origin", originKey(u)))
+		return nil, &fbtftp.Error{Code: fbtftp.CodeAccessViolation}
+	}
+	data, err := h.client.Open(ctx, u.String())
+	if err != nil {
+		code, _ := fbtftp.WireError(err)
+		lvl := slog.LevelWarn
+		if code != fbtftp.CodeUndefined {
+			lvl = slog.LevelInfo // 404, 403: the origin's answer, not a failure
+		}
+		r.Logger.Log(ctx, lvl, "origin refused the download", slog.Any("error", err))
+		return nil, err
+	}
+	size, known := data.Size()
+	if !known {
+		size = -1
+	}
+	r.Logger.Debug("serving from origin", slog.String("url", u.Redacted()), slog.Int64("size", size),
+		slog.String("source", sourceOf(data)))
+	return data, nil
+}
+
+func sourceOf(c origin.Content) string {
+	switch c.(type) {
+	case *origin.Body:
+		return "stream"
+	case *origin.File:
+		return "cache"
+	}
+	return "fill"
+}
+
+// join appends a file name to the Origin prefix, one escaped path segment
+// per component. ".." never reaches here with the stock file handler (it
+// refuses it first); it is refused anyway.
+func (h *Handler) join(name string) (string, error) {
+	name = strings.TrimLeft(name, "/")
+	segs := strings.Split(name, "/")
+	u := *h.prefix
+	var b strings.Builder
+	b.WriteString(u.EscapedPath())
+	for i, s := range segs {
+		if s == ".." {
+			return "", &fbtftp.Error{Code: fbtftp.CodeAccessViolation}
+		}
+		if i > 0 {
+			b.WriteByte('/')
+		}
+		b.WriteString(url.PathEscape(s))
+	}
+	p, err := url.PathUnescape(b.String())
+	if err != nil {
+		return "", err
+	}
+	u.Path, u.RawPath = p, b.String()
+	return u.String(), nil
+}
+
+// parseOrigin accepts an absolute http or https URL with a host.
+func parseOrigin(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, err
+	}
+	if sc := strings.ToLower(u.Scheme); sc != "http" && sc != "https" {
+		return nil, fmt.Errorf("scheme must be http or https")
+	}
+	if u.Host == "" {
+		return nil, errors.New("no host")
+	}
+	return u, nil
+}
+
+// originKey is "scheme://host[:port]" in lower case, without the scheme's
+// default port.
+func originKey(u *url.URL) string {
+	sc := strings.ToLower(u.Scheme)
+	host, port := strings.ToLower(u.Hostname()), u.Port()
+	if (sc == "http" && port == "80") || (sc == "https" && port == "443") {
+		port = ""
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if port != "" {
+		host += ":" + port
+	}
+	return sc + "://" + host
+}
+
+// newHTTPClient is origin's default transport, with a dialer that refuses
+// addresses outside networks and resolves names with the system
+// configuration read now (before a chroot hides /etc).
+func newHTTPClient(connect time.Duration, networks []netip.Prefix) *http.Client {
+	if connect <= 0 {
+		connect = origin.DefaultConnectTimeout
+	}
+	d := &net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}
+	if len(networks) > 0 {
+		d.Control = func(_, address string, _ syscall.RawConn) error {
+			ap, err := netip.ParseAddrPort(address)
+			if err != nil {
+				return err
+			}
+			for _, n := range networks {
+				if n.Contains(ap.Addr().Unmap()) {
+					return nil
+				}
+			}
+			return fmt.Errorf("address %s is outside the allowed networks (--http-allow-net)", ap.Addr())
+		}
+	}
+	res := loadResolver(d)
+	return &http.Client{Transport: &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		DialContext:         res.dial,
+		TLSHandshakeTimeout: connect,
+		DisableCompression:  true,
+		ForceAttemptHTTP2:   true,
+		MaxIdleConns:        4,
+		IdleConnTimeout:     90 * time.Second,
+	}}
+}

@@ -1,0 +1,35 @@
+// Package workermain is the main function of the stock workers
+// (fbtftp-worker and fbtftp-worker-http): signals, ServeWorker, exit codes.
+package workermain
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/fbtftp-go/fbtftp"
+)
+
+// Run builds the handler (before the sandbox), serves one session and
+// exits: status 2 when not started by fbtftp-master, 1 on a failed session
+// or handler, 0 otherwise.
+func Run(name string, build func() (fbtftp.Handler, error)) {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	h, err := build()
+	if err == nil {
+		err = fbtftp.ServeWorker(ctx, h, fbtftp.WorkerConfig{})
+	}
+	switch {
+	case errors.Is(err, fbtftp.ErrNotStartedByMaster):
+		fmt.Fprintf(os.Stderr, "%s: must be started by fbtftp-master (see fbtftp-master --help)\n", name)
+		os.Exit(2)
+	case err != nil:
+		// The master already has the session's stats; this is for the log.
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		os.Exit(1)
+	}
+}
