@@ -198,6 +198,14 @@ func TestParseErrors(t *testing.T) {
 		{[]string{"--log-format", "xml"}, "option '--log-format': invalid value \"xml\" (want json or console)"},
 		{[]string{"--metrics-addr", "9100"}, "option '--metrics-addr': invalid address \"9100\" (want HOST:PORT)"},
 		{[]string{"--worker", ""}, "option '--worker': empty worker path"},
+		{[]string{"--http-origin", "ftp://h/"}, "option '--http-origin': invalid --http-origin \"ftp://h/\": the scheme must be http or https"},
+		{[]string{"--http-origin", "http:///x"}, "option '--http-origin': invalid --http-origin \"http:///x\": no host"},
+		{[]string{"--http-allow-origin", "http://a,b"}, "option '--http-allow-origin': invalid --http-allow-origin \"b\": the scheme must be http or https"},
+		{[]string{"--http-allow-net", "10.0.0.0/33"}, "option '--http-allow-net': invalid --http-allow-net \"10.0.0.0/33\" (want an address or ADDR/BITS)"},
+		{[]string{"--http-cache-size", "big"}, "option '--http-cache-size': invalid HTTP cache size: big"},
+		{[]string{"--http-timeout", "0s"}, "option '--http-timeout': invalid HTTP timeout: \"0s\""},
+		{[]string{"--http-connect-timeout", "-1s"}, "option '--http-connect-timeout': invalid HTTP connect timeout: \"-1s\""},
+		{[]string{"--http-cache-max-age", "x"}, "option '--http-cache-max-age': invalid HTTP cache max age: \"x\""},
 		// Combinations, in.tftpd's words where it has them.
 		{[]string{"-s"}, "no -s directory"},
 		{[]string{"-s", "/a", "/b"}, "too many -s directories"},
@@ -297,5 +305,28 @@ func TestChooseMode(t *testing.T) {
 		if (err != nil) != c.err || got != c.want {
 			t.Errorf("case %d: %v, %v; want %v (error %v)", i, got, err, c.want, c.err)
 		}
+	}
+}
+
+// TestHTTPOptions: the --http-* options fill the worker configuration and
+// turn on fbtftp-worker-http.
+func TestHTTPOptions(t *testing.T) {
+	o, err := parseArgs([]string{"-L", "-s", "/srv", "--http-origin", "http://repo/tftp/",
+		"--http-allow-origin", "https://a,http://b:8080", "--http-allow-net", "10.0.0.0/8,192.0.2.7",
+		"--http-cache", "/var/cache/fbtftp", "--http-cache-size", "20G", "--http-cache-max-age", "1h",
+		"--http-connect-timeout", "2s", "--http-timeout", "7s", "--http-max-size", "2G"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := o.http
+	if !o.useHTTP || h.Origin != "http://repo/tftp/" || len(h.Origins) != 2 || len(h.Networks) != 2 ||
+		h.Networks[1].String() != "192.0.2.7/32" || h.CacheDir != "/var/cache/fbtftp" ||
+		h.CacheMaxBytes != 20<<30 || h.CacheMaxAge != time.Hour || h.ConnectTimeout != 2*time.Second ||
+		h.IdleTimeout != 7*time.Second || h.HeaderTimeout != 7*time.Second || h.MaxSize != 2<<30 {
+		t.Fatalf("%+v (useHTTP %v)", h, o.useHTTP)
+	}
+	o, err = parseArgs([]string{"-L", "-s", "/srv"})
+	if err != nil || o.useHTTP {
+		t.Fatalf("no --http-*: useHTTP %v, %v", o.useHTTP, err)
 	}
 }

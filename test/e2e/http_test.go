@@ -412,3 +412,74 @@ func TestHTTPCacheInsideRootRefused(t *testing.T) {
 		t.Fatalf("exit %v, output %s", err, out)
 	}
 }
+
+// TestHTTPOriginRetransmitsWithoutRefetch: a streamed (uncached, chunked:
+// no ReadAt) object whose blocks the client makes the server resend, by
+// not acknowledging them, is fetched from the origin once; the resent
+// blocks come from the window buffer, byte-identical.
+func TestHTTPOriginRetransmitsWithoutRefetch(t *testing.T) {
+	o := newHTTPOrigin(t)
+	root := worldReadableDir(t)
+	s := startServer(t, root, "127.0.0.1:0", "--http-origin", o.URL+"/", "-T", "100000") // 100 ms retransmit timeout
+	sess, err := client.NewSession(s.addr, netip.AddrPort{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	const size = 40 * 512
+	sess.SendRequest(proto.OpRRQ, "chunked/"+strconv.Itoa(size), "octet", []proto.Option{{Name: "windowsize", Value: "4"}})
+	p, err := sess.RecvPacket(10 * time.Second)
+	if err != nil || p.Op != proto.OpOACK {
+		t.Fatalf("want OACK: %+v %v", p, err)
+	}
+	peer := p.From
+	sess.SendAck(peer, 0)
+	var got bytes.Buffer
+	seen := map[uint16][]byte{}
+	resent := 0
+	next := uint16(1)
+	for range 400 { // bounded: 40 blocks, each at most a few times
+		p, err := sess.RecvPacket(5 * time.Second)
+		if err != nil {
+			t.Fatalf("receiving block %d: %v", next, err)
+		}
+		if p.Op != proto.OpDATA {
+			t.Fatalf("unexpected %+v", p)
+		}
+		if prev, ok := seen[p.Block]; ok {
+			resent++
+			if !bytes.Equal(prev, p.Payload) {
+				t.Fatalf("block %d resent with other bytes", p.Block)
+			}
+		} else {
+			seen[p.Block] = bytes.Clone(p.Payload)
+		}
+		if p.Block != next {
+			continue
+		}
+		// The first window is acknowledged only the second time its last
+		// block arrives: the timeout makes the server send it again.
+		last := p.Block%4 == 0 || len(p.Payload) < 512
+		if last && resent == 0 && p.Block == 4 {
+			continue // let the timeout resend the first window
+		}
+		got.Write(p.Payload)
+		next++
+		if last {
+			sess.SendAck(peer, p.Block)
+		}
+		if len(p.Payload) < 512 {
+			break
+		}
+	}
+	if got.Len() != size || !bytes.Equal(got.Bytes(), pattern("big", size)) {
+		t.Fatalf("got %d bytes, content differs", got.Len())
+	}
+	if resent == 0 {
+		t.Fatal("the server resent nothing: the test did not exercise retransmission")
+	}
+	if n := o.requests.Load(); n != 1 {
+		t.Fatalf("%d origin requests for one download with %d resent blocks, want 1", n, resent)
+	}
+	t.Logf("%d blocks resent, 1 origin request", resent)
+}
