@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"io"
 	"os"
+
+	"github.com/fbtftp-go/fbtftp/internal/stats"
 )
 
 // ResponseData is the content of a download. The worker reads it once from
@@ -34,6 +36,7 @@ type fileResponse struct {
 }
 
 func (f *fileResponse) Size() (int64, bool) { return f.size, true }
+func (f *fileResponse) Source() Source      { return SourceFile }
 
 // BytesResponse serves b. The slice must not change during the session.
 func BytesResponse(b []byte) ResponseData {
@@ -43,6 +46,14 @@ func BytesResponse(b []byte) ResponseData {
 type bytesResponse struct {
 	*bytes.Reader
 	size int64
+	src  Source // SourceCustom unless set
+}
+
+func (b *bytesResponse) Source() Source {
+	if b.src == SourceNone {
+		return SourceCustom
+	}
+	return b.src
 }
 
 func (b *bytesResponse) Size() (int64, bool) { return b.size, true }
@@ -68,4 +79,32 @@ func (r *readerResponse) Close() error {
 		return c.Close()
 	}
 	return nil
+}
+
+// Source is where a download's content came from: the session line's
+// "source" field, SessionStats.Source and the master's
+// fbtftp_content_sessions_total{source} (cache hits against origin
+// fetches, for instance). A ResponseData may report it with a method
+// Source() Source; content that does not (or reports a value outside
+// these) counts as SourceCustom.
+type Source = stats.Source
+
+// The content sources.
+const (
+	SourceNone     = stats.SourceNone     // no content (an error, an upload)
+	SourceFile     = stats.SourceFile     // a file (FileResponse)
+	SourceTemplate = stats.SourceTemplate // a rendered *.tmpl file
+	SourceOrigin   = stats.SourceOrigin   // fetched from an HTTP origin
+	SourceCache    = stats.SourceCache    // a complete copy in the HTTP cache
+	SourceCustom   = stats.SourceCustom   // anything else
+)
+
+// sourceOf returns where data came from.
+func sourceOf(data ResponseData) Source {
+	if s, ok := data.(interface{ Source() Source }); ok {
+		if src := s.Source(); src != SourceNone && src.Valid() {
+			return src
+		}
+	}
+	return SourceCustom
 }

@@ -1,6 +1,7 @@
 package fbtftp
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -72,7 +73,7 @@ func (h fileHandler) render(ctx context.Context, r *Request, store *content.File
 	if err != nil {
 		return nil, err
 	}
-	return BytesResponse(out), nil
+	return &bytesResponse{Reader: bytes.NewReader(out), size: int64(len(out)), src: SourceTemplate}, nil
 }
 
 // serveOrRender opens rel, or renders it when it is a template; a missing

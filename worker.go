@@ -186,6 +186,7 @@ func serveSession(ctx context.Context, h Handler, r *Request, sess *udp.SessionC
 		return refuse(sess, r.Peer, st, err)
 	}
 	defer data.Close()
+	st.Source = sourceOf(data)
 	size, known := data.Size()
 	if !known {
 		size = -1

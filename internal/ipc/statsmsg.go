@@ -36,6 +36,10 @@ func AppendStats(b []byte, s *stats.SessionStats) ([]byte, error) {
 		w.fail("outcome", fmt.Sprintf("unknown outcome %q", s.Outcome))
 	}
 	w.str("outcome", string(s.Outcome), MaxStringLen)
+	if !s.Source.Valid() {
+		w.fail("source", fmt.Sprintf("unknown source %q", s.Source))
+	}
+	w.str("source", string(s.Source), MaxStringLen)
 	w.uvarint(uint64(s.ErrorCode))
 	w.str("error_message", s.ErrorMessage, MaxStringLen)
 	w.time("start", s.Start)
@@ -70,6 +74,10 @@ func DecodeStats(b []byte) (*stats.SessionStats, error) {
 	}
 	if r.err == nil && !s.Outcome.Valid() {
 		r.fail("outcome", fmt.Sprintf("unknown outcome %q", s.Outcome))
+	}
+	s.Source = stats.Source(r.str("source", MaxStringLen))
+	if r.err == nil && !s.Source.Valid() {
+		r.fail("source", fmt.Sprintf("unknown source %q", s.Source))
 	}
 	s.ErrorCode = proto.ErrorCode(r.bounded("error_code", math.MaxUint16))
 	s.ErrorMessage = r.str("error_message", MaxStringLen)

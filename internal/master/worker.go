@@ -258,6 +258,7 @@ func (m *Master) finish(st *stats.SessionStats, ho *ipc.Handoff) {
 		zap.Strings("options_requested", optionStrings(st.OptionsRequested)),
 		zap.Strings("options_acked", optionStrings(st.OptionsAcked)),
 		zap.String("outcome", string(st.Outcome)),
+		zap.String("source", string(st.Source)),
 		zap.Uint64("bytes", st.Bytes),
 		zap.Int("blksize", st.Blksize),
 		zap.Int("windowsize", st.Windowsize),

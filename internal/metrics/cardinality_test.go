@@ -43,6 +43,7 @@ func allowedLabels() map[string]map[string]bool {
 		"direction": set(dirSent, dirReceived),
 		"state":     set("idle", "busy"),
 		"reason":    set("crash", "killed"),
+		"source":    set("file", "template", "origin", "cache", "custom"),
 		"version":   set(testVersion),
 		"goversion": nil, // one value, checked by the series count
 		"le":        nil, // bucket bounds, fixed by the bucket vars
@@ -89,6 +90,7 @@ func maxSeries() int {
 	return ops*decisions + // requests_total
 		2*codes + // errors_sent_total, errors_received_total
 		3*len(stats.Outcomes) + // sessions_total{op=rrq,wrq,unknown}
+		len(stats.Sources) + // content_sessions_total
 		hist(DurationBuckets) +
 		2*hist(SizeBuckets) + // transfer_size_bytes{direction}
 		2 + 2 + 1 + // bytes_total, packets_total, retransmits_total

@@ -99,6 +99,7 @@ type Metrics struct {
 	errorsReceived *prometheus.CounterVec // code
 
 	sessions     *prometheus.CounterVec // op, outcome
+	content      *prometheus.CounterVec // source
 	duration     prometheus.Histogram
 	transferSize *prometheus.HistogramVec // direction
 	bytes        *prometheus.CounterVec   // direction
@@ -146,6 +147,10 @@ func New(reg prometheus.Registerer, src GaugeSource, version string) *Metrics {
 			Namespace: namespace, Name: "sessions_total",
 			Help: "Sessions finished, by request opcode and outcome.",
 		}, []string{"op", "outcome"}),
+		content: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "content_sessions_total",
+			Help: "Download sessions that got content, by where it came from: file, template, origin (fetched from an HTTP origin during the session), cache (a complete copy in the HTTP cache), custom.",
+		}, []string{"source"}),
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: namespace, Name: "session_duration_seconds",
 			Help:    "Duration of finished sessions, from the worker's start to its report (crashed sessions from the request).",
@@ -229,6 +234,9 @@ func New(reg prometheus.Registerer, src GaugeSource, version string) *Metrics {
 		m.optRequested.WithLabelValues(o)
 		m.optAcked.WithLabelValues(o)
 	}
+	for _, src := range stats.Sources {
+		m.content.WithLabelValues(string(src))
+	}
 	m.crashes.WithLabelValues("crash")
 	m.crashes.WithLabelValues("killed")
 
@@ -244,7 +252,7 @@ func New(reg prometheus.Registerer, src GaugeSource, version string) *Metrics {
 
 	reg.MustRegister(
 		m.requests, m.errorsSent, m.errorsReceived,
-		m.sessions, m.duration, m.transferSize, m.bytes, m.packets, m.retransmits,
+		m.sessions, m.content, m.duration, m.transferSize, m.bytes, m.packets, m.retransmits,
 		m.optRequested, m.optAcked, m.blksize, m.windowsize,
 		m.handoff, m.spawns, m.workerStart, m.spawnFailures, m.crashes,
 		m.probes, buildInfo,
@@ -302,6 +310,9 @@ func (m *Metrics) SessionFinished(st *stats.SessionStats) {
 	}
 	outcome := outcomeLabel(st.Outcome)
 	m.sessions.WithLabelValues(sessionOpLabel(st.Op), string(outcome)).Inc()
+	if st.Source != stats.SourceNone && st.Source.Valid() {
+		m.content.WithLabelValues(string(st.Source)).Inc()
+	}
 	if st.Duration >= 0 {
 		m.duration.Observe(st.Duration.Seconds())
 	}

@@ -103,7 +103,7 @@ func feedSequence(m *Metrics, clk *fakeClock) {
 		OptionsAcked:     opts("tsize", "123456", "blksize", "1468"),
 		Blksize:          1468, Windowsize: 1, Tsize: 123456,
 		PacketsSent: 1, PacketsReceived: 1,
-		Outcome: stats.OutcomeProbe, ErrorCode: proto.ErrOptionRefused, ErrorMessage: "tsize only",
+		Outcome: stats.OutcomeProbe, Source: stats.SourceOrigin, ErrorCode: proto.ErrOptionRefused, ErrorMessage: "tsize only",
 		Duration: 8 * time.Millisecond,
 	})
 	// 2. Its follow-up download from another port: 85 DATA blocks (84 *
@@ -114,7 +114,7 @@ func feedSequence(m *Metrics, clk *fakeClock) {
 		OptionsAcked:     opts("BLKSIZE", "1468", "windowsize", "8", "tsize", "123456"),
 		Blksize:          1468, Windowsize: 8, Tsize: 123456,
 		PacketsSent: 88, PacketsReceived: 86, Bytes: 123456, Retransmits: 2,
-		Outcome: stats.OutcomeSuccess, Duration: 150 * time.Millisecond,
+		Outcome: stats.OutcomeSuccess, Source: stats.SourceCache, Duration: 150 * time.Millisecond,
 	})
 	// 3. Not found: the worker sends ERROR 1 before any transfer.
 	m.SessionFinished(&stats.SessionStats{
@@ -163,7 +163,7 @@ func feedSequence(m *Metrics, clk *fakeClock) {
 	m.SessionFinished(&stats.SessionStats{
 		Peer: peer("10.0.0.9:9000"), Filename: "x", Op: proto.OpRRQ,
 		Blksize: 100000, Windowsize: 70000,
-		Outcome: stats.Outcome("exploded"), ErrorCode: 300, ErrorMessage: "?",
+		Outcome: stats.Outcome("exploded"), Source: stats.Source("/etc/passwd"), ErrorCode: 300, ErrorMessage: "?",
 		Duration: 2 * time.Millisecond,
 	})
 	// 10. A probe of grubx64.efi whose download never comes.
@@ -223,6 +223,13 @@ fbtftp_build_info{goversion="GOVERSION",version="v1.2.3-test"} 1
 # TYPE fbtftp_bytes_total counter
 fbtftp_bytes_total{direction="received"} 1000
 fbtftp_bytes_total{direction="sent"} 124480
+# HELP fbtftp_content_sessions_total Download sessions that got content, by where it came from: file, template, origin (fetched from an HTTP origin during the session), cache (a complete copy in the HTTP cache), custom.
+# TYPE fbtftp_content_sessions_total counter
+fbtftp_content_sessions_total{source="cache"} 1
+fbtftp_content_sessions_total{source="custom"} 0
+fbtftp_content_sessions_total{source="file"} 0
+fbtftp_content_sessions_total{source="origin"} 1
+fbtftp_content_sessions_total{source="template"} 0
 # HELP fbtftp_errors_received_total TFTP ERROR packets received from clients that ended a session (UEFI probes included), by error code.
 # TYPE fbtftp_errors_received_total counter
 fbtftp_errors_received_total{code="0"} 1

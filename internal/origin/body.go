@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"os"
 	"time"
+
+	"github.com/fbtftp-go/fbtftp/internal/stats"
 )
 
 // Body is an origin response streamed as it arrives: an io.Reader (not an
@@ -71,6 +73,9 @@ func (b *Body) Read(p []byte) (int, error) {
 // Size returns the Content-Length and true, or false for a chunked reply.
 func (b *Body) Size() (int64, bool) { return b.size, b.size >= 0 }
 
+// Source reports the content as fetched from the origin during the session (fbtftp.Source).
+func (b *Body) Source() stats.Source { return stats.SourceOrigin }
+
 // Close ends the download and releases the connection.
 func (b *Body) Close() error {
 	b.timer.Stop()
@@ -88,3 +93,6 @@ type File struct {
 
 // Size returns the entry's length and true.
 func (f *File) Size() (int64, bool) { return f.size, true }
+
+// Source reports the content as a complete cached copy (fbtftp.Source).
+func (f *File) Source() stats.Source { return stats.SourceCache }

@@ -58,6 +58,36 @@ func OutcomeForCode(c proto.ErrorCode) Outcome {
 	}
 }
 
+// Source says where a download's content came from. The set is closed: it
+// is used as a metric label.
+type Source string
+
+// The content sources.
+const (
+	SourceNone     Source = ""         // no content was served (an error, an upload)
+	SourceFile     Source = "file"     // a file under the root
+	SourceTemplate Source = "template" // a *.tmpl file rendered for the client
+	SourceOrigin   Source = "origin"   // fetched from an HTTP origin during the session
+	SourceCache    Source = "cache"    // a complete copy in the HTTP cache
+	SourceCustom   Source = "custom"   // a handler's own content
+)
+
+// Sources lists every Source but SourceNone, for metrics.
+var Sources = []Source{SourceFile, SourceTemplate, SourceOrigin, SourceCache, SourceCustom}
+
+// Valid reports whether s is SourceNone or one of Sources.
+func (s Source) Valid() bool {
+	if s == SourceNone {
+		return true
+	}
+	for _, x := range Sources {
+		if s == x {
+			return true
+		}
+	}
+	return false
+}
+
 // SessionStats describes one session. The transfer engine fills the
 // transfer fields; the worker and master fill identity fields.
 type SessionStats struct {
@@ -81,6 +111,7 @@ type SessionStats struct {
 	Retransmits     uint64 // DATA (or ACK/OACK) packets sent again
 
 	Outcome      Outcome
+	Source       Source          // where a download's content came from
 	ErrorCode    proto.ErrorCode // code of the ERROR sent or received, if any
 	ErrorMessage string          // its message; internal details never go here
 

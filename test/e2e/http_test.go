@@ -207,6 +207,9 @@ func TestHTTPOriginStreams(t *testing.T) {
 	if n := o.requests.Load(); n != 0 {
 		t.Fatalf("the origin got %d requests for a local file", n)
 	}
+	if src := s.waitSessions(1)[0]["source"]; src != "file" {
+		t.Errorf("local file: source %v, want file", src)
+	}
 
 	const big = 100 << 20
 	stop := make(chan struct{})
@@ -310,6 +313,15 @@ func TestHTTPOriginCacheBootStorm(t *testing.T) {
 	if got := o.full.Load(); got != 1 {
 		t.Fatalf("%d concurrent downloads cost the origin %d full fetches, want 1", n, got)
 	}
+	// The session lines say where each download's content came from: one
+	// fetched it from the origin, the others read the cached copy.
+	sources := map[any]int{}
+	for _, l := range s.waitSessions(n) {
+		sources[l["source"]]++
+	}
+	if sources["origin"] != 1 || sources["cache"] != n-1 {
+		t.Errorf("session sources %v, want 1 origin and %d cache", sources, n-1)
+	}
 	t.Logf("%d downloads: %d origin requests (%d full, %d not modified)", n, o.requests.Load(), o.full.Load(), o.notMod.Load())
 
 	// The UEFI pattern: tsize probe, ERROR 8, then the download, on an
@@ -342,6 +354,10 @@ func TestHTTPOriginCacheBootStorm(t *testing.T) {
 	}
 	if o.notMod.Load() != before+1 || o.full.Load() != 2 {
 		t.Fatalf("revalidation: %d not-modified, %d full fetches", o.notMod.Load()-before, o.full.Load())
+	}
+	ss := s.waitSessions(n + 3)
+	if last := ss[len(ss)-1]; last["source"] != "cache" {
+		t.Errorf("revalidated download: source %v, want cache", last["source"])
 	}
 	// The cache is not reachable through TFTP: it is outside the root.
 	ents, _ := os.ReadDir(cache)
