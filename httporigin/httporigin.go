@@ -30,6 +30,8 @@ package httporigin
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -85,10 +87,11 @@ type Config struct {
 // (uploads go to the next handler; a URL route is refused) and
 // fbtftp.Drainer (cache fills finish before the worker exits).
 type Handler struct {
-	next    fbtftp.Handler
-	prefix  *url.URL
-	allowed map[string]bool
-	client  *origin.Client
+	next      fbtftp.Handler
+	prefix    *url.URL
+	allowed   map[string]bool
+	client    *origin.Client
+	transport *http.Transport
 }
 
 // New returns a Handler in front of next (nil: URL routes and Origin
@@ -108,14 +111,6 @@ func New(next fbtftp.Handler, cfg Config) (*Handler, error) {
 			}
 		}
 		h.prefix = u
-		h.allowed[originKey(u)] = true
-	}
-	for _, o := range cfg.Origins {
-		u, err := parseOrigin(o)
-		if err != nil {
-			return nil, fmt.Errorf("origin %q: %w", o, err)
-		}
-		h.allowed[originKey(u)] = true
 	}
 	c := &origin.Client{
 		ConnectTimeout: cfg.ConnectTimeout,
@@ -123,19 +118,29 @@ func New(next fbtftp.Handler, cfg Config) (*Handler, error) {
 		IdleTimeout:    cfg.IdleTimeout,
 		MaxSize:        cfg.MaxSize,
 	}
-	c.HTTP = newHTTPClient(c.ConnectTimeout, cfg.Networks)
+	h.transport = newTransport(c.ConnectTimeout, cfg.Networks)
+	c.HTTP = &http.Client{Transport: h.transport}
+	h.client = c
+	origins := cfg.Origins
+	if cfg.Origin != "" {
+		origins = append([]string{cfg.Origin}, origins...)
+	}
+	if err := h.Allow(origins...); err != nil {
+		return nil, err
+	}
 	if cfg.CacheDir != "" {
 		c.Cache = &origin.Cache{Dir: cfg.CacheDir, MaxBytes: cfg.CacheMaxBytes, MaxAge: cfg.CacheMaxAge}
 		if err := c.Cache.OpenDir(); err != nil {
 			return nil, fmt.Errorf("cache: %w", err)
 		}
 	}
-	h.client = c
 	return h, nil
 }
 
 // Allow adds origins that routes may name (the map file's, see
-// remap.Rules.URLOrigins). Call it before serving.
+// remap.Rules.URLOrigins). Call it before the sandbox, like New: for an
+// https origin it loads the system's certificate authorities (or
+// SSL_CERT_FILE / SSL_CERT_DIR), which a chroot hides.
 func (h *Handler) Allow(origins ...string) error {
 	for _, o := range origins {
 		u, err := parseOrigin(o)
@@ -143,6 +148,14 @@ func (h *Handler) Allow(origins ...string) error {
 			return fmt.Errorf("origin %q: %w", o, err)
 		}
 		h.allowed[originKey(u)] = true
+		if strings.EqualFold(u.Scheme, "https") && h.transport.TLSClientConfig == nil {
+			// Parsing the roots costs a few ms: only for https.
+			roots, err := x509.SystemCertPool()
+			if err != nil {
+				return fmt.Errorf("loading the certificate authorities for %s: %w", originKey(u), err)
+			}
+			h.transport.TLSClientConfig = &tls.Config{RootCAs: roots}
+		}
 	}
 	return nil
 }
@@ -298,10 +311,10 @@ func originKey(u *url.URL) string {
 	return sc + "://" + host
 }
 
-// newHTTPClient is origin's default transport, with a dialer that refuses
+// newTransport is origin's default transport, with a dialer that refuses
 // addresses outside networks and resolves names with the system
 // configuration read now (before a chroot hides /etc).
-func newHTTPClient(connect time.Duration, networks []netip.Prefix) *http.Client {
+func newTransport(connect time.Duration, networks []netip.Prefix) *http.Transport {
 	if connect <= 0 {
 		connect = origin.DefaultConnectTimeout
 	}
@@ -321,7 +334,7 @@ func newHTTPClient(connect time.Duration, networks []netip.Prefix) *http.Client 
 		}
 	}
 	res := loadResolver(d)
-	return &http.Client{Transport: &http.Transport{
+	return &http.Transport{
 		Proxy:               http.ProxyFromEnvironment,
 		DialContext:         res.dial,
 		TLSHandshakeTimeout: connect,
@@ -329,5 +342,5 @@ func newHTTPClient(connect time.Duration, networks []netip.Prefix) *http.Client 
 		ForceAttemptHTTP2:   true,
 		MaxIdleConns:        4,
 		IdleConnTimeout:     90 * time.Second,
-	}}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -498,4 +499,47 @@ func TestHTTPOriginRetransmitsWithoutRefetch(t *testing.T) {
 		t.Fatalf("%d origin requests for one download with %d resent blocks, want 1", n, resent)
 	}
 	t.Logf("%d blocks resent, 1 origin request", resent)
+}
+
+// TestHTTPSOriginInChroot: an https origin works from a chrooted worker:
+// the certificate authorities (here SSL_CERT_FILE, the test server's own
+// certificate) are loaded before the chroot hides them.
+func TestHTTPSOriginInChroot(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the worker only chroots when the master runs as root")
+	}
+	body := pattern("tls", 70000)
+	ts := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/boot/kernel" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.Write(body)
+	}))
+	defer ts.Close()
+	root := worldReadableDir(t)
+
+	// Without SSL_CERT_FILE, no authority vouches for the test server's
+	// certificate: refused.
+	s1 := startServer(t, root, "127.0.0.1:0", "--http-origin", ts.URL+"/boot/")
+	_, _, err := get(t, s1.addr, "kernel", client.Options{})
+	var se *client.ServerError
+	if !errors.As(err, &se) || se.Code != proto.ErrUndefined {
+		t.Fatalf("untrusted certificate: %v, want ERROR 0", err)
+	}
+	eventually(t, 5*time.Second, "certificate error in the log", func() bool {
+		return strings.Contains(s1.log(), "certificate")
+	})
+
+	pemFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(pemFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ts.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SSL_CERT_FILE", pemFile) // inherited by the master and its workers
+	s := startServer(t, root, "127.0.0.1:0", "--http-origin", ts.URL+"/boot/")
+	b, res, err := get(t, s.addr, "kernel", client.Options{Tsize: true})
+	if err != nil || !bytes.Equal(b, body) || res.Tsize != int64(len(body)) {
+		t.Fatalf("https origin from a chrooted worker: %v (%d bytes)", err, len(b))
+	}
 }
