@@ -97,6 +97,10 @@ func ServeWorker(ctx context.Context, h Handler, cfg WorkerConfig) error {
 		log = wlog.New(os.Stderr, "worker", ho.Settings.LogFormat, ho.Settings.Verbosity)
 	}
 
+	if spec.Landlock && log.Enabled(ctx, slog.LevelDebug) {
+		log.Debug("sandbox", slog.String("chroot", spec.Chroot), slog.Int("uid", os.Getuid()),
+			slog.Int("landlock_abi", sandbox.Landlocked()))
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if d := ho.Settings.SessionDeadline; d > 0 {

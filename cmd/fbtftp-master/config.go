@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"go.uber.org/zap"
@@ -120,6 +121,20 @@ func (o *options) masterConfig(log *zap.Logger) (master.Config, error) {
 	if o.useHTTP {
 		if err := prepareHTTPCache(o.http.CacheDir, roots, spec); err != nil {
 			return master.Config{}, err
+		}
+	}
+	if !o.noLandlock {
+		// Workers may then touch nothing but the served directories (and
+		// write them only when uploads are possible) and the HTTP cache,
+		// whatever runs in them.
+		spec.Landlock = true
+		if o.readOnly {
+			spec.FSRead = roots
+		} else {
+			spec.FSWrite = roots
+		}
+		if o.http.CacheDir != "" {
+			spec.FSWrite = append(slices.Clone(spec.FSWrite), o.http.CacheDir)
 		}
 	}
 	worker, err := o.workerPath()

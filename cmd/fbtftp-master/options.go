@@ -72,6 +72,7 @@ type options struct {
 	templateData string            // --template-data FILE (JSON values for templates)
 	http         httporigin.Config // --http-*: HTTP origins (fbtftp-worker-http)
 	useHTTP      bool              // an --http-* option, or map rules routing to URLs
+	noLandlock   bool              // --no-landlock
 }
 
 // MetricsAddr is the --metrics-addr value, "" when not given: where the
@@ -153,6 +154,7 @@ func parseArgs(args []string) (*options, error) {
 		{Long: "log-format", HasArg: true, Set: o.logFormatOpt},
 		{Long: "metrics-addr", HasArg: true, Set: o.metricsAddrOpt},
 		{Long: "template-data", HasArg: true, Set: o.templateDataOpt},
+		{Long: "no-landlock", Set: flag(&o.noLandlock)},
 		{Long: "http-origin", HasArg: true, Set: o.httpOriginOpt},
 		{Long: "http-allow-origin", HasArg: true, Set: o.httpAllowOriginOpt},
 		{Long: "http-allow-net", HasArg: true, Set: o.httpAllowNetOpt},
@@ -556,6 +558,7 @@ func usage(prog string) string {
       --log-format F        json or console
       --metrics-addr HOST:PORT  serve Prometheus metrics there
       --template-data FILE  JSON values for *.tmpl files, keyed by MAC or IP
+      --no-landlock         do not confine workers' file access with Landlock
       --http-origin URL     serve names not found locally from URL + name (runs fbtftp-worker-http)
       --http-allow-origin URL  an origin map rules may route to, besides those they spell out
       --http-allow-net CIDR  connect only to these addresses (repeatable)

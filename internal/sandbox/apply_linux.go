@@ -11,7 +11,20 @@ import (
 // setgroups, setgid, setuid (Go applies these to every thread), and
 // no_new_privs in every case. It verifies the result: after a drop to a
 // non-root user, regaining root must fail.
+//
+// With s.Landlock, access to the file system is then restricted to
+// s.FSRead (read) and s.FSWrite (read, create, write, remove files) with
+// Landlock, when the kernel has it; Landlocked reports the outcome.
 func Apply(s Spec) error {
+	var rules []dirRule
+	if s.Landlock {
+		// Opened before the chroot: the paths are the master's.
+		var err error
+		if rules, err = openRules(s); err != nil {
+			return err
+		}
+		defer closeRules(rules)
+	}
 	if s.Chroot != "" {
 		if err := syscall.Chroot(s.Chroot); err != nil {
 			return fmt.Errorf("chroot %s: %w", s.Chroot, err)
@@ -38,8 +51,23 @@ func Apply(s Spec) error {
 			return fmt.Errorf("privileges not dropped: setuid(0) succeeded")
 		}
 	}
-	return noNewPrivs()
+	if err := noNewPrivs(); err != nil {
+		return err
+	}
+	if !s.Landlock {
+		return nil
+	}
+	abi, err := enforceLandlock(rules)
+	landlocked = abi
+	return err
 }
+
+// landlocked is the Landlock ABI version Apply enforced (0: none).
+var landlocked int
+
+// Landlocked returns the Landlock ABI version Apply enforced, 0 when it did
+// not (not asked, or the kernel has no Landlock).
+func Landlocked() int { return landlocked }
 
 // noNewPrivs sets no_new_privs. The flag belongs to a thread, so it is set
 // on every thread of the process at once (AllThreadsSyscall). That call is

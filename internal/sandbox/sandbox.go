@@ -20,6 +20,11 @@ const (
 	EnvUID    = "FBTFTP_UID"
 	EnvGID    = "FBTFTP_GID"
 	EnvGroups = "FBTFTP_GROUPS"
+	// EnvLandlock is "1" to restrict file access with Landlock to the
+	// directories of EnvFSRead and EnvFSWrite (newline-separated).
+	EnvLandlock = "FBTFTP_LANDLOCK"
+	EnvFSRead   = "FBTFTP_FS_READ"
+	EnvFSWrite  = "FBTFTP_FS_WRITE"
 )
 
 // Spec says how to confine a worker. The zero value confines nothing (an
@@ -30,6 +35,13 @@ type Spec struct {
 	UID    int
 	GID    int
 	Groups []int // supplementary groups; empty: none
+
+	// Landlock restricts the file system to FSRead (read files, list
+	// directories) and FSWrite (also create, write, truncate and remove
+	// files) beneath each directory, paths as the master sees them.
+	Landlock bool
+	FSRead   []string
+	FSWrite  []string
 }
 
 // ForUser builds the spec for running as the named user (a name or a
@@ -78,12 +90,19 @@ func (s Spec) Env() []string {
 		}
 		env = append(env, EnvUID+"="+strconv.Itoa(s.UID), EnvGID+"="+strconv.Itoa(s.GID), EnvGroups+"="+strings.Join(g, ","))
 	}
+	if s.Landlock {
+		env = append(env, EnvLandlock+"=1", EnvFSRead+"="+strings.Join(s.FSRead, "\n"), EnvFSWrite+"="+strings.Join(s.FSWrite, "\n"))
+	}
 	return env
 }
 
 // FromEnv decodes the spec the master put in the environment.
 func FromEnv(getenv func(string) string) (Spec, error) {
 	s := Spec{Chroot: getenv(EnvChroot)}
+	if getenv(EnvLandlock) == "1" {
+		s.Landlock = true
+		s.FSRead, s.FSWrite = pathList(getenv(EnvFSRead)), pathList(getenv(EnvFSWrite))
+	}
 	uid, gid := getenv(EnvUID), getenv(EnvGID)
 	if uid == "" && gid == "" {
 		return s, nil
@@ -105,4 +124,11 @@ func FromEnv(getenv func(string) string) (Spec, error) {
 		}
 	}
 	return s, nil
+}
+
+func pathList(v string) []string {
+	if v == "" {
+		return nil
+	}
+	return strings.Split(v, "\n")
 }

@@ -9,6 +9,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/fbtftp-go/fbtftp/internal/client"
 )
 
 func killPID(pid int) error { return syscall.Kill(pid, syscall.SIGKILL) }
@@ -55,5 +59,42 @@ func TestSandbox(t *testing.T) {
 	// The master itself stays root (it creates sockets for any address).
 	if st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.pid())); !strings.Contains(string(st), "Uid:\t0\t") {
 		t.Error("master is not root")
+	}
+}
+
+// TestWorkersLandlocked: workers restrict their file access with Landlock
+// when the kernel has it (the worker says so at debug level), and
+// --no-landlock turns that off.
+func TestWorkersLandlocked(t *testing.T) {
+	v, _, errno := syscall.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, 0, 0, unix.LANDLOCK_CREATE_RULESET_VERSION)
+	if errno != 0 || v == 0 {
+		t.Skip("the kernel has no Landlock")
+	}
+	root := worldReadableDir(t)
+	writeFiles(t, root, map[string]int{"f": 1000})
+	for _, c := range []struct {
+		args []string
+		want bool
+	}{
+		{[]string{"-v"}, true},
+		{[]string{"-v", "--no-landlock"}, false},
+	} {
+		s := startServer(t, root, "127.0.0.1:0", c.args...)
+		if _, _, err := get(t, s.addr, "f", client.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		s.waitSessions(1)
+		got := false
+		s.mu.Lock()
+		for _, l := range s.lines {
+			if l["msg"] == "sandbox" {
+				abi, _ := l["landlock_abi"].(float64)
+				got = abi >= 1
+			}
+		}
+		s.mu.Unlock()
+		if got != c.want {
+			t.Errorf("%v: landlocked %v, want %v\n%s", c.args, got, c.want, tail(s.log(), 2000))
+		}
 	}
 }
