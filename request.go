@@ -47,8 +47,8 @@ type Request struct {
 	// socket's port: replies come from here.
 	Local netip.AddrPort
 	// Extra holds free-form settings from the master, for custom workers
-	// and content sources (server.Server's Settings.Extra; the
-	// fbtftp-master command line has no flag for it yet).
+	// and content sources (fbtftp-master --set KEY=VALUE, or
+	// server.Server's Settings.Extra).
 	Extra map[string]string
 	// Settings is the master's configuration for this session.
 	Settings *Settings

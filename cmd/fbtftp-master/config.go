@@ -253,6 +253,7 @@ func (o *options) settings() ipc.Settings {
 		MaxUpload:     o.maxUpload,
 		Verbosity:     o.verbosity,
 		LogFormat:     o.logFormat,
+		Extra:         o.extra,
 	}
 	// in.tftpd: umask(-U value, default 0), except that -p without -U
 	// keeps the inherited umask.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/fbtftp-go/fbtftp/httporigin"
 	"github.com/fbtftp-go/fbtftp/internal/getopt"
+	"github.com/fbtftp-go/fbtftp/internal/ipc"
 	"github.com/fbtftp-go/fbtftp/internal/logging"
 	"github.com/fbtftp-go/fbtftp/internal/proto"
 	"github.com/fbtftp-go/fbtftp/internal/tmpl"
@@ -73,6 +74,7 @@ type options struct {
 	http         httporigin.Config // --http-*: HTTP origins (fbtftp-worker-http)
 	useHTTP      bool              // an --http-* option, or map rules routing to URLs
 	noLandlock   bool              // --no-landlock
+	extra        map[string]string // --set KEY=VALUE (Request.Extra)
 }
 
 // MetricsAddr is the --metrics-addr value, "" when not given: where the
@@ -155,6 +157,7 @@ func parseArgs(args []string) (*options, error) {
 		{Long: "metrics-addr", HasArg: true, Set: o.metricsAddrOpt},
 		{Long: "template-data", HasArg: true, Set: o.templateDataOpt},
 		{Long: "no-landlock", Set: flag(&o.noLandlock)},
+		{Long: "set", HasArg: true, Set: o.setOpt},
 		{Long: "http-origin", HasArg: true, Set: o.httpOriginOpt},
 		{Long: "http-allow-origin", HasArg: true, Set: o.httpAllowOriginOpt},
 		{Long: "http-allow-net", HasArg: true, Set: o.httpAllowNetOpt},
@@ -390,6 +393,25 @@ func parseSize(s string) (int64, error) {
 	return v * mult, nil
 }
 
+// setOpt takes --set KEY=VALUE: a Request.Extra value for every session.
+func (o *options) setOpt(_, s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	switch {
+	case !ok || k == "":
+		return fmt.Errorf("invalid --set %q (want KEY=VALUE)", s)
+	case len(k) > ipc.MaxStringLen || len(v) > ipc.MaxStringLen:
+		return fmt.Errorf("--set %.20q...: longer than %d bytes", s, ipc.MaxStringLen)
+	}
+	if o.extra == nil {
+		o.extra = map[string]string{}
+	}
+	if _, dup := o.extra[k]; !dup && len(o.extra) == ipc.MaxExtra {
+		return fmt.Errorf("too many --set keys (at most %d)", ipc.MaxExtra)
+	}
+	o.extra[k] = v
+	return nil
+}
+
 // httpOriginOpt takes --http-origin URL: the prefix for names not found
 // locally.
 func (o *options) httpOriginOpt(_, s string) error {
@@ -558,6 +580,7 @@ func usage(prog string) string {
       --log-format F        json or console
       --metrics-addr HOST:PORT  serve Prometheus metrics there
       --template-data FILE  JSON values for *.tmpl files, keyed by MAC or IP
+      --set KEY=VALUE       a value for custom workers (Request.Extra), repeatable
       --no-landlock         do not confine workers' file access with Landlock
       --http-origin URL     serve names not found locally from URL + name (runs fbtftp-worker-http)
       --http-allow-origin URL  an origin map rules may route to, besides those they spell out

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -198,6 +199,8 @@ func TestParseErrors(t *testing.T) {
 		{[]string{"--log-format", "xml"}, "option '--log-format': invalid value \"xml\" (want json or console)"},
 		{[]string{"--metrics-addr", "9100"}, "option '--metrics-addr': invalid address \"9100\" (want HOST:PORT)"},
 		{[]string{"--worker", ""}, "option '--worker': empty worker path"},
+		{[]string{"--set", "novalue"}, "option '--set': invalid --set \"novalue\" (want KEY=VALUE)"},
+		{[]string{"--set", "=v"}, "option '--set': invalid --set \"=v\" (want KEY=VALUE)"},
 		{[]string{"--http-origin", "ftp://h/"}, "option '--http-origin': invalid --http-origin \"ftp://h/\": the scheme must be http or https"},
 		{[]string{"--http-origin", "http:///x"}, "option '--http-origin': invalid --http-origin \"http:///x\": no host"},
 		{[]string{"--http-allow-origin", "http://a,b"}, "option '--http-allow-origin': invalid --http-allow-origin \"b\": the scheme must be http or https"},
@@ -328,5 +331,22 @@ func TestHTTPOptions(t *testing.T) {
 	o, err = parseArgs([]string{"-L", "-s", "/srv"})
 	if err != nil || o.useHTTP {
 		t.Fatalf("no --http-*: useHTTP %v, %v", o.useHTTP, err)
+	}
+}
+
+func TestSetOption(t *testing.T) {
+	o, err := parseArgs([]string{"-L", "-s", "/srv", "--set", "kernel-url=http://k/?a=b", "--set", "empty=", "--set", "kernel-url=http://k2/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(o.extra) != 2 || o.extra["kernel-url"] != "http://k2/" || o.extra["empty"] != "" {
+		t.Fatalf("extra %v", o.extra)
+	}
+	args := []string{"-L", "-s", "/srv"}
+	for i := range ipc.MaxExtra + 1 {
+		args = append(args, "--set", fmt.Sprintf("k%d=v", i))
+	}
+	if _, err := parseArgs(args); err == nil || !strings.Contains(err.Error(), "too many --set keys") {
+		t.Fatalf("%d keys: %v", ipc.MaxExtra+1, err)
 	}
 }

@@ -53,6 +53,14 @@ func TestCodegenExample(t *testing.T) {
 		}
 	}
 
+	// fbtftp-master --set reaches the handler as Request.Extra.
+	s2 := startServer(t, worldReadableDir(t), "127.0.0.1:0", "--worker", filepath.Join(bin, "codegen"),
+		"--set", "kernel-url=https://k.example/v?arch=x86_64", "--set", "unused=1")
+	if got, _, err := get(t, s2.addr, "ipxe/boot.ipxe", client.Options{}); err != nil ||
+		!strings.Contains(string(got), "chain https://k.example/v?arch=x86_64&ip=127.0.0.1") {
+		t.Errorf("--set kernel-url: %q, %v", got, err)
+	}
+
 	// Streamed content of unknown size: tsize is not acknowledged; the
 	// blksize still is, and with tsize alone there is no OACK at all.
 	for _, o := range []client.Options{{Tsize: true, Blksize: 1468}, {Tsize: true}, {Mode: proto.ModeNetascii, Tsize: true}} {
