@@ -15,6 +15,7 @@ import (
 // disturbed. It returns the number of idle workers closed. The master calls
 // it on SIGHUP, as in.tftpd rereads its map file.
 func (m *Master) Reload() int {
+	m.loadRules()
 	m.gen.Add(1)
 	n := 0
 	for range cap(m.pool) {

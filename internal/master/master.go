@@ -16,6 +16,7 @@ import (
 
 	"github.com/fbtftp-go/fbtftp/internal/ipc"
 	"github.com/fbtftp-go/fbtftp/internal/proto"
+	"github.com/fbtftp-go/fbtftp/internal/remap"
 	"github.com/fbtftp-go/fbtftp/internal/udp"
 )
 
@@ -40,6 +41,7 @@ type Master struct {
 	probes   probeTracker            // recent UEFI probes, for the log
 	workers  map[*worker]struct{}    // every live worker
 	draining bool
+	rules    atomic.Pointer[remap.Rules] // Settings.MapFile, for upload cleanup
 
 	wg      sync.WaitGroup // every goroutine the master starts
 	workWG  sync.WaitGroup // worker supervisors
@@ -70,7 +72,24 @@ func New(cfg Config) (*Master, error) {
 		started: make(chan struct{}),
 	}
 	m.obs = Observers{&m.totals, cfg.Observer}
+	m.loadRules()
 	return m, nil
+}
+
+// loadRules reads the remap rules (Settings.MapFile), which the master
+// needs to find the temporary file of a crashed upload whose name a rule
+// changed. An unreadable file keeps the rules loaded before (the command
+// line checks the file before New and before each Reload).
+func (m *Master) loadRules() {
+	if m.cfg.Settings.MapFile == "" {
+		return
+	}
+	r, err := remap.ParseFile(m.cfg.Settings.MapFile)
+	if err != nil {
+		m.log.Warn("map file", zap.Error(err))
+		return
+	}
+	m.rules.Store(r)
 }
 
 // Counters returns the running totals since start and the worker gauges.

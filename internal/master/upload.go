@@ -8,6 +8,7 @@ import (
 	"github.com/fbtftp-go/fbtftp/internal/content"
 	"github.com/fbtftp-go/fbtftp/internal/ipc"
 	"github.com/fbtftp-go/fbtftp/internal/proto"
+	"github.com/fbtftp-go/fbtftp/internal/remap"
 )
 
 // cleanupUpload removes the temporary file of a WRQ whose worker died
@@ -21,9 +22,16 @@ func (m *Master) cleanupUpload(ho *ipc.Handoff) {
 	if ho.Op != proto.OpWRQ || len(ho.Settings.Roots) == 0 {
 		return
 	}
-	// The same resolution as the worker's (with -m the remapped name is
-	// not known here: the next upload of that name removes the file).
-	root, rel, err := content.Resolve(ho.Filename, ho.Settings.Roots, ho.Settings.Flags&ipc.FlagSecure != 0)
+	// The same resolution as the worker's: the remap rules first.
+	name := ho.Filename
+	if r := m.rules.Load(); r != nil {
+		res := r.Apply(remap.Request{Filename: name, Write: true, Client: ho.Peer.Addr()})
+		if res.Abort || res.Filename == "" {
+			return // refused: nothing was written
+		}
+		name = res.Filename
+	}
+	root, rel, err := content.Resolve(name, ho.Settings.Roots, ho.Settings.Flags&ipc.FlagSecure != 0)
 	if err != nil {
 		return
 	}

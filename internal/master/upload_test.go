@@ -285,6 +285,7 @@ func TestUploadInterrupted(t *testing.T) {
 	cases := []struct {
 		name    string
 		sandbox bool
+		remap   bool
 		outcome stats.Outcome
 		act     func(t *testing.T, e *env, s *client.Session, peer netip.AddrPort)
 	}{
@@ -298,15 +299,24 @@ func TestUploadInterrupted(t *testing.T) {
 			act: func(t *testing.T, e *env, s *client.Session, peer netip.AddrPort) { e.stop(t) }},
 		{name: "worker killed", outcome: stats.OutcomeWorkerCrash, act: killWorker},
 		{name: "worker killed sandboxed", sandbox: true, outcome: stats.OutcomeWorkerCrash, act: killWorker},
+		// A map rule sends "up/f" to "sub/f": the master finds the
+		// temporary file under the remapped name.
+		{name: "worker killed remapped", remap: true, outcome: stats.OutcomeWorkerCrash, act: killWorker},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			if c.sandbox && os.Geteuid() != 0 {
 				t.Skip("the sandbox needs root")
 			}
+			mapFile := filepath.Join(t.TempDir(), "map")
+			os.WriteFile(mapFile, []byte("r ^up/(.*) sub/\\1\n"), 0o644)
 			e := startUploads(t, 0, func(cfg *master.Config) {
 				cfg.Settings.Timeout = 50 * time.Millisecond
 				cfg.DrainTimeout = 100 * time.Millisecond
+				if c.remap {
+					cfg.Settings.MapFile = mapFile
+					cfg.WorkerEnv = append(cfg.WorkerEnv, fbtftp.EnvMapFile+"="+mapFile)
+				}
 				if c.sandbox {
 					// Chrooted in the root as nobody: the master finds the
 					// temporary file at chroot + "/" + name.
@@ -318,7 +328,11 @@ func TestUploadInterrupted(t *testing.T) {
 				os.Chmod(e.root, 0o777)
 			}
 			writeFile(t, e.root, "sub/f", old, 0o666)
-			s, peer := startWRQ(t, e.addr, "sub/f", 3)
+			name := "sub/f"
+			if c.remap {
+				name = "up/f"
+			}
+			s, peer := startWRQ(t, e.addr, name, 3)
 			if _, err := os.Stat(filepath.Join(e.root, "sub", ".f.fbtftp-upload")); err != nil {
 				t.Fatalf("no temporary file during the upload: %v", err)
 			}
