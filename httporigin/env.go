@@ -24,6 +24,7 @@ const (
 	EnvHeaderTimeout  = "FBTFTP_HTTP_HEADER_TIMEOUT"  // Config.HeaderTimeout
 	EnvIdleTimeout    = "FBTFTP_HTTP_IDLE_TIMEOUT"    // Config.IdleTimeout
 	EnvMaxSize        = "FBTFTP_HTTP_MAX_SIZE"        // Config.MaxSize, bytes
+	EnvClientHeaders  = "FBTFTP_HTTP_CLIENT_HEADERS"  // Config.ClientHeaders, "1"
 )
 
 // Environ encodes c for a worker's environment ("NAME=value" entries for
@@ -61,6 +62,9 @@ func (c Config) Environ() []string {
 	add(EnvHeaderTimeout, dur(c.HeaderTimeout))
 	add(EnvIdleTimeout, dur(c.IdleTimeout))
 	add(EnvMaxSize, num(c.MaxSize))
+	if c.ClientHeaders {
+		add(EnvClientHeaders, "1")
+	}
 	return env
 }
 
@@ -107,6 +111,13 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	dur(EnvHeaderTimeout, &c.HeaderTimeout)
 	dur(EnvIdleTimeout, &c.IdleTimeout)
 	num(EnvMaxSize, &c.MaxSize)
+	switch v := getenv(EnvClientHeaders); v {
+	case "", "0":
+	case "1":
+		c.ClientHeaders = true
+	default:
+		errs = append(errs, EnvClientHeaders+": want 1 or 0, not "+strconv.Quote(v))
+	}
 	if len(errs) > 0 {
 		return Config{}, fmt.Errorf("%s", strings.Join(errs, "; "))
 	}

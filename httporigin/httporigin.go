@@ -80,6 +80,14 @@ type Config struct {
 	ConnectTimeout, HeaderTimeout, IdleTimeout time.Duration
 	// MaxSize, when positive, refuses larger objects with ERROR 0.
 	MaxSize int64
+	// ClientHeaders sends, with every origin request, who asks:
+	// X-TFTP-Client-IP, X-TFTP-Client-MAC (when the neighbour table
+	// knows it), X-TFTP-Server-IP (the address the client talked to) and
+	// X-TFTP-Filename (as the client sent it, percent-encoded), so that
+	// an HTTP service can build per-machine content. The cache keys by
+	// URL: such answers must say "Cache-Control: private" (or no-store, or
+	// Vary on these headers), and are then never stored.
+	ClientHeaders bool
 }
 
 // Handler serves URL routes from their origins and everything else through
@@ -92,13 +100,14 @@ type Handler struct {
 	allowed   map[string]bool
 	client    *origin.Client
 	transport *http.Transport
+	headers   bool // Config.ClientHeaders
 }
 
 // New returns a Handler in front of next (nil: URL routes and Origin
 // only). Call it before the worker's sandbox: it opens the cache directory
 // and reads the system's name resolution files, which a chroot hides.
 func New(next fbtftp.Handler, cfg Config) (*Handler, error) {
-	h := &Handler{next: next, allowed: map[string]bool{}}
+	h := &Handler{next: next, allowed: map[string]bool{}, headers: cfg.ClientHeaders}
 	if cfg.Origin != "" {
 		u, err := parseOrigin(cfg.Origin)
 		if err != nil {
@@ -224,6 +233,9 @@ func (h *Handler) fetch(ctx context.Context, r *fbtftp.Request, rawURL string) (
 			slog.String("url", u.Redacted()), slog.String("origin", originKey(u)))
 		return nil, &fbtftp.Error{Code: fbtftp.CodeAccessViolation}
 	}
+	if h.headers {
+		ctx = origin.WithHeader(ctx, clientHeader(r))
+	}
 	data, err := h.client.Open(ctx, u.String())
 	if err != nil {
 		code, _ := fbtftp.WireError(err)
@@ -241,6 +253,22 @@ func (h *Handler) fetch(ctx context.Context, r *fbtftp.Request, rawURL string) (
 	r.Logger.Debug("serving from origin", slog.String("url", u.Redacted()), slog.Int64("size", size),
 		slog.String("source", sourceOf(data)))
 	return data, nil
+}
+
+// clientHeader describes the TFTP client to the origin (Config.ClientHeaders).
+func clientHeader(r *fbtftp.Request) http.Header {
+	h := http.Header{}
+	if r.Peer.IsValid() {
+		h.Set("X-TFTP-Client-IP", r.Peer.Addr().WithZone("").String())
+	}
+	if len(r.MAC) > 0 {
+		h.Set("X-TFTP-Client-MAC", r.MAC.String())
+	}
+	if r.Local.IsValid() {
+		h.Set("X-TFTP-Server-IP", r.Local.Addr().WithZone("").String())
+	}
+	h.Set("X-TFTP-Filename", url.PathEscape(r.Filename))
+	return h
 }
 
 func sourceOf(c origin.Content) string {

@@ -261,6 +261,7 @@ func TestEnvRoundTrip(t *testing.T) {
 		HeaderTimeout:  3 * time.Second,
 		IdleTimeout:    4 * time.Second,
 		MaxSize:        5 << 20,
+		ClientHeaders:  true,
 	}
 	env := map[string]string{}
 	for _, kv := range in.Environ() {
@@ -293,7 +294,7 @@ func equalConfig(a, b Config) bool {
 		len(a.Networks) != len(b.Networks) || a.CacheDir != b.CacheDir ||
 		a.CacheMaxBytes != b.CacheMaxBytes || a.CacheMaxAge != b.CacheMaxAge ||
 		a.ConnectTimeout != b.ConnectTimeout || a.HeaderTimeout != b.HeaderTimeout ||
-		a.IdleTimeout != b.IdleTimeout || a.MaxSize != b.MaxSize {
+		a.IdleTimeout != b.IdleTimeout || a.MaxSize != b.MaxSize || a.ClientHeaders != b.ClientHeaders {
 		return false
 	}
 	for i := range a.Networks {
@@ -380,4 +381,43 @@ func TestResolverUsesHostsEntries(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Close()
+}
+
+func TestClientHeaders(t *testing.T) {
+	var got http.Header
+	o := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r.Header.Clone()
+		w.Write([]byte("x"))
+	}))
+	defer o.Close()
+	for _, on := range []bool{false, true} {
+		h, err := New(nil, Config{Origins: []string{o.URL}, ClientHeaders: on})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := newRequest(o.URL + "/x")
+		r.Filename = "pxelinux.cfg/01 x\n"
+		r.Peer = netip.MustParseAddrPort("192.0.2.7:1234")
+		r.Local = netip.MustParseAddrPort("192.0.2.1:40000")
+		r.MAC = net.HardwareAddr{0x52, 0x54, 0, 0xec, 0x33, 0x81}
+		data, err := h.ServeTFTP(context.Background(), r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		readAll(t, data)
+		want := map[string]string{
+			"X-Tftp-Client-Ip":  "192.0.2.7",
+			"X-Tftp-Client-Mac": "52:54:00:ec:33:81",
+			"X-Tftp-Server-Ip":  "192.0.2.1",
+			"X-Tftp-Filename":   "pxelinux.cfg%2F01%20x%0A",
+		}
+		for k, v := range want {
+			if g := got.Get(k); (on && g != v) || (!on && g != "") {
+				t.Errorf("ClientHeaders %v: %s = %q, want %q", on, k, g, v)
+			}
+		}
+		if got.Get("Accept-Encoding") != "identity" {
+			t.Errorf("Accept-Encoding %q", got.Get("Accept-Encoding"))
+		}
+	}
 }

@@ -167,6 +167,7 @@ func parseArgs(args []string) (*options, error) {
 		{Long: "http-connect-timeout", HasArg: true, Set: duration(&o.http.ConnectTimeout, false, "HTTP connect timeout")},
 		{Long: "http-timeout", HasArg: true, Set: o.httpTimeoutOpt},
 		{Long: "http-max-size", HasArg: true, Set: size(&o.http.MaxSize, "HTTP object size limit")},
+		{Long: "http-client-headers", Set: flag(&o.http.ClientHeaders)},
 	}
 	// in.tftpd prints its version and exits as soon as getopt reaches -V:
 	// what follows is not looked at.
@@ -591,5 +592,6 @@ func usage(prog string) string {
       --http-connect-timeout D  TCP connect and TLS handshake bound (default 5s)
       --http-timeout D      longest wait for the origin's headers (default 10s) or body bytes (30s)
       --http-max-size N[K|M|G]  refuse larger origin objects
+      --http-client-headers  tell the origin who asks (X-TFTP-Client-IP, -MAC, -Filename, X-TFTP-Server-IP)
 `, prog)
 }

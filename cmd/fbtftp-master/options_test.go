@@ -317,7 +317,7 @@ func TestHTTPOptions(t *testing.T) {
 	o, err := parseArgs([]string{"-L", "-s", "/srv", "--http-origin", "http://repo/tftp/",
 		"--http-allow-origin", "https://a,http://b:8080", "--http-allow-net", "10.0.0.0/8,192.0.2.7",
 		"--http-cache", "/var/cache/fbtftp", "--http-cache-size", "20G", "--http-cache-max-age", "1h",
-		"--http-connect-timeout", "2s", "--http-timeout", "7s", "--http-max-size", "2G"})
+		"--http-connect-timeout", "2s", "--http-timeout", "7s", "--http-max-size", "2G", "--http-client-headers"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -325,7 +325,7 @@ func TestHTTPOptions(t *testing.T) {
 	if !o.useHTTP || h.Origin != "http://repo/tftp/" || len(h.Origins) != 2 || len(h.Networks) != 2 ||
 		h.Networks[1].String() != "192.0.2.7/32" || h.CacheDir != "/var/cache/fbtftp" ||
 		h.CacheMaxBytes != 20<<30 || h.CacheMaxAge != time.Hour || h.ConnectTimeout != 2*time.Second ||
-		h.IdleTimeout != 7*time.Second || h.HeaderTimeout != 7*time.Second || h.MaxSize != 2<<30 {
+		h.IdleTimeout != 7*time.Second || h.HeaderTimeout != 7*time.Second || h.MaxSize != 2<<30 || !h.ClientHeaders {
 		t.Fatalf("%+v (useHTTP %v)", h, o.useHTTP)
 	}
 	o, err = parseArgs([]string{"-L", "-s", "/srv"})

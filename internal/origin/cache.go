@@ -292,7 +292,8 @@ func (c *Client) lead(ctx context.Context, f *flight, key string, u *url.URL) {
 }
 
 // fetched handles a 200 for the leader: a fill when the object fits the
-// cache, else the leader's own stream, which ends with ctx. Any previous
+// cache and the origin lets a shared cache store it, else the leader's own
+// stream, which ends with ctx (joiners then fetch on their own). Any previous
 // entry is outdated. It owns resp and cancel; the caller holds the lock.
 func (c *Client) fetched(ctx context.Context, f *flight, e entry, u *url.URL, resp *http.Response, cancel context.CancelCauseFunc, lk *os.File) {
 	if err := c.checkSize(u, resp.ContentLength); err != nil {
@@ -302,7 +303,7 @@ func (c *Client) fetched(ctx context.Context, f *flight, e entry, u *url.URL, re
 		f.err = err
 		return
 	}
-	if resp.ContentLength > c.Cache.maxBytes() {
+	if resp.ContentLength > c.Cache.maxBytes() || !storable(resp.Header) {
 		e.remove()
 		context.AfterFunc(ctx, func() { cancel(context.Cause(ctx)) })
 		f.body = newBody(resp, cancel, c.idleTimeout(), c.MaxSize, u.Redacted())

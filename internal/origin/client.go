@@ -150,9 +150,53 @@ func newRequest(ctx context.Context, u *url.URL) (*http.Request, error) {
 	if err != nil {
 		return nil, wrap(errOrigin, u.Redacted(), err)
 	}
+	if h, _ := ctx.Value(headerKey{}).(http.Header); h != nil {
+		for k, vs := range h {
+			req.Header[http.CanonicalHeaderKey(k)] = vs
+		}
+	}
 	req.Header.Set("Accept-Encoding", "identity")
-	req.Header.Set("User-Agent", "fbtftp-go")
+	if req.Header.Get("User-Agent") == "" {
+		req.Header.Set("User-Agent", "fbtftp-go")
+	}
 	return req, nil
+}
+
+type headerKey struct{}
+
+// WithHeader returns a context whose Opens send h with their requests
+// (revalidations included), for example the TFTP client's address for an
+// origin that builds per-machine content. The cache keys entries by URL
+// only: an origin whose answer depends on these headers must mark it
+// "Cache-Control: private" (or no-store, or Vary on them), and such
+// answers are streamed, never stored. Accept-Encoding and the validators
+// are the package's own.
+func WithHeader(ctx context.Context, h http.Header) context.Context {
+	return context.WithValue(ctx, headerKey{}, h)
+}
+
+// storable reports whether a 200 may go into a cache shared by every
+// client (RFC 9111 §3, §5.2.2.5 private, §5.2.2.3 no-store, §4.1 Vary):
+// not when the origin forbids it, nor when it varies on any request
+// header but Accept-Encoding (the cache keys by URL alone).
+func storable(h http.Header) bool {
+	for _, v := range h.Values("Cache-Control") {
+		for _, d := range strings.Split(v, ",") {
+			d = strings.ToLower(strings.TrimSpace(d))
+			name, _, _ := strings.Cut(d, "=")
+			if name == "no-store" || name == "private" {
+				return false
+			}
+		}
+	}
+	for _, v := range h.Values("Vary") {
+		for _, f := range strings.Split(v, ",") {
+			if f = strings.TrimSpace(f); f != "" && !strings.EqualFold(f, "Accept-Encoding") {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // do sends req and waits for its headers at most HeaderTimeout. On success

@@ -90,9 +90,11 @@
 // descriptors; its temporary files are deleted by the next fill of the
 // entry.
 //
-// Objects whose Content-Length exceeds MaxBytes are streamed uncached (as
-// a *Body, ending with the session), and concurrent Opens of them each
-// fetch. A chunked object that turns out
+// Objects whose Content-Length exceeds MaxBytes, and answers a shared
+// cache must not store (Cache-Control no-store or private, or a Vary on
+// any request header but Accept-Encoding; see WithHeader), are streamed
+// uncached (as a *Body, ending with the session), and concurrent Opens of
+// them each fetch; an older entry of the URL is deleted. A chunked object that turns out
 // larger than MaxBytes is served but not published. MaxBytes bounds the
 // published entries; fills in progress use disk for their objects on top.
 //

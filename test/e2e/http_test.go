@@ -543,3 +543,32 @@ func TestHTTPSOriginInChroot(t *testing.T) {
 		t.Fatalf("https origin from a chrooted worker: %v (%d bytes)", err, len(b))
 	}
 }
+
+// TestHTTPClientHeaders: with --http-client-headers the origin learns who
+// asks and can answer per machine; its "Cache-Control: private" answers
+// are never stored, so with --http-cache too each client gets its own.
+func TestHTTPClientHeaders(t *testing.T) {
+	var requests atomic.Int64
+	o := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		body := "menu for " + r.Header.Get("X-TFTP-Client-IP") + " asking " + r.Header.Get("X-TFTP-Filename") + "\n"
+		w.Header().Set("Cache-Control", "private")
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.Write([]byte(body))
+	}))
+	defer o.Close()
+	root := worldReadableDir(t)
+	s := startServer(t, root, ":0", "--http-origin", o.URL+"/", "--http-client-headers",
+		"--http-cache", filepath.Join(t.TempDir(), "cache"), "--http-cache-max-age", "1h")
+	for _, ip := range []string{"127.0.0.2", "127.0.0.3", "127.0.0.2"} {
+		local := netip.AddrPortFrom(netip.MustParseAddr(ip), 0)
+		to := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), s.addr.Port())
+		b, _, err := get(t, to, "grub.cfg", client.Options{LocalAddr: local})
+		if want := "menu for " + ip + " asking grub.cfg\n"; err != nil || string(b) != want {
+			t.Fatalf("%s: %q, %v; want %q", ip, b, err, want)
+		}
+	}
+	if n := requests.Load(); n != 3 {
+		t.Fatalf("%d origin requests for 3 private answers, want 3", n)
+	}
+}
