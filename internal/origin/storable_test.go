@@ -70,3 +70,18 @@ func TestPrivateAnswersNotStored(t *testing.T) {
 		})
 	}
 }
+
+// FuzzStorable: any Cache-Control and Vary values are judged without
+// panicking, and no-store anywhere always wins.
+func FuzzStorable(f *testing.F) {
+	f.Add("max-age=60, public", "Accept-Encoding")
+	f.Add(`private="x", no-cache`, "*")
+	f.Fuzz(func(t *testing.T, cc, vary string) {
+		h := http.Header{"Cache-Control": {cc}, "Vary": {vary}}
+		got := storable(h)
+		h.Add("Cache-Control", "no-store")
+		if storable(h) {
+			t.Fatalf("no-store ignored with %q / %q (was %v)", cc, vary, got)
+		}
+	})
+}
