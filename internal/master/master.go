@@ -280,7 +280,8 @@ func (m *Master) dispatch(l *udp.Listener, req *proto.Request, key sessionKey, l
 	for attempt := 0; attempt < 3; attempt++ {
 		w, err := m.takeWorker()
 		if err != nil {
-			m.log.Error("no worker", zap.Error(err))
+			m.log.Error("no worker for the request: answered ERROR 0", zap.Error(err), zap.String("session_id", ho.SessionID),
+				zap.Stringer("peer", key.peer), zap.String("file", req.Filename), zap.Stringer("op", req.Op))
 			break
 		}
 		if !w.assign(ho, key) {
