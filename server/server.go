@@ -76,6 +76,14 @@ type Server struct {
 	// Listening, when set, is called with the bound addresses once the
 	// server listens (useful with port 0).
 	Listening func(addrs []string)
+
+	// Where the kernel has Landlock, workers may open files only beneath
+	// Root (read-only: this server takes no uploads) and WritableDirs
+	// (read and write, for example an HTTP cache), even outside a chroot.
+	// NoLandlock turns that off, for workers that read other files during
+	// a session (read them before fbtftp.ServeWorker instead).
+	WritableDirs []string
+	NoLandlock   bool
 }
 
 // Run serves until ctx ends, then drains running sessions (DrainTimeout)
@@ -107,6 +115,9 @@ func (s *Server) Run(ctx context.Context) error {
 	spec, privileged, err := sandbox.ForUser(user, root)
 	if err != nil {
 		return err
+	}
+	if !s.NoLandlock {
+		spec.Landlock, spec.FSRead, spec.FSWrite = true, []string{root}, s.WritableDirs
 	}
 	settings := s.Settings
 	settings.Roots = []string{root}
