@@ -3,6 +3,7 @@ package httporigin
 import (
 	"bytes"
 	"context"
+	"encoding/pem"
 	"errors"
 	"io"
 	"io/fs"
@@ -419,5 +420,36 @@ func TestClientHeaders(t *testing.T) {
 		if got.Get("Accept-Encoding") != "identity" {
 			t.Errorf("Accept-Encoding %q", got.Get("Accept-Encoding"))
 		}
+	}
+}
+
+func TestHTTPSRoots(t *testing.T) {
+	ts := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("tls")) }))
+	defer ts.Close()
+	dir := t.TempDir()
+	good, junk := filepath.Join(dir, "ca.pem"), filepath.Join(dir, "junk.pem")
+	os.WriteFile(good, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ts.Certificate().Raw}), 0o600)
+	os.WriteFile(junk, []byte("not a certificate\n"), 0o600)
+
+	t.Setenv("SSL_CERT_DIR", "") // the bundle alone (some environments set a directory)
+	t.Setenv("SSL_CERT_FILE", junk)
+	if _, err := New(nil, Config{Origin: ts.URL + "/"}); err == nil || !strings.Contains(err.Error(), "no certificate") {
+		t.Fatalf("junk bundle: %v", err)
+	}
+	// http origins never load the bundle.
+	if _, err := New(nil, Config{Origin: "http://127.0.0.1:1/"}); err != nil {
+		t.Fatalf("http origin with a junk bundle: %v", err)
+	}
+	t.Setenv("SSL_CERT_FILE", good)
+	h, err := New(nil, Config{Origin: ts.URL + "/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := h.ServeTFTP(context.Background(), newRequest("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := readAll(t, data); string(b) != "tls" {
+		t.Fatalf("got %q", b)
 	}
 }
