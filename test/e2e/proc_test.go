@@ -26,19 +26,21 @@ func TestSandbox(t *testing.T) {
 	root := worldReadableDir(t)
 	writeFiles(t, root, map[string]int{"f": 10})
 	s := startServer(t, root, "127.0.0.1:0", "--prefork", "1", "-u", "nobody")
+	// The pool worker says Hello only once sandboxed; wait for a child in
+	// that state (a child seen earlier may still be starting).
 	var kid int
-	eventually(t, 10*time.Second, "pool worker", func() bool {
-		k := children(s.pid())
-		if len(k) == 1 {
-			kid = k[0]
+	deadline := time.Now().Add(10 * time.Second)
+	for kid == 0 {
+		for _, k := range children(s.pid()) {
+			if link, _ := os.Readlink(fmt.Sprintf("/proc/%d/root", k)); link == root {
+				kid = k
+			}
 		}
-		return kid != 0
-	})
-	// The pool worker says Hello only once sandboxed; wait for that state.
-	eventually(t, 10*time.Second, "worker sandboxed", func() bool {
-		link, _ := os.Readlink(fmt.Sprintf("/proc/%d/root", kid))
-		return link == root
-	})
+		if kid == 0 && time.Now().After(deadline) {
+			t.Fatalf("no sandboxed worker; children %v\n%s", children(s.pid()), tail(s.log(), 3000))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	f, err := os.Open(filepath.Join("/proc", fmt.Sprint(kid), "status"))
 	if err != nil {
 		t.Fatal(err)
