@@ -156,4 +156,3 @@ func TestSessionPath(t *testing.T) {
 		})
 	}
 }
-
