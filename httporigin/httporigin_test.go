@@ -453,3 +453,41 @@ func TestHTTPSRoots(t *testing.T) {
 		t.Fatalf("got %q", b)
 	}
 }
+
+func TestIPv6AndQueryOrigins(t *testing.T) {
+	l, err := net.Listen("tcp6", "[::1]:0")
+	if err != nil {
+		t.Skip("no IPv6 loopback")
+	}
+	var last string
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		last = r.URL.RequestURI()
+		w.Write([]byte("v6"))
+	}))
+	srv.Listener.Close()
+	srv.Listener = l
+	srv.Start()
+	defer srv.Close()
+	// A prefix with a query (a signed URL) keeps it; the map-style origin
+	// spelling with brackets and a port matches the URL's.
+	h, err := New(nil, Config{Origin: srv.URL + "/tftp/?token=abc"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Allow("HTTP://[::1]:" + srv.URL[strings.LastIndexByte(srv.URL, ':')+1:]); err != nil {
+		t.Fatal(err)
+	}
+	data, err := h.ServeTFTP(context.Background(), newRequest("boot/x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readAll(t, data)
+	if last != "/tftp/boot/x?token=abc" {
+		t.Fatalf("origin asked for %q", last)
+	}
+	data, err = h.ServeTFTP(context.Background(), newRequest(srv.URL+"/direct"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readAll(t, data)
+}
