@@ -88,6 +88,7 @@ type flight struct {
 	size   int64 // its size
 	fill   *fill // a fetch in progress to read along; set under Cache.mu
 	body   *Body // the leader's own stream of an uncacheable object
+	follow bool  // another process's fill is being read along (follow.go)
 	direct bool  // joiners fetch on their own, uncached
 	err    error
 	retry  bool // the leader gave up (its ctx ended): joiners start over
@@ -173,6 +174,12 @@ func (c *Client) result(ctx context.Context, f *flight, u *url.URL, lead bool) (
 		return c.openDirect(ctx, u)
 	case f.fill != nil:
 		return f.fill.reader(ctx)
+	case f.follow:
+		fd, size, ok := f.entry.follow(u.String())
+		if !ok {
+			return nil, errGone // the fill ended meanwhile: start over, find the entry
+		}
+		return &followReader{f: fd, e: f.entry, size: size, idle: c.idleTimeout(), url: u.Redacted()}, nil
 	}
 	return openEntry(f.entry, f.size)
 }
@@ -220,8 +227,17 @@ func (c *Client) lead(ctx context.Context, f *flight, key string, u *url.URL) {
 		f.err = wrap(errOrigin, u.Redacted(), err)
 		return
 	}
-	lk, err := lockEntry(ctx, e, orDefault(ca.LockWait, DefaultLockWait), ca.onWait)
+	lk, err := lockEntry(ctx, e, orDefault(ca.LockWait, DefaultLockWait), ca.onWait, func() bool {
+		fd, _, ok := e.follow(u.String())
+		if ok {
+			fd.Close() // each Open of the flight opens its own (result)
+		}
+		return ok
+	})
 	switch {
+	case errors.Is(err, errFollow):
+		f.follow, f.entry = true, e
+		return
 	case errors.Is(err, ErrLockTimeout):
 		f.direct = true
 		return
@@ -318,11 +334,12 @@ func (c *Client) fetched(ctx context.Context, f *flight, e entry, u *url.URL, re
 
 // lockEntry takes the exclusive lock of an entry: flock on <key>.lock.
 // While another open of the file holds it, it polls (1 ms doubling to
-// 50 ms) until wait has passed (ErrLockTimeout) or ctx ends. After locking
+// 50 ms) until wait has passed (ErrLockTimeout), ctx ends, or follow (when
+// not nil) says the holder's fill can be read along (errFollow). After locking
 // it checks that <key>.lock still names the locked file: an eviction
 // removes the lock file while holding it, and a lock on a removed file
 // protects nothing, so then it starts over with the new file.
-func lockEntry(ctx context.Context, e entry, wait time.Duration, onWait func()) (*os.File, error) {
+func lockEntry(ctx context.Context, e entry, wait time.Duration, onWait func(), follow func() bool) (*os.File, error) {
 	deadline := time.Now().Add(wait)
 	delay := time.Millisecond
 	waited := false
@@ -338,6 +355,9 @@ func lockEntry(ctx context.Context, e entry, wait time.Duration, onWait func()) 
 			onWait()
 		}
 		waited = true
+		if follow != nil && follow() {
+			return nil, errFollow
+		}
 		if time.Now().After(deadline) {
 			return nil, fmt.Errorf("%w after %s", ErrLockTimeout, wait)
 		}

@@ -43,6 +43,8 @@
 //	<key>.meta    JSON: url, etag, last_modified, size, validated
 //	<key>.*.part  an object being fetched (removed or renamed to .data)
 //	<key>.*.mtmp  metadata being written (renamed to .meta)
+//	<key>.fill    JSON: url, part (the .part file's name), size; while a
+//	              fill of known size runs (follow.go)
 //
 // The protocol, for every Open of a URL:
 //
@@ -54,7 +56,9 @@
 //     Client) holds it, at most Cache.LockWait (60 s); then it checks that
 //     <key>.lock still names the locked file, since eviction deletes lock
 //     files under their lock. Past LockWait, it streams from the origin
-//     itself, uncached.
+//     itself, uncached. While it waits, if the holder announced a fill of
+//     this URL in <key>.fill, it stops waiting and reads that fill's .part
+//     file along as it grows (a *followReader, see 5).
 //  3. Holding the lock, it reads .meta and checks .data has that size.
 //     An entry validated after this Open began (a fetch or revalidation
 //     that another process finished while this one waited), or less than
@@ -75,16 +79,18 @@
 //     temporary file and the outdated entry; readers get ERROR 0 once they
 //     reach the missing bytes. A fill ignores the end of the session that
 //     started it; only IdleTimeout, MaxSize or the process's exit stop it.
+//     Readers in other processes (followers) poll the .part file's size;
+//     the lock is the fill's sign of life: once it is free with bytes
+//     still missing, their read fails (ERROR 0) at once.
 //  6. A cached entry is served as an *os.File (*File), read with ReadAt.
 //     Its modification time is set on each use: it is the LRU clock.
 //
 // So a boot storm of N concurrent downloads of one object costs the origin
 // one request, whether the downloads are goroutines or worker processes:
-// the first process fetches, the others wait on the lock and then find an
-// entry validated after they began. Readers in other processes wait for
-// the complete file (they cannot read along); the fill runs at the
-// origin's pace, not the TFTP client's, so the wait is the origin
-// transfer time. A fill outlives the download that started it (a UEFI
+// the first process fetches, the others read its fill along, or, when
+// the size is unknown (chunked), wait on the lock and then find an entry
+// validated after they began. So a TFTP client's first block waits for the
+// origin's first bytes, not for the whole object. A fill outlives the download that started it (a UEFI
 // size probe ends its session at once); Client.Wait lets a worker finish
 // it before exiting. A killed process releases its locks with its file
 // descriptors; its temporary files are deleted by the next fill of the

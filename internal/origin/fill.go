@@ -70,6 +70,11 @@ func (c *Client) startFill(f *flight, e entry, u *url.URL, resp *http.Response, 
 		// One reference for run, one for the flight (see flight).
 		file: file, refs: 2, progress: make(chan struct{}),
 	}
+	if fl.size >= 0 {
+		// Other processes waiting on the lock may read along (follow.go);
+		// without the marker they wait for the published entry.
+		e.writeMarker(fillMarker{URL: u.String(), Part: tmp, Size: fl.size})
+	}
 	c.Cache.mu.Lock()
 	f.fill = fl
 	c.Cache.mu.Unlock()
@@ -84,6 +89,7 @@ func (fl *fill) run() {
 	fl.resp.Body.Close()
 	fl.cancel(nil)
 	published := err == nil && fl.written.Load() <= fl.ca.maxBytes() && fl.publish() == nil
+	fl.e.root.Remove(fl.e.marker())
 	if !published {
 		// The origin answered 200: an older entry is outdated.
 		fl.e.root.Remove(fl.tmp)

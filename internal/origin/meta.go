@@ -139,7 +139,7 @@ func (e entry) removeTemps() {
 	ents, _ := readDir(e.root)
 	for _, d := range ents {
 		n := d.Name()
-		if strings.HasPrefix(n, e.key+".") && (strings.HasSuffix(n, ".part") || strings.HasSuffix(n, ".mtmp")) {
+		if strings.HasPrefix(n, e.key+".") && (strings.HasSuffix(n, ".part") || strings.HasSuffix(n, ".mtmp") || n == e.marker()) {
 			e.root.Remove(n)
 		}
 	}

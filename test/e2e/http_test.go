@@ -572,3 +572,70 @@ func TestHTTPClientHeaders(t *testing.T) {
 		t.Fatalf("%d origin requests for 3 private answers, want 3", n)
 	}
 }
+
+// TestHTTPCacheFollowAcrossWorkers: while one worker fills the cache, a
+// second worker (another process) sends its client the first blocks
+// before the origin has sent the rest of the object: it reads the fill
+// along instead of waiting for the whole object.
+func TestHTTPCacheFollowAcrossWorkers(t *testing.T) {
+	const size = 2 << 20
+	release := make(chan struct{})
+	var requests atomic.Int64
+	o := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		w.Header().Set("Content-Length", strconv.Itoa(size))
+		src := newPatternReader("follow")
+		io.CopyN(w, src, size/2)
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-time.After(20 * time.Second):
+		}
+		io.CopyN(w, src, size/2)
+	}))
+	defer o.Close()
+	released := false
+	defer func() {
+		if !released {
+			close(release)
+		}
+	}()
+	root := worldReadableDir(t)
+	s := startServer(t, root, "127.0.0.1:0", "--http-origin", o.URL+"/", "--http-cache", filepath.Join(t.TempDir(), "cache"))
+
+	first := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		hw := &hashWriter{h: sha256.New()}
+		_, err := client.Get(ctx, s.addr, "obj", client.Options{Blksize: 1468, Timeout: 2 * time.Second}, hw)
+		if err == nil && hw.sum() != patternSum("follow", size) {
+			err = errors.New("wrong content")
+		}
+		first <- err
+	}()
+	eventually(t, 10*time.Second, "the first worker's origin request", func() bool { return requests.Load() == 1 })
+
+	sess, err := client.NewSession(s.addr, netip.AddrPort{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	sess.SendRequest(proto.OpRRQ, "obj", "octet", nil)
+	p, err := sess.RecvPacket(10 * time.Second)
+	if err != nil || p.Op != proto.OpDATA || p.Block != 1 || len(p.Payload) != 512 {
+		t.Fatalf("second worker, origin still mid-object: %+v %v (want DATA 1 at once)", p, err)
+	}
+	if !bytes.Equal(p.Payload, pattern("follow", 512)) {
+		t.Fatal("second worker's first block differs")
+	}
+	sess.SendError(p.From, proto.ErrUndefined, "enough")
+	close(release)
+	released = true
+	if err := <-first; err != nil {
+		t.Fatalf("first download: %v", err)
+	}
+	if n := requests.Load(); n != 1 {
+		t.Fatalf("%d origin requests, want 1", n)
+	}
+}

@@ -1,0 +1,169 @@
+package origin
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/fbtftp-go/fbtftp/internal/stats"
+)
+
+// Following a fill from another process. The leader of a fill whose
+// Content-Length is known writes <key>.fill, naming its temporary file and
+// the object's size, for as long as the fill runs. An Open in another
+// process that finds the entry locked reads that file and, instead of
+// waiting for the whole object, reads the temporary file along as it
+// grows: a TFTP client's first block then waits for the origin's first
+// bytes, not its last. The leader holding the entry lock is the fill's
+// sign of life: once the lock is free, bytes that are still missing never
+// come (the fill failed and its file is gone) and the read fails.
+
+// fillMarker is the content of <key>.fill.
+type fillMarker struct {
+	URL  string `json:"url"`
+	Part string `json:"part"` // the temporary file's name in the cache directory
+	Size int64  `json:"size"` // Content-Length
+}
+
+// errFollow stops lockEntry's wait: another process's fill can be read
+// along.
+var errFollow = errors.New("following another process's fill")
+
+func (e entry) marker() string { return e.key + ".fill" }
+
+// writeMarker announces a fill (temp + rename, like the metadata).
+func (e entry) writeMarker(m fillMarker) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	f, name, err := createTemp(e.root, e.key+".", ".mtmp")
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = e.root.Rename(name, e.marker())
+	}
+	if err != nil {
+		e.root.Remove(name)
+	}
+	return err
+}
+
+// follow returns the fill of url another process announced, opened, or
+// false when there is none to follow (no marker, another URL, an unknown
+// size, or a fill that already ended).
+func (e entry) follow(url string) (*os.File, int64, bool) {
+	b, err := e.root.ReadFile(e.marker())
+	if err != nil || len(b) > maxMetaSize {
+		return nil, 0, false
+	}
+	var m fillMarker
+	if json.Unmarshal(b, &m) != nil || m.URL != url || m.Size < 0 || !validPart(e, m.Part) {
+		return nil, 0, false
+	}
+	f, err := e.root.Open(m.Part)
+	if err != nil {
+		return nil, 0, false
+	}
+	return f, m.Size, true
+}
+
+// validPart reports whether name is one of e's temporary data files (the
+// marker is data from another process: it must not name anything else).
+func validPart(e entry, name string) bool {
+	const suffix = ".part"
+	return len(name) > len(e.key)+1+len(suffix) && name[:len(e.key)+1] == e.key+"." &&
+		name[len(name)-len(suffix):] == suffix && !containsSlash(name)
+}
+
+func containsSlash(s string) bool {
+	for i := range len(s) {
+		if s[i] == '/' || s[i] == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// followReader reads another process's fill as it grows. It implements
+// io.ReaderAt: a read past the bytes written so far polls (1 ms doubling
+// to 20 ms) for at most idle without growth, and fails once the leader
+// has released the entry lock with bytes still missing.
+type followReader struct {
+	f    *os.File
+	e    entry
+	size int64
+	idle time.Duration
+	url  string // redacted, for errors
+	off  int64  // for Read
+}
+
+func (r *followReader) Size() (int64, bool) { return r.size, true }
+func (r *followReader) Close() error        { return r.f.Close() }
+
+// Source reports the content as served through the cache: the origin is
+// fetched once, by the leader.
+func (r *followReader) Source() stats.Source { return stats.SourceCache }
+
+func (r *followReader) Read(b []byte) (int, error) {
+	n, err := r.ReadAt(b, r.off)
+	r.off += int64(n)
+	return n, err
+}
+
+func (r *followReader) ReadAt(b []byte, off int64) (int, error) {
+	if off >= r.size {
+		return 0, io.EOF
+	}
+	want := min(off+int64(len(b)), r.size)
+	delay := time.Millisecond
+	last, since := int64(-1), time.Now()
+	for {
+		fi, err := r.f.Stat()
+		if err != nil {
+			return 0, wrap(errOrigin, r.url, err)
+		}
+		have := fi.Size()
+		if have >= want {
+			n, err := r.f.ReadAt(b[:want-off], off)
+			if err == nil && want == r.size && n == len(b[:want-off]) && int64(len(b)) > want-off {
+				err = io.EOF
+			}
+			return n, err
+		}
+		if have != last {
+			last, since = have, time.Now()
+		}
+		if r.leaderGone() {
+			// The lock was released: complete now, or never.
+			if fi, err := r.f.Stat(); err == nil && fi.Size() >= want {
+				continue
+			}
+			return 0, wrap(errOrigin, r.url, fmt.Errorf("the fill in another process ended at %d of %d bytes", have, r.size))
+		}
+		if time.Since(since) > r.idle {
+			return 0, wrap(errOrigin, r.url, fmt.Errorf("%w: the fill in another process made no progress for %s", ErrIdleTimeout, r.idle))
+		}
+		time.Sleep(delay)
+		delay = min(2*delay, 20*time.Millisecond)
+	}
+}
+
+// leaderGone reports whether the entry lock is free (taking it for an
+// instant to know).
+func (r *followReader) leaderGone() bool {
+	lk, ok, err := tryLockEntry(r.e)
+	if err != nil || !ok {
+		return false
+	}
+	lk.Close()
+	return true
+}
