@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -145,4 +147,33 @@ func TestValidPart(t *testing.T) {
 			t.Errorf("validPart(%q) = %v, want %v", name, got, want)
 		}
 	}
+}
+
+// FuzzFollowMarker: whatever another process left in <key>.fill, follow
+// never panics and only ever opens one of the entry's own .part files.
+func FuzzFollowMarker(f *testing.F) {
+	f.Add([]byte(`{"url":"http://h/x","part":"k.1.part","size":10}`))
+	f.Add([]byte(`{"url":"http://h/x","part":"../etc/passwd","size":10}`))
+	f.Add([]byte(`{"url":"http://h/x","part":"k.1.part","size":-1}`))
+	dir := f.TempDir()
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer root.Close()
+	root.WriteFile("k.1.part", []byte("0123456789"), 0o600)
+	e := entry{root: root, key: "k"}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if err := root.WriteFile(e.marker(), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		fd, size, ok := e.follow("http://h/x")
+		if !ok {
+			return
+		}
+		defer fd.Close()
+		if filepath.Base(fd.Name()) != "k.1.part" || size < 0 {
+			t.Fatalf("followed %q, size %d", fd.Name(), size)
+		}
+	})
 }
