@@ -34,28 +34,9 @@ var errFollow = errors.New("following another process's fill")
 
 func (e entry) marker() string { return e.key + ".fill" }
 
-// writeMarker announces a fill (temp + rename, like the metadata).
-func (e entry) writeMarker(m fillMarker) error {
-	b, err := json.Marshal(m)
-	if err != nil {
-		return err
-	}
-	f, name, err := createTemp(e.root, e.key+".", ".mtmp")
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = e.root.Rename(name, e.marker())
-	}
-	if err != nil {
-		e.root.Remove(name)
-	}
-	return err
-}
+// writeMarker announces a fill (temp + rename, like the metadata; not
+// fsynced: it only matters while the fill runs).
+func (e entry) writeMarker(m fillMarker) error { return e.writeJSON(e.marker(), m, false) }
 
 // follow returns the fill of url another process announced, opened, or
 // false when there is none to follow (no marker, another URL, an unknown

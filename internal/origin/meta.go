@@ -95,27 +95,31 @@ func (e entry) read(url string) (meta, bool) {
 
 // writeMeta replaces the metadata file atomically. The caller holds the
 // lock.
-func (e entry) writeMeta(m meta) error {
-	b, err := json.Marshal(m)
+func (e entry) writeMeta(m meta) error { return e.writeJSON(e.meta(), m, true) }
+
+// writeJSON replaces the entry's file name with v as JSON, atomically
+// (temp + rename), fsynced first when sync is set.
+func (e entry) writeJSON(name string, v any, sync bool) error {
+	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	f, name, err := createTemp(e.root, e.key+".", ".mtmp")
+	f, tmp, err := createTemp(e.root, e.key+".", ".mtmp")
 	if err != nil {
 		return err
 	}
 	_, err = f.Write(b)
-	if err == nil {
+	if err == nil && sync {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err == nil {
-		err = e.root.Rename(name, e.meta())
+		err = e.root.Rename(tmp, name)
 	}
 	if err != nil {
-		e.root.Remove(name)
+		e.root.Remove(tmp)
 	}
 	return err
 }
