@@ -75,7 +75,7 @@ func ServeWorker(ctx context.Context, h Handler, cfg WorkerConfig) error {
 	// outside the root.
 	var rules *remap.Rules
 	if p := os.Getenv(EnvMapFile); p != "" {
-		if rules, err = remap.ParseFile(p); err != nil {
+		if rules, err = remap.LoadFile(p); err != nil {
 			return fmt.Errorf("map file: %w", err)
 		}
 	}

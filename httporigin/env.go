@@ -140,7 +140,7 @@ func FromEnv(next fbtftp.Handler, getenv func(string) string) (*Handler, error) 
 		return nil, err
 	}
 	if p := getenv(fbtftp.EnvMapFile); p != "" {
-		rules, err := remap.ParseFile(p)
+		rules, err := remap.LoadFile(p)
 		if err != nil {
 			return nil, fmt.Errorf("map file: %w", err)
 		}
