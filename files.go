@@ -74,7 +74,7 @@ func (h fileHandler) ServeTFTP(ctx context.Context, r *Request) (ResponseData, e
 		// An upload in progress: never serve part of it.
 		return nil, &Error{Code: CodeNotFound, Message: CodeNotFound.String()}
 	}
-	if isURL(r.Path) {
+	if IsURL(r.Path) {
 		// A map rule routes to an HTTP origin: only fbtftp-worker-http
 		// (package httporigin) fetches those.
 		if r.Logger != nil {
@@ -116,8 +116,10 @@ func (fileHandler) ReceiveTFTP(ctx context.Context, r *Request) (WriteTarget, er
 	return u, nil
 }
 
-// isURL reports whether a route names an HTTP(S) object.
-func isURL(s string) bool {
+// IsURL reports whether a route (Request.Path, after the map rules) names
+// an HTTP(S) object: the stock file handler refuses those, package
+// httporigin fetches them.
+func IsURL(s string) bool {
 	return hasPrefixFold(s, "http://") || hasPrefixFold(s, "https://")
 }
 

@@ -173,7 +173,7 @@ func (h *Handler) Allow(origins ...string) error {
 // ServeTFTP serves a URL route from its origin, anything else from the next
 // handler, and what the next handler does not have from Origin.
 func (h *Handler) ServeTFTP(ctx context.Context, r *fbtftp.Request) (fbtftp.ResponseData, error) {
-	if IsURL(r.Path) {
+	if fbtftp.IsURL(r.Path) {
 		return h.fetch(ctx, r, r.Path)
 	}
 	if h.next != nil {
@@ -197,7 +197,7 @@ func (h *Handler) ServeTFTP(ctx context.Context, r *fbtftp.Request) (fbtftp.Resp
 // ReceiveTFTP gives uploads to the next handler; a URL route is refused.
 func (h *Handler) ReceiveTFTP(ctx context.Context, r *fbtftp.Request) (fbtftp.WriteTarget, error) {
 	wh, ok := h.next.(fbtftp.WriteHandler)
-	if IsURL(r.Path) || !ok {
+	if fbtftp.IsURL(r.Path) || !ok {
 		return nil, &fbtftp.Error{Code: fbtftp.CodeAccessViolation, Message: "Uploads are not supported here"}
 	}
 	return wh.ReceiveTFTP(ctx, r)
@@ -214,13 +214,6 @@ func (h *Handler) Drain(ctx context.Context) error {
 	}
 	return h.client.Wait(ctx)
 }
-
-// IsURL reports whether a route names an HTTP(S) object.
-func IsURL(s string) bool {
-	return hasPrefixFold(s, "http://") || hasPrefixFold(s, "https://")
-}
-
-func hasPrefixFold(s, p string) bool { return len(s) >= len(p) && strings.EqualFold(s[:len(p)], p) }
 
 // fetch opens rawURL if its origin is allowed.
 func (h *Handler) fetch(ctx context.Context, r *fbtftp.Request, rawURL string) (fbtftp.ResponseData, error) {
@@ -244,15 +237,14 @@ func (h *Handler) fetch(ctx context.Context, r *fbtftp.Request, rawURL string) (
 		if code != fbtftp.CodeUndefined {
 			lvl = slog.LevelInfo // 404, 403: the origin's answer, not a failure
 		}
-		r.Logger.Log(ctx, lvl, "origin refused the download", slog.Any("error", err))
+		r.Logger.Log(ctx, lvl, "origin did not serve the object", slog.Any("error", err))
 		return nil, err
 	}
 	size, known := data.Size()
 	if !known {
 		size = -1
 	}
-	r.Logger.Debug("serving from origin", slog.String("url", u.Redacted()), slog.Int64("size", size),
-		slog.String("source", sourceOf(data)))
+	r.Logger.Debug("serving from origin", slog.String("url", u.Redacted()), slog.Int64("size", size))
 	return data, nil
 }
 
@@ -270,16 +262,6 @@ func clientHeader(r *fbtftp.Request) http.Header {
 	}
 	h.Set("X-TFTP-Filename", url.PathEscape(r.Filename))
 	return h
-}
-
-func sourceOf(c origin.Content) string {
-	switch c.(type) {
-	case *origin.Body:
-		return "stream"
-	case *origin.File:
-		return "cache"
-	}
-	return "fill"
 }
 
 // join appends a file name to the Origin prefix, one escaped path segment

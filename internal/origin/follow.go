@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/fbtftp-go/fbtftp/internal/stats"
@@ -60,18 +61,9 @@ func (e entry) follow(url string) (*os.File, int64, bool) {
 // validPart reports whether name is one of e's temporary data files (the
 // marker is data from another process: it must not name anything else).
 func validPart(e entry, name string) bool {
-	const suffix = ".part"
-	return len(name) > len(e.key)+1+len(suffix) && name[:len(e.key)+1] == e.key+"." &&
-		name[len(name)-len(suffix):] == suffix && !containsSlash(name)
-}
-
-func containsSlash(s string) bool {
-	for i := range len(s) {
-		if s[i] == '/' || s[i] == 0 {
-			return true
-		}
-	}
-	return false
+	rnd, ok := strings.CutPrefix(name, e.key+".")
+	rnd, ok2 := strings.CutSuffix(rnd, ".part")
+	return ok && ok2 && rnd != "" && !strings.ContainsAny(name, "/\x00")
 }
 
 // followReader reads another process's fill as it grows. It implements
@@ -115,8 +107,8 @@ func (r *followReader) ReadAt(b []byte, off int64) (int, error) {
 		have := fi.Size()
 		if have >= want {
 			n, err := r.f.ReadAt(b[:want-off], off)
-			if err == nil && want == r.size && n == len(b[:want-off]) && int64(len(b)) > want-off {
-				err = io.EOF
+			if err == nil && want-off < int64(len(b)) {
+				err = io.EOF // b reaches past the object's end
 			}
 			return n, err
 		}
