@@ -74,7 +74,7 @@ func (h fileHandler) ServeTFTP(ctx context.Context, r *Request) (ResponseData, e
 		// An upload in progress: never serve part of it.
 		return nil, &Error{Code: CodeNotFound, Message: CodeNotFound.String()}
 	}
-	if IsURL(r.Path) {
+	if _, ok := r.Route(); ok {
 		// A map rule routes to an HTTP origin: only fbtftp-worker-http
 		// (package httporigin) fetches those.
 		if r.Logger != nil {
@@ -116,9 +116,8 @@ func (fileHandler) ReceiveTFTP(ctx context.Context, r *Request) (WriteTarget, er
 	return u, nil
 }
 
-// IsURL reports whether a route (Request.Path, after the map rules) names
-// an HTTP(S) object: the stock file handler refuses those, package
-// httporigin fetches them.
+// IsURL reports whether s starts with http:// or https:// (any case). See
+// Request.Route for when a request's Path is a route to an HTTP origin.
 func IsURL(s string) bool {
 	return hasPrefixFold(s, "http://") || hasPrefixFold(s, "https://")
 }

@@ -56,6 +56,19 @@ type Request struct {
 	Logger *slog.Logger
 }
 
+// Route returns the URL the map rules routed the request to: Path, when it
+// is an http:// or https:// URL and differs from Filename. A name the
+// client sent is never a route, whatever it looks like: with no rule, or a
+// rule that passes it through unchanged, a Path such as
+// "http://host/admin" is only a file name. Package httporigin fetches
+// routes, and only under the prefixes the configuration names.
+func (r *Request) Route() (string, bool) {
+	if r.Path == r.Filename || !IsURL(r.Path) {
+		return "", false
+	}
+	return r.Path, true
+}
+
 // Option returns the value of the first option named name, any case.
 func (r *Request) Option(name string) (string, bool) {
 	for _, o := range r.Options {

@@ -125,9 +125,10 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 }
 
 // FromEnv builds a Handler from the master's --http-* options (the
-// environment every worker inherits) and the origins the master's map file
-// (FBTFTP_MAPFILE) spells out: fbtftp-worker-http is
-// FromEnv(fbtftp.NewFileHandler(), os.Getenv), and a custom worker can use
+// environment every worker inherits) and the URL prefixes the master's map
+// file (FBTFTP_MAPFILE) spells out (remap.Rules.URLPrefixes):
+// fbtftp-worker-http is FromEnv(fbtftp.NewFileHandler(), os.Getenv), and a
+// custom worker can use
 // the same flags with its own next handler, or nil to serve only from the
 // origin (examples/httpbacked). Call it before the sandbox.
 func FromEnv(next fbtftp.Handler, getenv func(string) string) (*Handler, error) {
@@ -144,7 +145,7 @@ func FromEnv(next fbtftp.Handler, getenv func(string) string) (*Handler, error) 
 		if err != nil {
 			return nil, fmt.Errorf("map file: %w", err)
 		}
-		if err := h.Allow(rules.URLOrigins()...); err != nil {
+		if err := h.Allow(rules.URLPrefixes()...); err != nil {
 			return nil, err
 		}
 	}

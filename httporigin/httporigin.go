@@ -3,12 +3,13 @@
 // what fbtftp-worker-http runs (fbtftp-master --http-origin, or map rules
 // whose result is a URL), and a Handler for custom workers.
 //
-// A request goes to the origin when its route (Request.Path, the result of
-// the remap rules) is an http:// or https:// URL, or, with Config.Origin
-// set, when the next handler (usually fbtftp.NewFileHandler) does not have
-// the file: Origin + the name. The object is streamed while it is sent: no
-// whole-file buffering, tsize from Content-Length, retransmissions inside
-// the window served from the engine's buffer, never refetched.
+// A request goes to the origin when the map rules routed it to a URL (see
+// fbtftp.Request.Route: a name the client sent is never one), or, with
+// Config.Origin set, when the next handler (usually fbtftp.NewFileHandler)
+// does not have the file: Origin + the name, one escaped segment per
+// component. The object is streamed while it is sent: no whole-file
+// buffering, tsize from Content-Length, retransmissions inside the window
+// served from the engine's buffer, never refetched.
 //
 //	200               the content (tsize not acknowledged when chunked)
 //	404, 410          ERROR 1 "File not found"
@@ -16,12 +17,13 @@
 //	anything else     ERROR 0 "origin error", the status in the log only
 //	timeouts          ERROR 0 "origin error"
 //
-// Only origins the operator wrote are contacted: Config.Origin, the
-// Config.Origins list and the literal "scheme://host[:port]" prefixes of the
-// map file's replacements (remap.Rules.URLOrigins). A route to any other
-// origin, for example one a client could steer with "http://\1/", gets
-// ERROR 2 before any connection. Config.Networks further restricts the
-// addresses dialled.
+// Only URLs under a prefix the operator wrote are fetched: Config.Origin,
+// the Config.Origins list and the literal start of the map file's
+// replacements (remap.Rules.URLPrefixes). A route elsewhere, one with user
+// info the prefix lacks, a dot segment (plain or percent-encoded), an
+// encoded separator, or a query the prefix does not end in, gets ERROR 2
+// before any connection: a rule's \1 cannot carry a client out of its
+// prefix. Config.Networks further restricts the addresses dialled.
 //
 // With Config.CacheDir, complete objects are kept on disk and shared by all
 // worker processes: a boot storm of 500 machines asking for one initrd costs
@@ -98,7 +100,7 @@ type Config struct {
 type Handler struct {
 	next      fbtftp.Handler
 	prefix    *url.URL
-	allowed   map[string]bool
+	allowed   []prefix // where routes may go: Origin, Origins, the map rules' prefixes
 	client    *origin.Client
 	transport *http.Transport
 	headers   bool // Config.ClientHeaders
@@ -108,7 +110,7 @@ type Handler struct {
 // only). Call it before the worker's sandbox: it opens the cache directory
 // and reads the system's name resolution files, which a chroot hides.
 func New(next fbtftp.Handler, cfg Config) (*Handler, error) {
-	h := &Handler{next: next, allowed: map[string]bool{}, headers: cfg.ClientHeaders}
+	h := &Handler{next: next, headers: cfg.ClientHeaders}
 	if cfg.Origin != "" {
 		u, err := parseOrigin(cfg.Origin)
 		if err != nil {
@@ -132,8 +134,8 @@ func New(next fbtftp.Handler, cfg Config) (*Handler, error) {
 	c.HTTP = &http.Client{Transport: h.transport}
 	h.client = c
 	origins := cfg.Origins
-	if cfg.Origin != "" {
-		origins = append([]string{cfg.Origin}, origins...)
+	if h.prefix != nil {
+		origins = append([]string{h.prefix.String()}, origins...)
 	}
 	if err := h.Allow(origins...); err != nil {
 		return nil, err
@@ -147,17 +149,23 @@ func New(next fbtftp.Handler, cfg Config) (*Handler, error) {
 	return h, nil
 }
 
-// Allow adds origins that routes may name (the map file's, see
-// remap.Rules.URLOrigins). Call it before the sandbox, like New: for an
-// https origin it loads the system's certificate authorities (or
-// SSL_CERT_FILE / SSL_CERT_DIR), which a chroot hides.
-func (h *Handler) Allow(origins ...string) error {
-	for _, o := range origins {
+// Allow adds URL prefixes that routes may lie under (the map file's, see
+// remap.Rules.URLPrefixes): "http://repo/boot/" allows the paths below
+// /boot/ of that origin, a bare "http://repo" every path. Call it before
+// the sandbox, like New: for an https origin it loads the system's
+// certificate authorities (or SSL_CERT_FILE / SSL_CERT_DIR), which a
+// chroot hides.
+func (h *Handler) Allow(prefixes ...string) error {
+	for _, o := range prefixes {
 		u, err := parseOrigin(o)
 		if err != nil {
 			return fmt.Errorf("origin %q: %w", o, err)
 		}
-		h.allowed[originKey(u)] = true
+		p, err := parsePrefix(o)
+		if err != nil {
+			return fmt.Errorf("origin %q: %w", o, err)
+		}
+		h.allowed = append(h.allowed, p)
 		if strings.EqualFold(u.Scheme, "https") && h.transport.TLSClientConfig == nil {
 			// Parsing the roots costs milliseconds: only for https.
 			roots, err := loadRoots()
@@ -170,11 +178,13 @@ func (h *Handler) Allow(origins ...string) error {
 	return nil
 }
 
-// ServeTFTP serves a URL route from its origin, anything else from the next
-// handler, and what the next handler does not have from Origin.
+// ServeTFTP serves a URL route (see fbtftp.Request.Route) from its origin,
+// anything else from the next handler, and what the next handler does not
+// have from Origin. A name the client sent is never fetched as a URL, even
+// when it looks like one: only the map rules make routes.
 func (h *Handler) ServeTFTP(ctx context.Context, r *fbtftp.Request) (fbtftp.ResponseData, error) {
-	if fbtftp.IsURL(r.Path) {
-		return h.fetch(ctx, r, r.Path)
+	if route, ok := r.Route(); ok {
+		return h.fetch(ctx, r, route)
 	}
 	if h.next != nil {
 		data, err := h.next.ServeTFTP(ctx, r)
@@ -191,13 +201,13 @@ func (h *Handler) ServeTFTP(ctx context.Context, r *fbtftp.Request) (fbtftp.Resp
 	if err != nil {
 		return nil, err
 	}
-	return h.fetch(ctx, r, u)
+	return h.open(ctx, r, u)
 }
 
 // ReceiveTFTP gives uploads to the next handler; a URL route is refused.
 func (h *Handler) ReceiveTFTP(ctx context.Context, r *fbtftp.Request) (fbtftp.WriteTarget, error) {
 	wh, ok := h.next.(fbtftp.WriteHandler)
-	if fbtftp.IsURL(r.Path) || !ok {
+	if _, route := r.Route(); route || !ok {
 		return nil, &fbtftp.Error{Code: fbtftp.CodeAccessViolation, Message: "Uploads are not supported here"}
 	}
 	return wh.ReceiveTFTP(ctx, r)
@@ -215,18 +225,18 @@ func (h *Handler) Drain(ctx context.Context) error {
 	return h.client.Wait(ctx)
 }
 
-// fetch opens rawURL if its origin is allowed.
-func (h *Handler) fetch(ctx context.Context, r *fbtftp.Request, rawURL string) (fbtftp.ResponseData, error) {
-	u, err := url.Parse(rawURL)
-	if err != nil || u.Host == "" {
-		r.Logger.Warn("route is not a valid URL", slog.String("route", rawURL))
+// fetch opens a route if it lies under an allowed prefix (checkRoute).
+func (h *Handler) fetch(ctx context.Context, r *fbtftp.Request, route string) (fbtftp.ResponseData, error) {
+	u, err := checkRoute(route, h.allowed)
+	if err != nil {
+		r.Logger.Warn("route outside the configured origins: refused", slog.String("route", redact(route)), slog.Any("error", err))
 		return nil, &fbtftp.Error{Code: fbtftp.CodeAccessViolation, Err: err}
 	}
-	if !h.allowed[originKey(u)] {
-		r.Logger.Warn("route to an origin the configuration does not name: refused",
-			slog.String("url", u.Redacted()), slog.String("origin", originKey(u)))
-		return nil, &fbtftp.Error{Code: fbtftp.CodeAccessViolation}
-	}
+	return h.open(ctx, r, u)
+}
+
+// open fetches u, a URL the configuration allows.
+func (h *Handler) open(ctx context.Context, r *fbtftp.Request, u *url.URL) (fbtftp.ResponseData, error) {
 	if h.headers {
 		ctx = origin.WithHeader(ctx, clientHeader(r))
 	}
@@ -265,29 +275,41 @@ func clientHeader(r *fbtftp.Request) http.Header {
 }
 
 // join appends a file name to the Origin prefix, one escaped path segment
-// per component. ".." never reaches here with the stock file handler (it
-// refuses it first); it is refused anyway.
-func (h *Handler) join(name string) (string, error) {
-	name = strings.TrimLeft(name, "/")
-	segs := strings.Split(name, "/")
+// per component (so '?', '#', '%' and '\\' in a name are data, never URL
+// syntax); empty and "." components are dropped. ".." never reaches here
+// with the stock file handler (it refuses it first); it is refused anyway.
+func (h *Handler) join(name string) (*url.URL, error) {
 	u := *h.prefix
 	var b strings.Builder
 	b.WriteString(u.EscapedPath())
-	for i, s := range segs {
-		if s == ".." {
-			return "", &fbtftp.Error{Code: fbtftp.CodeAccessViolation}
+	first := true
+	for _, s := range strings.Split(name, "/") {
+		switch s {
+		case "", ".":
+			continue
+		case "..":
+			return nil, &fbtftp.Error{Code: fbtftp.CodeAccessViolation}
 		}
-		if i > 0 {
+		if !first {
 			b.WriteByte('/')
 		}
+		first = false
 		b.WriteString(url.PathEscape(s))
 	}
 	p, err := url.PathUnescape(b.String())
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	u.Path, u.RawPath = p, b.String()
-	return u.String(), nil
+	return &u, nil
+}
+
+// redact hides the password of a URL for the log.
+func redact(raw string) string {
+	if u, err := url.Parse(raw); err == nil {
+		return u.Redacted()
+	}
+	return "(not a URL)"
 }
 
 // parseOrigin accepts an absolute http or https URL with a host.

@@ -64,11 +64,20 @@ func newTestOrigin(t *testing.T) *testOrigin {
 	return o
 }
 
+// newRequest is a request whose name the map rules turned into path (a
+// route when path is a URL).
 func newRequest(path string) *fbtftp.Request {
 	return &fbtftp.Request{
-		Op: fbtftp.OpRRQ, Filename: path, Path: path, Mode: "octet",
+		Op: fbtftp.OpRRQ, Filename: "routed/by/a/rule", Path: path, Mode: "octet",
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
+}
+
+// clientRequest is a request for name with no map rule applied.
+func clientRequest(name string) *fbtftp.Request {
+	r := newRequest(name)
+	r.Filename = name
+	return r
 }
 
 // localFiles is a next handler: names in the map exist, others are not

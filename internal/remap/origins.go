@@ -10,8 +10,29 @@ import "strings"
 // A route to an HTTP origin is only safe when the operator wrote its host:
 // a replacement such as "http://\1/" would let a client pick the host.
 // Callers that fetch URLs produced by the rules use this list as the set of
-// origins the rules may reach.
+// origins the rules may reach; URLPrefixes narrows it to the paths.
 func (r *Rules) URLOrigins() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, p := range r.URLPrefixes() {
+		o, _ := literalOrigin(p)
+		if !seen[o] {
+			seen[o] = true
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// URLPrefixes returns, for each "r" rule whose replacement starts with a
+// literal origin (see URLOrigins), the replacement's text up to its first
+// escape: "http://repo/boot/\1" gives "http://repo/boot/". That is the
+// part of a URL the operator wrote; whatever a client's name contributes
+// comes after it. A caller that fetches the URLs the rules produce keeps
+// them under these prefixes, so that a client cannot steer a route to
+// another path of the same origin ("\1" = "../admin"). The text is as
+// written (no case change); duplicates are dropped.
+func (r *Rules) URLPrefixes() []string {
 	if r == nil {
 		return nil
 	}
@@ -21,10 +42,16 @@ func (r *Rules) URLOrigins() []string {
 		if ru.flags&flagRewrite == 0 {
 			continue
 		}
-		o, ok := literalOrigin(ru.pattern)
-		if ok && !seen[o] {
-			seen[o] = true
-			out = append(out, o)
+		if _, ok := literalOrigin(ru.pattern); !ok {
+			continue
+		}
+		p := ru.pattern
+		if i := strings.IndexByte(p, '\\'); i >= 0 {
+			p = p[:i]
+		}
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
 		}
 	}
 	return out

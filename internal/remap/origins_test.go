@@ -43,6 +43,35 @@ func TestURLOrigins(t *testing.T) {
 	}
 }
 
+func TestURLPrefixes(t *testing.T) {
+	tests := []struct {
+		name string
+		file string
+		want []string
+	}{
+		{"none", "r ^foo bar\n", nil},
+		{"path", "r ^/?boot/(.*) http://repo.example:8080/boot/\\1\n", []string{"http://repo.example:8080/boot/"}},
+		{"case kept", "r ^(.*)$ HTTPS://Repo.Example/Img/\\1\n", []string{"HTTPS://Repo.Example/Img/"}},
+		{"no escape", "r ^x$ http://127.0.0.1:9/x\n", []string{"http://127.0.0.1:9/x"}},
+		{"query", "r ^(.*)$ http://h/get?file=\\1\n", []string{"http://h/get?file="}},
+		{"partial segment", "r ^(.*)$ http://h/boot/vmlinuz-\\1\n", []string{"http://h/boot/vmlinuz-"}},
+		{"dynamic host", "r ^(.*)/(.*)$ http://\\1/\\2\n", nil},
+		{"user info", "r ^(.*)$ http://u:p@Repo/\\1\n", []string{"http://u:p@Repo/"}},
+		{"dedup", "r ^a http://h/a/\\1\nr ^b http://h/a/\\1\n", []string{"http://h/a/"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := Parse(strings.NewReader(tt.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := r.URLPrefixes(); !slices.Equal(got, tt.want) {
+				t.Fatalf("URLPrefixes = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
 // FuzzLiteralOrigin: an origin is only reported for a replacement that
 // starts with it, and it never contains an escape or a path.
 func FuzzLiteralOrigin(f *testing.F) {

@@ -417,6 +417,41 @@ func TestHTTPRoutes(t *testing.T) {
 	eventually(t, 5*time.Second, "no-HTTP message", func() bool { return strings.Contains(s2.log(), "run fbtftp-worker-http") })
 }
 
+// TestHTTPClientURLsAndTraversal: the audit's findings, through the real
+// master. A client that sends a URL as its file name does not make the
+// worker fetch it (with --http-origin it is only a name under the
+// origin's prefix), and a map rule's \1 cannot leave the rule's prefix
+// with "..", encoded dots, a query or a fragment: ERROR 2 and no request.
+func TestHTTPClientURLsAndTraversal(t *testing.T) {
+	o := newHTTPOrigin(t)
+	root := worldReadableDir(t)
+	mapFile := filepath.Join(t.TempDir(), "map")
+	if err := os.WriteFile(mapFile, []byte("r ^/?boot/(.*) "+o.URL+"/big/\\1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, root, "127.0.0.1:0", "--auto-worker", "-m", mapFile, "--http-origin", o.URL+"/tftp/")
+	host := strings.TrimPrefix(o.URL, "http://")
+	var se *client.ServerError
+	for _, name := range []string{"http://admin:pw@" + host + "/big/10", "http://" + host + "/big/10"} {
+		b, _, err := get(t, s.addr, name, client.Options{})
+		if !errors.As(err, &se) || se.Code != proto.ErrNotFound {
+			t.Fatalf("client-sent URL %q: %d bytes, %v; want ERROR 1 (a name under /tftp/)", name, len(b), err)
+		}
+	}
+	before := o.requests.Load()
+	for _, name := range []string{"boot/../secret", "boot/%2e%2e/secret", "boot/10?x=1", "boot/10#x", "boot/.%2E/secret"} {
+		if _, _, err := get(t, s.addr, name, client.Options{}); !errors.As(err, &se) || se.Code != proto.ErrAccessViolation {
+			t.Errorf("%q: %v, want ERROR 2", name, err)
+		}
+	}
+	if n := o.requests.Load() - before; n != 0 {
+		t.Fatalf("%d refused routes reached the origin", n)
+	}
+	if b, _, err := get(t, s.addr, "boot/10", client.Options{}); err != nil || !bytes.Equal(b, pattern("big", 10)) {
+		t.Fatalf("the rule's own route: %v", err)
+	}
+}
+
 // TestHTTPCacheInsideRootRefused: the cache must not be reachable by
 // clients; the master refuses to start with it inside the root.
 func TestHTTPCacheInsideRootRefused(t *testing.T) {
