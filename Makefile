@@ -1,21 +1,47 @@
 # fbtftp-go. `make run` serves the demo root on 127.0.0.1:6969 (no root
-# needed); `make test` runs every test (unit, fuzz smoke, end to end).
+# needed); `make test` runs every test (unit, fuzz smoke, end to end);
+# `make install`, `make deb` and `make image` ship it (docs/install.md).
 GO       ?= go
 BIN      ?= bin
 FUZZTIME ?= 3000x
-ADDR     ?= 127.0.0.1:6969
+ADDR         ?= 127.0.0.1:6969
+METRICS_ADDR ?= 127.0.0.1:9169
 
-.PHONY: all build test unit fuzz bench run vet clean
+# The version -V, fbtftp_build_info and the package show: `git describe`
+# (scripts/version.sh), 0.1.0-dev+gREV in a clone without tags.
+VERSION     ?= $(shell scripts/version.sh)
+DEB_VERSION ?= $(shell scripts/version.sh --deb)
+
+# Installation layout (GNU conventions). The master finds its workers in
+# LIBEXECDIR/fbtftp (also through ../libexec/fbtftp next to it, and next to
+# itself), without --worker.
+PREFIX         ?= /usr/local
+DESTDIR        ?=
+SBINDIR        ?= $(PREFIX)/sbin
+LIBEXECDIR     ?= $(PREFIX)/libexec
+MANDIR         ?= $(PREFIX)/share/man
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR    ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR    ?= $(PREFIX)/lib/tmpfiles.d
+
+LDFLAGS := -X github.com/fbtftp-go/fbtftp/internal/version.version=$(VERSION) \
+	-X main.workerDir=$(LIBEXECDIR)/fbtftp
+
+# Pinned packaging tools, run with `go run`: never linked into the server.
+NFPM ?= $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.48.0
+
+.PHONY: all build test unit fuzz bench run vet clean install man deb image
 
 all: build
 
 # Static binaries (no cgo): a lean worker, and no_new_privs on every thread.
 build:
-	CGO_ENABLED=0 $(GO) build -o $(BIN)/ ./cmd/...
+	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
 
 vet:
 	gofmt -l . | (! grep .) || (echo "gofmt needed" && false)
 	$(GO) vet ./...
+	cd tools && (gofmt -l . | (! grep .) || (echo "gofmt needed in tools" && false)) && $(GO) vet ./...
 
 unit:
 	$(GO) test -race -count=1 ./...
@@ -31,7 +57,43 @@ bench: build
 
 run: build
 	$(BIN)/fbtftp-master -L -a $(ADDR) -s demo/root --worker $(BIN)/fbtftp-worker \
-		--prefork 2 --metrics-addr 127.0.0.1:9169 --log-format console
+		--prefork 2 --metrics-addr $(METRICS_ADDR) --log-format console
+
+# The man pages are generated from the option table (cmd/fbtftp-master/
+# manual.go); a test fails while the committed copies are stale.
+man:
+	$(GO) test ./cmd/fbtftp-master -run '^TestManPages$$' -update
+
+install: build
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR)/fbtftp $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
+	install -m 0755 $(BIN)/fbtftp-master $(DESTDIR)$(SBINDIR)/fbtftp-master
+	install -m 0755 $(BIN)/fbtftp-worker $(BIN)/fbtftp-worker-http $(DESTDIR)$(LIBEXECDIR)/fbtftp/
+	install -m 0644 docs/man/fbtftp-master.8 docs/man/fbtftp-worker.8 $(DESTDIR)$(MANDIR)/man8/
+	for u in fbtftp.service fbtftp.socket; do \
+		sed -e 's|/usr/sbin/fbtftp-master|$(SBINDIR)/fbtftp-master|' deploy/systemd/$$u > $(DESTDIR)$(SYSTEMDUNITDIR)/$$u && \
+		chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/$$u || exit 1; \
+	done
+	install -m 0644 deploy/systemd/sysusers.conf $(DESTDIR)$(SYSUSERSDIR)/fbtftp.conf
+	install -m 0644 deploy/systemd/tmpfiles.conf $(DESTDIR)$(TMPFILESDIR)/fbtftp.conf
+
+# The Debian package: the binaries, pages and units of `make install` with
+# PREFIX=/usr, built by a pinned nfpm (deploy/debian/nfpm.yaml).
+deb:
+	rm -rf $(BIN)/pkgroot
+	$(MAKE) install DESTDIR=$(CURDIR)/$(BIN)/pkgroot PREFIX=/usr SYSTEMDUNITDIR=/lib/systemd/system
+	mkdir -p $(BIN)/pkgroot/usr/share/doc/fbtftp
+	gzip -9n < deploy/debian/changelog > $(BIN)/pkgroot/usr/share/doc/fbtftp/changelog.Debian.gz
+	gzip -9n < $(BIN)/pkgroot/usr/share/man/man8/fbtftp-master.8 > $(BIN)/pkgroot/usr/share/man/man8/fbtftp-master.8.gz
+	gzip -9n < $(BIN)/pkgroot/usr/share/man/man8/fbtftp-worker.8 > $(BIN)/pkgroot/usr/share/man/man8/fbtftp-worker.8.gz
+	rm $(BIN)/pkgroot/usr/share/man/man8/*.8
+	PKGROOT=$(CURDIR)/$(BIN)/pkgroot DEB_VERSION=$(DEB_VERSION) \
+		$(NFPM) package --config deploy/debian/nfpm.yaml --packager deb --target $(BIN)/
+
+# The container image (OCI layout and docker-archive tar in $(BIN)/image),
+# built from scratch without a daemon by tools/imagebuild.
+image: build
+	cd tools && CGO_ENABLED=0 $(GO) run ./imagebuild -bin ../$(BIN) -version $(VERSION) -out ../$(BIN)/image
 
 clean:
 	rm -rf $(BIN)

@@ -168,9 +168,10 @@ func (o *options) masterConfig(log *zap.Logger) (master.Config, error) {
 }
 
 // workerPath is --worker, else fbtftp-worker (fbtftp-worker-http when HTTP
-// origins are configured) in the directory of the real
-// master binary: through symbolic links, so that /usr/sbin/in.tftpd ->
-// /usr/lib/fbtftp/fbtftp-master finds /usr/lib/fbtftp/fbtftp-worker.
+// origins are configured) found by findWorker from the directory of the
+// real master binary: through symbolic links, so that /usr/sbin/in.tftpd ->
+// /usr/lib/fbtftp/fbtftp-master finds /usr/lib/fbtftp/fbtftp-worker, and
+// /usr/sbin/fbtftp-master finds /usr/libexec/fbtftp/fbtftp-worker.
 func (o *options) workerPath() (string, error) {
 	w := o.worker
 	if w == "" {
@@ -185,7 +186,7 @@ func (o *options) workerPath() (string, error) {
 		if o.useHTTP {
 			name = "fbtftp-worker-http" // net/http makes every start slower: only when needed
 		}
-		w = filepath.Join(filepath.Dir(exe), name)
+		w = findWorker(filepath.Dir(exe), name)
 	}
 	w, err := filepath.Abs(w)
 	if err != nil {

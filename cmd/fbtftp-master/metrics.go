@@ -9,6 +9,7 @@ import (
 
 	"github.com/fbtftp-go/fbtftp/internal/master"
 	"github.com/fbtftp-go/fbtftp/internal/metrics"
+	"github.com/fbtftp-go/fbtftp/internal/version"
 )
 
 // gaugeSource hands the master's gauges to the metrics once the master
@@ -34,7 +35,7 @@ func newMetrics(cfg *master.Config, addr string) *withMetrics {
 		return nil
 	}
 	w := &withMetrics{reg: prometheus.NewRegistry()}
-	cfg.Observer = metrics.New(w.reg, &w.src, Version)
+	cfg.Observer = metrics.New(w.reg, &w.src, version.String())
 	return w
 }
 

@@ -18,10 +18,8 @@ import (
 	"github.com/fbtftp-go/fbtftp/internal/proto"
 	"github.com/fbtftp-go/fbtftp/internal/tmpl"
 	"github.com/fbtftp-go/fbtftp/internal/udp"
+	"github.com/fbtftp-go/fbtftp/internal/version"
 )
-
-// Version is set at build time with -ldflags "-X main.Version=...".
-var Version = "0.1.0-dev"
 
 // defaultIdle is in.tftpd's -t default: inetd mode exits after 15 minutes
 // without a request.
@@ -541,7 +539,7 @@ func (o *options) metricsAddrOpt(_, s string) error {
 // whatever the program is called.
 func versionString() string {
 	return fmt.Sprintf("fbtftp-go %s (tftp-hpa 5.2 compatible), with remap, without tcpwrappers, with systemd, options: %s",
-		Version, strings.Join(proto.KnownOptions, " "))
+		version.String(), strings.Join(proto.KnownOptions, " "))
 }
 
 func usage(prog string) string {

@@ -10,6 +10,7 @@ import (
 	"github.com/fbtftp-go/fbtftp/internal/ipc"
 	"github.com/fbtftp-go/fbtftp/internal/proto"
 	"github.com/fbtftp-go/fbtftp/internal/udp"
+	"github.com/fbtftp-go/fbtftp/internal/version"
 )
 
 // TestParseOptions covers every option, short and long spellings alike.
@@ -246,7 +247,7 @@ func TestVersionFirst(t *testing.T) {
 		t.Errorf("-B 1 -V: err %v version %v", err, o.version)
 	}
 	v := versionString()
-	if !strings.Contains(v, Version) || !strings.Contains(v, "tftp-hpa 5.2") || !strings.Contains(v, "with remap") || strings.Contains(v, "\n") {
+	if !strings.Contains(v, "fbtftp-go "+version.String()+" ") || !strings.Contains(v, "tftp-hpa 5.2") || !strings.Contains(v, "with remap") || strings.Contains(v, "\n") {
 		t.Errorf("version line %q", v)
 	}
 }

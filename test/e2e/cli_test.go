@@ -308,3 +308,25 @@ func firstOr0(s []int) int {
 	}
 	return s[0]
 }
+
+// TestVersionStamped: the version the Makefile stamps from git describe
+// (-ldflags -X) is what -V prints, not a constant.
+func TestVersionStamped(t *testing.T) {
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "fbtftp-master")
+	const v = "9.8.7-42-g0123456789ab"
+	cmd := exec.Command("go", "build", "-o", out,
+		"-ldflags", "-X github.com/fbtftp-go/fbtftp/internal/version.version="+v, "./cmd/fbtftp-master")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, b)
+	}
+	got, _, code := runMaster(t, out, "-V")
+	if code != 0 || !strings.HasPrefix(got, "fbtftp-go "+v+" ") {
+		t.Errorf("-V: %d %q, want it to start with fbtftp-go %s", code, got, v)
+	}
+}
