@@ -142,7 +142,10 @@ func serve(prog string, o *options, md mode, nfds int, ready *readiness, log *za
 	if ready != nil {
 		os.Chdir("/") // as daemon(3); every path is absolute by now
 		ready.done()
-		if !o.stderr && isTerminal(2) {
+		// daemon(3): nothing of the caller's terminal or pipes stays
+		// open, or a caller capturing them (x=$(in.tftpd -l ...)) would
+		// wait for this process to exit. Logs go to syslog.
+		if !o.stderr {
 			log.Sync()
 			defer redirectStdio(prog).close()
 		}

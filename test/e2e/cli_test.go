@@ -330,3 +330,51 @@ func TestVersionStamped(t *testing.T) {
 		t.Errorf("-V: %d %q, want it to start with fbtftp-go %s", code, got, v)
 	}
 }
+
+// TestDaemonizeDetaches: like daemon(3), -l leaves nothing of the caller's
+// standard input, output and error open in the daemon, so a caller that
+// captures them (x=$(in.tftpd -l ... 2>&1), Ansible, a CI step) gets them
+// back at once instead of waiting for the daemon to exit.
+func TestDaemonizeDetaches(t *testing.T) {
+	root := worldReadableDir(t)
+	writeFiles(t, root, map[string]int{"f": 3000})
+	pidFile := filepath.Join(worldReadableDir(t), "tftpd.pid")
+	master := masterCmd("-l", "-a", "127.0.0.1:0", "-s", root, "-P", pidFile)
+	cmd := exec.Command("/bin/sh", append([]string{"-c", `x=$("$@" 2>&1); echo "status $? [$x]"`, "sh"}, master.Args...)...)
+	cmd.Path = "/bin/sh"
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.WaitDelay = 100 * time.Millisecond
+	t.Cleanup(func() {
+		if b, err := os.ReadFile(pidFile); err == nil {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	})
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil || !strings.HasPrefix(out.String(), "status 0 [") {
+			t.Fatalf("x=$(master -l ...): %v %q", err, out.String())
+		}
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("x=$(master -l ...) did not return: the daemon holds the caller's output (%q)", out.String())
+	}
+	var pid int
+	eventually(t, 10*time.Second, "the pid file", func() bool {
+		b, err := os.ReadFile(pidFile)
+		if err != nil {
+			return false
+		}
+		pid, err = strconv.Atoi(strings.TrimSpace(string(b)))
+		return err == nil
+	})
+	syscall.Kill(pid, syscall.SIGTERM)
+	eventually(t, 15*time.Second, "the daemon to exit", func() bool { return syscall.Kill(pid, 0) != nil })
+}
