@@ -153,7 +153,11 @@ func serve(prog string, o *options, md mode, nfds int, ready *readiness, log *za
 
 	ctx, cancel := context.WithCancel(sigCtx)
 	defer cancel()
-	if err := mx.start(ctx, o.MetricsAddr(), m, log); err != nil {
+	// The metrics listener outlives ctx: it serves through the drain
+	// (/healthz 503, the last sessions' counts) and closes last.
+	mctx, stopMetrics := context.WithCancel(context.Background())
+	defer stopMetrics()
+	if err := mx.start(mctx, o.MetricsAddr(), m, log); err != nil {
 		closeAll(ls)
 		return fail(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"syscall"
 	"time"
 
 	"github.com/fbtftp-go/fbtftp/internal/client"
@@ -164,5 +165,49 @@ func TestMetricsLiveMaster(t *testing.T) {
 	resp.Body.Close()
 	if strings.Contains(string(body), "127.0.0.1") || strings.Contains(string(body), `"f"`) || strings.Contains(string(body), "missing") {
 		t.Error("a peer or file name leaked into the metrics")
+	}
+}
+
+// TestMetricsThroughDrain: after SIGTERM the metrics listener keeps
+// serving while sessions drain (/healthz says 503, /metrics answers), and
+// closes only once the master is done.
+func TestMetricsThroughDrain(t *testing.T) {
+	root := worldReadableDir(t)
+	writeFiles(t, root, map[string]int{"big": 1 << 20})
+	s := startServer(t, root, "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0")
+	maddr := s.metricsAddr(t)
+
+	// A session that stays in flight: DATA 1 is never acknowledged.
+	sess, err := client.NewSession(s.addr, netip.AddrPort{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	sess.SendRequest(proto.OpRRQ, "big", "octet", nil)
+	if p, err := sess.RecvPacket(5 * time.Second); err != nil || p.Op != proto.OpDATA {
+		t.Fatalf("%+v %v", p, err)
+	}
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	s.logValue("shutting down", "sessions_in_flight")
+
+	resp, err := http.Get("http://" + maddr + "/healthz")
+	if err != nil {
+		t.Fatalf("/healthz during the drain: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("/healthz during the drain: %d, want 503", resp.StatusCode)
+	}
+	if m := scrape(t, maddr); m["fbtftp_sessions_active"] != 1 {
+		t.Errorf("fbtftp_sessions_active %v during the drain, want 1", m["fbtftp_sessions_active"])
+	}
+	select { // --drain-timeout 5s, then the worker is stopped
+	case err := <-s.exit:
+		s.exit <- err
+	case <-time.After(30 * time.Second):
+		t.Fatal("the master did not exit after the drain")
+	}
+	if _, err := http.Get("http://" + maddr + "/healthz"); err == nil {
+		t.Error("the metrics listener outlived the master")
 	}
 }
