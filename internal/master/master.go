@@ -42,6 +42,7 @@ type Master struct {
 	workers  map[*worker]struct{}    // every live worker
 	draining bool
 	rules    atomic.Pointer[remap.Rules] // Settings.MapFile, for upload cleanup
+	refusals refusalLimiter              // rate limit of the refusal log lines
 
 	wg      sync.WaitGroup // every goroutine the master starts
 	workWG  sync.WaitGroup // worker supervisors
@@ -188,6 +189,7 @@ func (m *Master) handle(l *udp.Listener, pkt []byte, peer netip.AddrPort, local 
 			msg = "Missing mode" // in.tftpd's text for an empty mode field
 		}
 		m.reply(l, peer, local, proto.ErrIllegalOp, msg)
+		m.logRefusal(refusedUnknownMode, peer, local, req, msg)
 		return
 	case err != nil:
 		// Malformed or not a request: dropped, never answered (an answer
@@ -205,6 +207,7 @@ func (m *Master) handle(l *udp.Listener, pkt []byte, peer netip.AddrPort, local 
 	if req.Op == proto.OpWRQ && !m.cfg.AllowWrite {
 		m.decide(pkt, DecisionRejected)
 		m.reply(l, peer, local, proto.ErrAccessViolation, "Uploads are not enabled")
+		m.logRefusal(refusedUploadsOff, peer, local, req, "Uploads are not enabled")
 		return
 	}
 	key := sessionKey{peer: peer, op: req.Op, file: req.Filename}
@@ -222,6 +225,7 @@ func (m *Master) handle(l *udp.Listener, pkt []byte, peer netip.AddrPort, local 
 		m.mu.Unlock()
 		m.decide(pkt, DecisionBusy)
 		m.reply(l, peer, local, proto.ErrUndefined, "server busy")
+		m.logRefusal(refusedBusy, peer, local, req, "server busy")
 		return
 	}
 	m.active[key] = struct{}{}
