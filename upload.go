@@ -103,7 +103,7 @@ func serveUpload(ctx context.Context, h Handler, r *Request, sess *udp.SessionCo
 		Config: transfer.Config{Timeout: set.Timeout, Retries: set.Retries},
 		Stats:  st,
 	}
-	tr.Config.Trace = packetTrace(ctx, r.Logger)
+	tr.Config.Trace = packetTrace(ctx, r.Logger, set.Verbosity)
 	err = tr.Receive(ctx, sink)
 	if e := (*Error)(nil); errors.As(err, &e) && e == errTooLarge {
 		return nil // the client was told; not our fault

@@ -2,6 +2,7 @@ package fbtftp
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -220,7 +221,7 @@ func serveSession(ctx context.Context, h Handler, r *Request, sess *udp.SessionC
 		Config: transfer.Config{Timeout: set.Timeout, Retries: set.Retries},
 		Stats:  st,
 	}
-	tr.Config.Trace = packetTrace(ctx, r.Logger)
+	tr.Config.Trace = packetTrace(ctx, r.Logger, set.Verbosity)
 	return tr.Send(ctx, src)
 }
 
@@ -250,16 +251,30 @@ func applyRules(rules *remap.Rules, r *Request) error {
 	return nil
 }
 
-// packetTrace returns the engine's per-packet hook: a Debug line per
-// packet when the logger wants them, else nil (nothing at all is done per
-// packet).
-func packetTrace(ctx context.Context, log *slog.Logger) func(string, []byte, netip.AddrPort) {
-	if !log.Enabled(ctx, slog.LevelDebug) {
+// packetTrace returns the engine's per-packet hook: at verbosity
+// wlog.VerbosityPackets (-vv) and when the logger wants Debug lines, a line
+// per packet with its block number (DATA, ACK) or error code (ERROR); else
+// nil (nothing at all is done per packet).
+func packetTrace(ctx context.Context, log *slog.Logger, verbosity int) func(string, []byte, netip.AddrPort) {
+	if verbosity < wlog.VerbosityPackets || !log.Enabled(ctx, slog.LevelDebug) {
 		return nil
 	}
 	return func(dir string, pkt []byte, _ netip.AddrPort) {
 		op, _ := proto.PeekOpcode(pkt)
-		log.Debug("packet", slog.String("dir", dir), slog.String("op", op.String()), slog.Int("len", len(pkt)))
+		attrs := [4]slog.Attr{slog.String("dir", dir), slog.String("op", op.String()), slog.Int("len", len(pkt))}
+		n := 3
+		if len(pkt) >= 4 {
+			switch op {
+			case proto.OpDATA, proto.OpACK:
+				// RFC 1350 §5: opcode, then the 2-byte block number.
+				attrs[n] = slog.Int("block", int(binary.BigEndian.Uint16(pkt[2:4])))
+				n++
+			case proto.OpERROR:
+				attrs[n] = slog.Int("error_code", int(binary.BigEndian.Uint16(pkt[2:4])))
+				n++
+			}
+		}
+		log.LogAttrs(ctx, slog.LevelDebug, "packet", attrs[:n]...)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/fbtftp-go/fbtftp/internal/ipc"
+	"github.com/fbtftp-go/fbtftp/internal/logging"
 	"github.com/fbtftp-go/fbtftp/internal/master"
 	"github.com/fbtftp-go/fbtftp/internal/remap"
 	"github.com/fbtftp-go/fbtftp/internal/sandbox"
@@ -253,7 +254,7 @@ func (o *options) settings() ipc.Settings {
 		Refuse:        o.refuse,
 		MaxUpload:     o.maxUpload,
 		Verbosity:     o.verbosity,
-		LogFormat:     o.logFormat,
+		LogFormat:     o.resolvedLogFormat(),
 		Extra:         o.extra,
 	}
 	// in.tftpd: umask(-U value, default 0), except that -p without -U
@@ -277,6 +278,15 @@ func (o *options) settings() ipc.Settings {
 		s.Flags |= ipc.FlagSecure
 	}
 	return s
+}
+
+// resolvedLogFormat is --log-format, else the default the master's own
+// logger takes (console on a terminal, else JSON): workers write the same.
+func (o *options) resolvedLogFormat() string {
+	if o.logFormat != "" {
+		return o.logFormat
+	}
+	return logging.DefaultFormat()
 }
 
 // unwrapPath drops the operation and path of an *fs.PathError, for

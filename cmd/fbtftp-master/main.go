@@ -42,7 +42,7 @@ func realMain(args []string) int {
 		fmt.Println(versionString())
 		return 0
 	case err != nil:
-		fmt.Fprintf(os.Stderr, "%s: %v\n", prog, err)
+		fmt.Fprintf(os.Stderr, "%s: %v\nTry '%s --help' for more information.\n", prog, err, prog)
 		return exUsage
 	case o.help:
 		fmt.Print(usage(prog))

@@ -16,9 +16,16 @@ const (
 	FormatConsole = "console"
 )
 
-// Level maps in.tftpd's verbosity (-v count or --verbosity N) to a level:
-// 0 logs lifecycle and one line per session (Info); 1 and more add request
-// and per-packet lines (Debug).
+// Verbosity steps (in.tftpd's -v count or --verbosity N): 0 logs lifecycle,
+// refusals and one line per session (Info); VerbosityRequests (-v) adds a
+// line per request and the workers' decisions (Debug); VerbosityPackets
+// (-vv) adds a line per packet from the workers, with block numbers.
+const (
+	VerbosityRequests = 1
+	VerbosityPackets  = 2
+)
+
+// Level maps a verbosity to a level: Debug from VerbosityRequests on.
 func Level(verbosity int) zapcore.Level {
 	if verbosity >= 1 {
 		return zapcore.DebugLevel
@@ -43,7 +50,9 @@ func New(name, format string, verbosity int) *zap.Logger {
 	enc := zap.NewProductionEncoderConfig()
 	enc.TimeKey = "ts"
 	enc.EncodeTime = zapcore.ISO8601TimeEncoder
-	enc.EncodeDuration = zapcore.StringDurationEncoder
+	// Durations are numbers of seconds ("duration":0.000440014), which
+	// log pipelines can compare and sum; the workers' lines do the same.
+	enc.EncodeDuration = zapcore.SecondsDurationEncoder
 	var encoder zapcore.Encoder
 	if format == FormatConsole {
 		enc.EncodeLevel = zapcore.CapitalLevelEncoder

@@ -8,6 +8,7 @@ package master
 
 import (
 	"errors"
+	"slices"
 	"time"
 
 	"go.uber.org/zap"
@@ -16,6 +17,7 @@ import (
 	"github.com/fbtftp-go/fbtftp/internal/sandbox"
 	"github.com/fbtftp-go/fbtftp/internal/stats"
 	"github.com/fbtftp-go/fbtftp/internal/udp"
+	"github.com/fbtftp-go/fbtftp/internal/wlog"
 )
 
 // Defaults for zero Config fields.
@@ -105,6 +107,11 @@ func (c *Config) fill() error {
 	}
 	if c.Observer == nil {
 		c.Observer = nopObserver{}
+	}
+	if f := c.Settings.LogFormat; f != "" {
+		// Workers log in this format from their start, errors before
+		// and after the session included: one stream.
+		c.WorkerEnv = append(slices.Clip(c.WorkerEnv), wlog.EnvFormat+"="+f)
 	}
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()

@@ -19,6 +19,20 @@ const (
 	FormatConsole = "console"
 )
 
+// Verbosity steps, as the master's (internal/logging): request-level
+// Debug lines from VerbosityRequests (-v), per-packet lines from
+// VerbosityPackets (-vv).
+const (
+	VerbosityRequests = 1
+	VerbosityPackets  = 2
+)
+
+// EnvFormat names the environment variable through which the master tells
+// its workers its log format (json or console) before any session, so that
+// a worker's error before or after its session is a line of the same
+// stream.
+const EnvFormat = "FBTFTP_LOG_FORMAT"
+
 // Level maps in.tftpd's verbosity like the master: 0 is Info, 1 and more
 // Debug.
 func Level(verbosity int) slog.Level {
@@ -54,7 +68,7 @@ func zapKeys(groups []string, a slog.Attr) slog.Attr {
 		return slog.String("level", strings.ToLower(a.Value.String()))
 	}
 	if a.Value.Kind() == slog.KindDuration {
-		return slog.String(a.Key, a.Value.Duration().String())
+		return slog.Float64(a.Key, a.Value.Duration().Seconds()) // as zap's SecondsDurationEncoder
 	}
 	return a
 }

@@ -19,7 +19,7 @@ func TestJSONLikeZap(t *testing.T) {
 	if err := json.Unmarshal(b.Bytes(), &m); err != nil {
 		t.Fatalf("%v: %s", err, b.String())
 	}
-	if m["level"] != "info" || m["logger"] != "worker" || m["msg"] != "session failed" || m["session_id"] != "x-1" || m["duration"] != "1.5s" {
+	if m["level"] != "info" || m["logger"] != "worker" || m["msg"] != "session failed" || m["session_id"] != "x-1" || m["duration"] != 1.5 {
 		t.Fatalf("%v", m)
 	}
 	if _, err := time.Parse("2006-01-02T15:04:05.000Z0700", m["ts"].(string)); err != nil {

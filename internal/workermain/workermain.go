@@ -6,11 +6,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
 
 	"github.com/fbtftp-go/fbtftp"
+	"github.com/fbtftp-go/fbtftp/internal/wlog"
 )
 
 // Run builds the handler (before the sandbox), serves one session and
@@ -28,8 +30,10 @@ func Run(name string, build func() (fbtftp.Handler, error)) {
 		fmt.Fprintf(os.Stderr, "%s: must be started by fbtftp-master (see fbtftp-master --help)\n", name)
 		os.Exit(2)
 	case err != nil:
-		// The master already has the session's stats; this is for the log.
-		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		// The master already has the session's stats; this is for the
+		// log, in the master's format (one stream: JSON lines stay JSON).
+		log := wlog.New(os.Stderr, name, os.Getenv(wlog.EnvFormat), 0)
+		log.Error("worker failed", slog.Int("pid", os.Getpid()), slog.Any("error", err))
 		os.Exit(1)
 	}
 }

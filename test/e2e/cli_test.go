@@ -58,7 +58,7 @@ func inTftpdLink(t *testing.T) string {
 }
 
 // TestUsageErrors: a bad option or value exits 64 (EX_USAGE) with one
-// line naming it, whatever the program is called.
+// line naming it and a "Try --help" hint, whatever the program is called.
 func TestUsageErrors(t *testing.T) {
 	master := filepath.Join(bin, "fbtftp-master")
 	link := inTftpdLink(t)
@@ -89,8 +89,9 @@ func TestUsageErrors(t *testing.T) {
 					t.Errorf("exit status %d, want 64", code)
 				}
 				want := prog + ": " + c.want
-				if !strings.HasPrefix(stderr, want) || strings.Count(stderr, "\n") != 1 || stdout != "" {
-					t.Errorf("stderr %q stdout %q, want one line starting %q", stderr, stdout, want)
+				hint := "\nTry '" + prog + " --help' for more information.\n"
+				if !strings.HasPrefix(stderr, want) || strings.Count(stderr, "\n") != 2 || !strings.HasSuffix(stderr, hint) || stdout != "" {
+					t.Errorf("stderr %q stdout %q, want a line starting %q and the hint %q", stderr, stdout, want, hint)
 				}
 			})
 		}
