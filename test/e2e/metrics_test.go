@@ -8,8 +8,8 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-	"testing"
 	"syscall"
+	"testing"
 	"time"
 
 	"github.com/fbtftp-go/fbtftp/internal/client"
