@@ -9,6 +9,7 @@ type Snapshot struct {
 	Spawns, SpawnFailures, Crashes, Killed, HandoffFailure    uint64
 	Outcomes                                                  map[stats.Outcome]uint64
 	LiveWorkers, IdleWorkers, Inflight                        int64
+	MaxWorkers                                                int64 // Config.MaxWorkers in force
 }
 
 func outcomeIndex(o stats.Outcome) int {

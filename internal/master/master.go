@@ -103,6 +103,7 @@ func (m *Master) Counters() Snapshot {
 		Killed: t.WorkersKilled, HandoffFailure: m.handoffFailures.Load(),
 		Outcomes:    t.Sessions,
 		LiveWorkers: m.live.Load(), IdleWorkers: int64(len(m.pool)), Inflight: m.inflight.Load(),
+		MaxWorkers: int64(m.cfg.MaxWorkers),
 	}
 }
 

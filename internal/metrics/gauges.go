@@ -10,6 +10,7 @@ type gaugeCollector struct {
 	src             GaugeSource
 	sessionsActive  *prometheus.Desc
 	workers         *prometheus.Desc
+	maxWorkers      *prometheus.Desc
 	handoffFailures *prometheus.Desc
 }
 
@@ -21,6 +22,9 @@ func newGaugeCollector(src GaugeSource) *gaugeCollector {
 		workers: prometheus.NewDesc(namespace+"_workers",
 			"Live worker processes, by state: idle (pooled, waiting for a session) or busy (all others: serving a session, starting or exiting).",
 			[]string{"state"}, nil),
+		maxWorkers: prometheus.NewDesc(namespace+"_workers_max",
+			"The configured limit of sessions (and so of busy workers) at once (--max-workers); requests beyond it are refused with \"server busy\".",
+			nil, nil),
 		handoffFailures: prometheus.NewDesc(namespace+"_handoff_failures_total",
 			"Handoffs to a worker that failed (the worker was killed; the request was retried on another or refused).",
 			nil, nil),
@@ -31,6 +35,7 @@ func newGaugeCollector(src GaugeSource) *gaugeCollector {
 func (c *gaugeCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.sessionsActive
 	ch <- c.workers
+	ch <- c.maxWorkers
 	ch <- c.handoffFailures
 }
 
@@ -43,5 +48,6 @@ func (c *gaugeCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.sessionsActive, prometheus.GaugeValue, float64(max(s.Inflight, 0)))
 	ch <- prometheus.MustNewConstMetric(c.workers, prometheus.GaugeValue, float64(idle), "idle")
 	ch <- prometheus.MustNewConstMetric(c.workers, prometheus.GaugeValue, float64(busy), "busy")
+	ch <- prometheus.MustNewConstMetric(c.maxWorkers, prometheus.GaugeValue, float64(max(s.MaxWorkers, 0)))
 	ch <- prometheus.MustNewConstMetric(c.handoffFailures, prometheus.CounterValue, float64(s.HandoffFailure))
 }

@@ -34,7 +34,7 @@ func (c *fakeClock) now() time.Time { return c.t }
 func newTest(t testing.TB) (*Metrics, *prometheus.Registry, *fakeClock) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	src := fakeSource{master.Snapshot{LiveWorkers: 5, IdleWorkers: 2, Inflight: 3, HandoffFailure: 1}}
+	src := fakeSource{master.Snapshot{LiveWorkers: 5, IdleWorkers: 2, Inflight: 3, HandoffFailure: 1, MaxWorkers: 1024}}
 	m := New(reg, src, testVersion)
 	clk := &fakeClock{t: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}
 	m.probes.now = clk.now
@@ -444,6 +444,9 @@ fbtftp_worker_start_seconds_count 2
 # TYPE fbtftp_workers gauge
 fbtftp_workers{state="busy"} 3
 fbtftp_workers{state="idle"} 2
+# HELP fbtftp_workers_max The configured limit of sessions (and so of busy workers) at once (--max-workers); requests beyond it are refused with "server busy".
+# TYPE fbtftp_workers_max gauge
+fbtftp_workers_max 1024
 `
 
 func TestExposition(t *testing.T) {

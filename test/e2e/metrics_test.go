@@ -141,6 +141,7 @@ func TestMetricsLiveMaster(t *testing.T) {
 		`fbtftp_bytes_total{direction="sent"}`:                   40_000,
 		`fbtftp_probe_followups_total{outcome="success"}`:        1,
 		`fbtftp_sessions_active`:                                 0,
+		`fbtftp_workers_max`:                                     1024,
 	}
 	for k, v := range want {
 		if got, ok := m[k]; !ok || got != v {
