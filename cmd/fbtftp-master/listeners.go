@@ -229,3 +229,43 @@ func listenAddrs(ls []*udp.Listener) []netip.AddrPort {
 	}
 	return out
 }
+
+// checkPassedAddresses is for systemd mode, where the socket unit binds the
+// addresses: each -a address (the packaged service passes TFTP_ADDRESS)
+// must be one of the passed sockets', so that a configuration restricted
+// to one address never silently serves every address. A wildcard address
+// (":69", "0.0.0.0:69", "[::]:69") matches a wildcard socket of its port.
+func checkPassedAddresses(o *options, ls []*udp.Listener) error {
+	for _, a := range o.addresses {
+		spec, err := udp.ParseListenAddress(a, o.port)
+		if err != nil {
+			return exitf(exNoInput, "address %q: %v", a, err)
+		}
+		if !passedMatch(spec, ls) {
+			return exitf(exConfig, "--address %s is not an address of the sockets systemd passed (%v): set it in the socket unit (ListenDatagram=) or leave -a out", a, listenAddrs(ls))
+		}
+	}
+	return nil
+}
+
+func passedMatch(spec udp.ListenSpec, ls []*udp.Listener) bool {
+	wildcard := spec.IsWildcard()
+	for _, ip := range spec.Addrs {
+		wildcard = wildcard || ip.IsUnspecified()
+	}
+	for _, l := range ls {
+		la := l.LocalAddr()
+		if spec.Port != 0 && la.Port() != spec.Port {
+			continue
+		}
+		if wildcard && la.Addr().IsUnspecified() {
+			return true
+		}
+		for _, ip := range spec.Addrs {
+			if ip == la.Addr().Unmap() {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -93,6 +93,11 @@ func serve(prog string, o *options, md mode, nfds int, ready *readiness, log *za
 		ls, err = standaloneListeners(o)
 	case modeSystemd:
 		ls, err = inheritedListeners(listenFDsStart, nfds)
+		if err == nil {
+			if err = checkPassedAddresses(o, ls); err != nil {
+				closeAll(ls)
+			}
+		}
 	case modeInetd:
 		ls, err = inetdListener()
 	}

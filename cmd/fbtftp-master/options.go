@@ -105,68 +105,67 @@ func parseArgs(args []string) (*options, error) {
 			return nil
 		}
 	}
-	table := []getopt.Option{
-		// tftpd-hpa 5.2, in its getopt string order: 46cspvVlLa:B:u:U:r:t:T:R:m:P:
-		{Short: '4', Long: "ipv4", Set: func(string, string) error { o.family = udp.IPv4Only; return nil }},
-		{Short: '6', Long: "ipv6", Set: func(string, string) error { o.family = udp.IPv6Only; return nil }},
-		{Short: 'c', Long: "create", Set: flag(&o.create)},
-		{Short: 's', Long: "secure", Set: flag(&o.secure)},
-		{Short: 's', Long: "chroot", Set: flag(&o.secure)},
-		{Short: 'p', Long: "permissive", Set: flag(&o.permissive)},
-		{Short: 'v', Long: "verbose", Set: func(string, string) error { o.verbosity++; return nil }},
-		{Long: "verbosity", HasArg: true, Set: integer(&o.verbosity, 0, 1<<20, "verbosity")},
-		{Short: 'V', Long: "version", Set: flag(&o.version)},
-		{Short: 'l', Long: "listen", Set: flag(&o.listen)},
-		{Short: 'L', Long: "foreground", Set: flag(&o.foreground)},
-		{Short: 'a', Long: "address", HasArg: true, Set: o.addressOpt},
-		{Short: 'B', Long: "blocksize", HasArg: true, Set: o.blocksizeOpt},
-		{Short: 'u', Long: "user", HasArg: true, Set: o.userOpt},
-		{Short: 'U', Long: "umask", HasArg: true, Set: o.umaskOpt},
-		{Short: 'r', Long: "refuse", HasArg: true, Set: o.refuseOpt},
-		{Short: 'r', Long: "reject", HasArg: true, Set: o.refuseOpt},
-		{Short: 't', Long: "timeout", HasArg: true, Set: o.timeoutOpt},
-		{Short: 'T', Long: "retransmit", HasArg: true, Set: o.retransmitOpt},
-		{Short: 'R', Long: "port-range", HasArg: true, Set: o.portRangeOpt},
-		{Short: 'R', Long: "ports", HasArg: true, Set: o.portRangeOpt},
-		{Short: 'm', Long: "map-file", HasArg: true, Set: o.mapFileOpt},
-		{Short: 'P', Long: "pidfile", HasArg: true, Set: str(&o.pidFile)},
+	set := func(p func()) func(string, string) error {
+		return func(string, string) error { p(); return nil }
+	}
+	// The setters, keyed by each option's first long name; the spellings,
+	// arguments and documentation are optionDocs' (help.go).
+	setters := map[string]func(name, arg string) error{
+		// tftpd-hpa 5.2.
+		"ipv4":       set(func() { o.family = udp.IPv4Only }),
+		"ipv6":       set(func() { o.family = udp.IPv6Only }),
+		"create":     flag(&o.create),
+		"secure":     flag(&o.secure),
+		"permissive": flag(&o.permissive),
+		"verbose":    set(func() { o.verbosity++ }),
+		"verbosity":  integer(&o.verbosity, 0, 1<<20, "verbosity"),
+		"version":    flag(&o.version),
+		"listen":     flag(&o.listen),
+		"foreground": flag(&o.foreground),
+		"address":    o.addressOpt,
+		"blocksize":  o.blocksizeOpt,
+		"user":       o.userOpt,
+		"umask":      o.umaskOpt,
+		"refuse":     o.refuseOpt,
+		"timeout":    o.timeoutOpt,
+		"retransmit": o.retransmitOpt,
+		"port-range": o.portRangeOpt,
+		"map-file":   o.mapFileOpt,
+		"pidfile":    str(&o.pidFile),
 
 		// Later tftp-hpa spellings.
-		{Short: 'S', Long: "port", HasArg: true, Set: o.portOpt},
-		{Short: 'S', Long: "service", HasArg: true, Set: o.portOpt},
-		{Short: 'W', Long: "windowsize", HasArg: true, Set: integer(&o.windowsize, 1, proto.MaxWindowsize, "window size")},
-		{Long: "read-only", Set: flag(&o.readOnly)},
-		{Long: "ro", Set: flag(&o.readOnly)},
-		{Long: "max-upload", HasArg: true, Set: o.maxUploadOpt},
-		{Long: "max-size", HasArg: true, Set: o.maxUploadOpt},
-		{Long: "reject-all", Set: o.refuseAll},
-		{Long: "refuse-all", Set: o.refuseAll},
-		{Long: "map-test", HasArg: true, Set: str(&o.mapTest)},
-		{Long: "systemd", Set: flag(&o.systemd)},
-		{Long: "stderr", Set: flag(&o.stderr)},
-		{Short: 'h', Long: "help", Set: flag(&o.help)},
+		"port":       o.portOpt,
+		"windowsize": integer(&o.windowsize, 1, proto.MaxWindowsize, "window size"),
+		"read-only":  flag(&o.readOnly),
+		"max-upload": o.maxUploadOpt,
+		"reject-all": o.refuseAll,
+		"map-test":   str(&o.mapTest),
+		"systemd":    flag(&o.systemd),
+		"stderr":     flag(&o.stderr),
+		"help":       flag(&o.help),
 
 		// Ours.
-		{Long: "worker", HasArg: true, Set: o.workerOpt},
-		{Long: "prefork", HasArg: true, Set: integer(&o.prefork, 0, 4096, "prefork")},
-		{Long: "max-workers", HasArg: true, Set: integer(&o.maxWorkers, 1, 1<<20, "max-workers")},
-		{Long: "drain-timeout", HasArg: true, Set: o.drainTimeoutOpt},
-		{Long: "log-format", HasArg: true, Set: o.logFormatOpt},
-		{Long: "metrics-addr", HasArg: true, Set: o.metricsAddrOpt},
-		{Long: "template-data", HasArg: true, Set: o.templateDataOpt},
-		{Long: "no-landlock", Set: flag(&o.noLandlock)},
-		{Long: "set", HasArg: true, Set: o.setOpt},
-		{Long: "http-origin", HasArg: true, Set: o.httpOriginOpt},
-		{Long: "http-allow-origin", HasArg: true, Set: o.httpAllowOriginOpt},
-		{Long: "http-allow-net", HasArg: true, Set: o.httpAllowNetOpt},
-		{Long: "http-cache", HasArg: true, Set: o.httpCacheOpt},
-		{Long: "http-cache-size", HasArg: true, Set: size(&o.http.CacheMaxBytes, "HTTP cache size")},
-		{Long: "http-cache-max-age", HasArg: true, Set: duration(&o.http.CacheMaxAge, true, "HTTP cache max age")},
-		{Long: "http-connect-timeout", HasArg: true, Set: duration(&o.http.ConnectTimeout, false, "HTTP connect timeout")},
-		{Long: "http-timeout", HasArg: true, Set: o.httpTimeoutOpt},
-		{Long: "http-max-size", HasArg: true, Set: size(&o.http.MaxSize, "HTTP object size limit")},
-		{Long: "http-client-headers", Set: flag(&o.http.ClientHeaders)},
+		"worker":               o.workerOpt,
+		"prefork":              integer(&o.prefork, 0, 4096, "prefork"),
+		"max-workers":          integer(&o.maxWorkers, 1, 1<<20, "max-workers"),
+		"drain-timeout":        o.drainTimeoutOpt,
+		"log-format":           o.logFormatOpt,
+		"metrics-addr":         o.metricsAddrOpt,
+		"template-data":        o.templateDataOpt,
+		"no-landlock":          flag(&o.noLandlock),
+		"set":                  o.setOpt,
+		"http-origin":          o.httpOriginOpt,
+		"http-allow-origin":    o.httpAllowOriginOpt,
+		"http-allow-net":       o.httpAllowNetOpt,
+		"http-cache":           o.httpCacheOpt,
+		"http-cache-size":      size(&o.http.CacheMaxBytes, "HTTP cache size"),
+		"http-cache-max-age":   duration(&o.http.CacheMaxAge, true, "HTTP cache max age"),
+		"http-connect-timeout": duration(&o.http.ConnectTimeout, false, "HTTP connect timeout"),
+		"http-timeout":         o.httpTimeoutOpt,
+		"http-max-size":        size(&o.http.MaxSize, "HTTP object size limit"),
+		"http-client-headers":  flag(&o.http.ClientHeaders),
 	}
+	table := getoptTable(setters)
 	// in.tftpd prints its version and exits as soon as getopt reaches -V:
 	// what follows is not looked at.
 	for i := range table {
@@ -540,56 +539,4 @@ func (o *options) metricsAddrOpt(_, s string) error {
 func versionString() string {
 	return fmt.Sprintf("fbtftp-go %s (tftp-hpa 5.2 compatible), with remap, without tcpwrappers, with systemd, options: %s",
 		version.String(), strings.Join(proto.KnownOptions, " "))
-}
-
-func usage(prog string) string {
-	return fmt.Sprintf(`Usage: %[1]s [options] -s DIRECTORY          (socket on standard input: inetd, xinetd, systemd)
-       %[1]s -l|-L [options] -s DIRECTORY    (standalone)
-       %[1]s [options] DIRECTORY...          (absolute file names under the DIRECTORYs)
-  -l, --listen              standalone: bind the sockets, detach
-  -L, --foreground          standalone, in the foreground
-      --systemd             take the sockets from systemd (LISTEN_FDS; automatic when set for us)
-  -a, --address [ADDR][:PORT]  listen address, repeatable (default: every address, port 69)
-  -S, --port, --service P   port for addresses given without one
-  -4, --ipv4 / -6, --ipv6   IPv4 or IPv6 only
-  -t, --timeout SECS        inetd mode: exit after SECS without requests (default 900)
-  -P, --pidfile FILE        write the server's pid to FILE (standalone)
-  -s, --secure, --chroot    serve the one DIRECTORY as the root (chroot when root)
-  -u, --user USER           workers run as USER (default nobody)
-  -c, --create              uploads may create new files
-  -U, --umask MASK          umask for created files (octal; default 0, or inherited with -p)
-  -p, --permissive          no world-readable/-writable checks: the user's permissions decide
-      --read-only, --ro     refuse every upload
-      --max-upload, --max-size N[K|M|G]  largest upload accepted
-  -m, --map-file FILE       filename remapping rules (reread on SIGHUP)
-      --map-test FILE       apply FILE's rules to the file names on standard input, print, exit
-  -T, --retransmit USEC     initial retransmit timeout in microseconds (default 1000000)
-  -B, --blocksize N|mtu|mtu-N  maximum blksize (512..65464; mtu: the interface MTU minus headers)
-  -W, --windowsize N        maximum windowsize (default 64)
-  -r, --refuse, --reject OPT  never acknowledge the TFTP option OPT
-      --reject-all, --refuse-all  acknowledge no TFTP option
-  -R, --port-range, --ports LO:HI  session ports from this range
-  -v, --verbose             more logging (repeatable); --verbosity N
-      --stderr              log to standard error even when detached from a terminal
-  -V, --version             print the version and exit
-      --worker PATH         worker binary (default: fbtftp-worker next to this program)
-      --prefork N           keep N idle workers started
-      --max-workers N       at most N sessions at once (default 1024)
-      --drain-timeout D     on SIGTERM let sessions finish for D (default 30s)
-      --log-format F        json or console
-      --metrics-addr HOST:PORT  serve Prometheus metrics there
-      --template-data FILE  JSON values for *.tmpl files, keyed by MAC or IP
-      --set KEY=VALUE       a value for custom workers (Request.Extra), repeatable
-      --no-landlock         do not confine workers' file access with Landlock
-      --http-origin URL     serve names not found locally from URL + name (runs fbtftp-worker-http)
-      --http-allow-origin URL  an origin map rules may route to, besides those they spell out
-      --http-allow-net CIDR  connect only to these addresses (repeatable)
-      --http-cache DIR      keep origin objects in DIR, outside the root (shared by all workers)
-      --http-cache-size N[K|M|G]  cache size bound (default 1G)
-      --http-cache-max-age D  serve cached objects unrevalidated for D (default 0: always revalidate)
-      --http-connect-timeout D  TCP connect and TLS handshake bound (default 5s)
-      --http-timeout D      longest wait for the origin's headers (default 10s) or body bytes (30s)
-      --http-max-size N[K|M|G]  refuse larger origin objects
-      --http-client-headers  tell the origin who asks (X-TFTP-Client-IP, -MAC, -Filename, X-TFTP-Server-IP)
-`, prog)
 }

@@ -347,6 +347,30 @@ func TestSystemdActivation(t *testing.T) {
 			}
 		})
 	}
+	// The packaged service passes TFTP_ADDRESS as -a: it must be the
+	// socket's address, or the master refuses to serve (never more
+	// addresses than the configuration says).
+	t.Run("-a", func(t *testing.T) {
+		sock, addr, _ := udpSocket(t)
+		run := func(a string) (*proc, *exec.Cmd) {
+			m := masterCmd("-s", worldReadableDir(t), "-a", a)
+			cmd := exec.Command("/bin/sh", append([]string{"-c", `LISTEN_PID=$$ exec "$0" "$@"`, m.Path}, m.Args[1:]...)...)
+			cmd.Env = append(os.Environ(), "LISTEN_FDS=1")
+			cmd.ExtraFiles = []*os.File{sock}
+			return startProc(t, cmd), cmd
+		}
+		p, _ := run(addr.String())
+		if ls := p.listening(1); ls[0] != addr {
+			t.Fatalf("listening on %v", ls)
+		}
+		p.cmd.Process.Signal(syscall.SIGTERM)
+		p.wait(15 * time.Second)
+		other := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.2"), addr.Port())
+		p, _ = run(other.String())
+		if code := p.wait(15 * time.Second); code != 78 || !strings.Contains(p.log(), "not an address of the sockets systemd passed") {
+			t.Errorf("-a %v with a socket on %v: exit status %d\n%s", other, addr, code, p.log())
+		}
+	})
 	t.Run("no sockets", func(t *testing.T) {
 		out, err := masterCmd("--systemd", "-s", worldReadableDir(t)).CombinedOutput()
 		var ee *exec.ExitError
