@@ -36,7 +36,7 @@ var optionDocs = []optionDoc{
 	// Sockets and modes.
 	{short: 'l', long: []string{"listen"}, section: "Sockets and modes",
 		help: "standalone: bind the sockets, detach",
-		man: "Run standalone: bind the -a addresses, then detach like daemon(3) once serving: the calling process exits 0 (or with the server's exit status if it cannot start), and the server's standard input, output and error no longer lead to the caller's (logs go to syslog, facility daemon, unless --stderr)."},
+		man:  "Run standalone: bind the -a addresses, then detach like daemon(3) once serving: the calling process exits 0 (or with the server's exit status if it cannot start), and the server's standard input, output and error no longer lead to the caller's (logs go to syslog, facility daemon, unless --stderr)."},
 	{short: 'L', long: []string{"foreground"}, section: "Sockets and modes",
 		help: "standalone, in the foreground",
 		man:  "Run standalone in the foreground, logging to standard error."},
