@@ -25,7 +25,7 @@ SYSUSERSDIR    ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR    ?= $(PREFIX)/lib/tmpfiles.d
 
 LDFLAGS := -X github.com/fbtftp-go/fbtftp/internal/version.version=$(VERSION) \
-	-X main.workerDir=$(LIBEXECDIR)/fbtftp
+	-X main.workerDir=$(LIBEXECDIR)/fbtftp $(EXTRA_LDFLAGS)
 
 # Pinned packaging tools, run with `go run`: never linked into the server.
 NFPM ?= $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.48.0
@@ -77,18 +77,19 @@ install: build
 	install -m 0644 deploy/systemd/sysusers.conf $(DESTDIR)$(SYSUSERSDIR)/fbtftp.conf
 	install -m 0644 deploy/systemd/tmpfiles.conf $(DESTDIR)$(TMPFILESDIR)/fbtftp.conf
 
-# The Debian package: the binaries, pages and units of `make install` with
-# PREFIX=/usr, built by a pinned nfpm (deploy/debian/nfpm.yaml).
+# The Debian package: the binaries (stripped), pages and units of `make
+# install` with PREFIX=/usr, built by a pinned nfpm (deploy/debian/nfpm.yaml).
+# The package revision is 1; its changelog is made from the commit.
+PKGROOT = $(CURDIR)/$(BIN)/pkgroot
 deb:
-	rm -rf $(BIN)/pkgroot
-	$(MAKE) install DESTDIR=$(CURDIR)/$(BIN)/pkgroot PREFIX=/usr SYSTEMDUNITDIR=/lib/systemd/system
-	mkdir -p $(BIN)/pkgroot/usr/share/doc/fbtftp
-	gzip -9n < deploy/debian/changelog > $(BIN)/pkgroot/usr/share/doc/fbtftp/changelog.Debian.gz
-	gzip -9n < $(BIN)/pkgroot/usr/share/man/man8/fbtftp-master.8 > $(BIN)/pkgroot/usr/share/man/man8/fbtftp-master.8.gz
-	gzip -9n < $(BIN)/pkgroot/usr/share/man/man8/fbtftp-worker.8 > $(BIN)/pkgroot/usr/share/man/man8/fbtftp-worker.8.gz
-	rm $(BIN)/pkgroot/usr/share/man/man8/*.8
-	PKGROOT=$(CURDIR)/$(BIN)/pkgroot DEB_VERSION=$(DEB_VERSION) \
-		$(NFPM) package --config deploy/debian/nfpm.yaml --packager deb --target $(BIN)/
+	rm -rf $(PKGROOT)
+	$(MAKE) install DESTDIR=$(PKGROOT) PREFIX=/usr SYSTEMDUNITDIR=/lib/systemd/system EXTRA_LDFLAGS="-s -w"
+	gzip -9nf $(PKGROOT)/usr/share/man/man8/fbtftp-master.8 $(PKGROOT)/usr/share/man/man8/fbtftp-worker.8
+	install -d $(PKGROOT)/usr/share/doc/fbtftp
+	install -m 0644 deploy/debian/copyright $(PKGROOT)/usr/share/doc/fbtftp/copyright
+	printf 'fbtftp (%s-1) unstable; urgency=medium\n\n  * Built from the fbtftp-go source, version %s.\n\n -- The fbtftp-go authors <fbtftp-go@users.noreply.github.com>  %s\n' \
+		'$(DEB_VERSION)' '$(VERSION)' "$$(git log -1 --format=%cD 2>/dev/null || date -R)" | gzip -9n > $(PKGROOT)/usr/share/doc/fbtftp/changelog.Debian.gz
+	DEB_VERSION=$(DEB_VERSION) $(NFPM) package --config deploy/debian/nfpm.yaml --packager deb --target $(BIN)/
 
 # The container image (OCI layout and docker-archive tar in $(BIN)/image),
 # built from scratch without a daemon by tools/imagebuild.

@@ -214,7 +214,7 @@ func usage(prog string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `Usage: %[1]s [options] -s DIRECTORY          (socket on standard input: inetd, xinetd, systemd)
        %[1]s -l|-L [options] -s DIRECTORY    (standalone)
-       %[1]s [options] DIRECTORY...          (absolute file names under the DIRECTORYs)
+       %[1]s [options] DIRECTORY...          (absolute file names under the directories)
 `, prog)
 	for _, sec := range optionSections {
 		fmt.Fprintf(&b, "%s:\n", sec)
