@@ -91,10 +91,15 @@ deb:
 		'$(DEB_VERSION)' '$(VERSION)' "$$(git log -1 --format=%cD 2>/dev/null || date -R)" | gzip -9n > $(PKGROOT)/usr/share/doc/fbtftp/changelog.Debian.gz
 	DEB_VERSION=$(DEB_VERSION) $(NFPM) package --config deploy/debian/nfpm.yaml --packager deb --target $(BIN)/
 
-# The container image (OCI layout and docker-archive tar in $(BIN)/image),
-# built from scratch without a daemon by tools/imagebuild.
-image: build
-	cd tools && CGO_ENABLED=0 $(GO) run ./imagebuild -bin ../$(BIN) -version $(VERSION) -out ../$(BIN)/image
+# The container image (bin/image/image.tar, a docker-archive for podman
+# load or docker load, and bin/image/oci, an OCI layout), FROM scratch with
+# the stripped static master and workers, built without a daemon by
+# tools/imagebuild (go-containerregistry, pinned in tools/go.mod).
+image:
+	$(MAKE) build BIN=$(BIN)/image-bin PREFIX=/usr EXTRA_LDFLAGS="-s -w"
+	cd tools && CGO_ENABLED=0 $(GO) run ./imagebuild -bin ../$(BIN)/image-bin -version $(VERSION) \
+		-revision "$$(git rev-parse HEAD 2>/dev/null)" -created "$$(git log -1 --format=%ct 2>/dev/null || echo 0)" \
+		-out ../$(BIN)/image
 
 clean:
 	rm -rf $(BIN)
