@@ -30,7 +30,7 @@ LDFLAGS := -X github.com/fbtftp-go/fbtftp/internal/version.version=$(VERSION) \
 # Pinned packaging tools, run with `go run`: never linked into the server.
 NFPM ?= $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.48.0
 
-.PHONY: all build test unit fuzz bench run vet clean install man deb image
+.PHONY: all build test unit fuzz bench run vet clean install uninstall dist man deb image
 
 all: build
 
@@ -76,6 +76,25 @@ install: build
 	done
 	install -m 0644 deploy/systemd/sysusers.conf $(DESTDIR)$(SYSUSERSDIR)/fbtftp.conf
 	install -m 0644 deploy/systemd/tmpfiles.conf $(DESTDIR)$(TMPFILESDIR)/fbtftp.conf
+
+# What `make install` put there (the same variables).
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/fbtftp-master $(DESTDIR)$(LIBEXECDIR)/fbtftp/fbtftp-worker \
+		$(DESTDIR)$(LIBEXECDIR)/fbtftp/fbtftp-worker-http $(DESTDIR)$(MANDIR)/man8/fbtftp-master.8 \
+		$(DESTDIR)$(MANDIR)/man8/fbtftp-worker.8 $(DESTDIR)$(SYSTEMDUNITDIR)/fbtftp.service \
+		$(DESTDIR)$(SYSTEMDUNITDIR)/fbtftp.socket $(DESTDIR)$(SYSUSERSDIR)/fbtftp.conf $(DESTDIR)$(TMPFILESDIR)/fbtftp.conf
+	-rmdir $(DESTDIR)$(LIBEXECDIR)/fbtftp
+
+# A binary tarball: `make install` with PREFIX=/usr/local (stripped),
+# unpacked with tar -C / (docs/install.md).
+DISTNAME = fbtftp-$(VERSION)-linux-amd64
+dist:
+	rm -rf $(BIN)/dist
+	$(MAKE) install DESTDIR=$(CURDIR)/$(BIN)/dist PREFIX=/usr/local EXTRA_LDFLAGS="-s -w"
+	install -d $(BIN)/dist/usr/local/share/doc/fbtftp
+	install -m 0644 LICENSE README.md docs/install.md docs/migrating.md $(BIN)/dist/usr/local/share/doc/fbtftp/
+	tar -C $(BIN)/dist --owner=0 --group=0 --sort=name -czf $(BIN)/$(DISTNAME).tar.gz usr
+	@echo $(BIN)/$(DISTNAME).tar.gz
 
 # The Debian package: the binaries (stripped), pages and units of `make
 # install` with PREFIX=/usr, built by a pinned nfpm (deploy/debian/nfpm.yaml).
