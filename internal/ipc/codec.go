@@ -38,6 +38,7 @@ const (
 	msgHello   byte = 1
 	msgHandoff byte = 2
 	msgStats   byte = 3
+	msgOrigin  byte = 4
 )
 
 // Address tags of the address encoding.

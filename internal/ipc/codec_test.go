@@ -73,6 +73,20 @@ func fullStats() *stats.SessionStats {
 		ErrorMessage:     "bye",
 		Start:            ts(1_700_000_001, 1),
 		Duration:         1234567 * time.Microsecond,
+		Origin:           fullOrigin(),
+	}
+}
+
+// fullOrigin returns OriginStats with every field set to a non-zero value.
+func fullOrigin() stats.OriginStats {
+	return stats.OriginStats{
+		Requests:     3,
+		Latencies:    []time.Duration{12 * time.Millisecond, 340 * time.Millisecond},
+		Errors:       [stats.NumOriginErrors]uint64{1, 2, 3, 4, 5, 6, 7},
+		Fills:        1,
+		AbortedFills: 1,
+		Evictions:    2,
+		EvictedBytes: 1 << 30,
 	}
 }
 
@@ -96,6 +110,55 @@ func requireAllSet(t *testing.T, v any) {
 func TestFixturesComplete(t *testing.T) {
 	requireAllSet(t, fullHandoff())
 	requireAllSet(t, fullStats())
+	o := fullOrigin()
+	for _, n := range o.Errors {
+		if n == 0 {
+			t.Errorf("an origin error class is zero in the fixture")
+		}
+	}
+}
+
+// TestOriginStatsRoundTrip: the OriginStats message, and the origin block
+// of Stats, decode to what was encoded; the invalid ones are refused on
+// both sides.
+func TestOriginStatsRoundTrip(t *testing.T) {
+	for _, in := range []stats.OriginStats{fullOrigin(), {}, {Requests: math.MaxUint64, Latencies: []time.Duration{math.MaxInt64}}} {
+		b, err := AppendOriginStats(nil, &in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := DecodeOriginStats(b)
+		if err != nil || !reflect.DeepEqual(*got, in) {
+			t.Fatalf("%+v -> %+v, %v", in, got, err)
+		}
+		for i := range len(b) {
+			if _, err := DecodeOriginStats(b[:i]); !errors.Is(err, ErrMalformed) {
+				t.Fatalf("prefix %d: %v", i, err)
+			}
+		}
+		if _, err := DecodeStats(b); !errors.Is(err, ErrMalformed) {
+			t.Fatalf("an OriginStats message decoded as Stats: %v", err)
+		}
+	}
+	for name, o := range map[string]stats.OriginStats{
+		"more latencies than requests": {Requests: 1, Latencies: make([]time.Duration, 2)},
+		"too many latencies":           {Requests: 100, Latencies: make([]time.Duration, stats.MaxOriginLatencies+1)},
+		"negative latency":             {Requests: 1, Latencies: []time.Duration{-1}},
+	} {
+		if _, err := AppendOriginStats(nil, &o); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: encode %v, want ErrInvalid", name, err)
+		}
+		st := fullStats()
+		st.Origin = o
+		if _, err := AppendStats(nil, st); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s in Stats: encode %v, want ErrInvalid", name, err)
+		}
+	}
+	// Hand-made: 1 request, 2 latencies.
+	bad := []byte{msgOrigin, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+	if _, err := DecodeOriginStats(bad); !errors.Is(err, ErrMalformed) {
+		t.Errorf("latencies over requests: %v", err)
+	}
 }
 
 func TestHelloRoundTrip(t *testing.T) {

@@ -12,7 +12,8 @@
 //	worker                                   master
 //	  | -- Hello (version, pid) ------------>  |  started and sandboxed: ready
 //	  | <-- Handoff + session socket fd -----  |  one session (warm pool: later)
-//	  | -- Stats ---------------------------->  |  session over; worker exits
+//	  | -- Stats ---------------------------->  |  session over
+//	  | -- OriginStats (optional, once) ----->  |  origin work after the session
 //	  | close / exit ----------------------->  |  EOF
 //
 // The master refuses a worker whose Hello carries another Version. EOF on
@@ -104,6 +105,25 @@
 //	string   error message
 //	time     start
 //	duration duration
+//	origin   the session's origin work (below)
+//
+// OriginStats, worker -> master (type 4), no descriptor, optional, at most
+// once, after Stats: the origin work the worker did after its session (a
+// cache fill a UEFI size probe started, the eviction after it):
+//
+//	u8       type=4
+//	origin
+//
+// where origin is:
+//
+//	uvarint  requests sent to origins
+//	list     latencies           (durations, <= stats.MaxOriginLatencies,
+//	                              and no more than requests)
+//	uvarint  errors, one per class of stats.OriginErrorLabels, in order
+//	uvarint  cache fills published
+//	uvarint  cache fills aborted
+//	uvarint  cache evictions
+//	uvarint  evicted bytes
 //
 // # Descriptors
 //

@@ -108,3 +108,33 @@ func FuzzDecodeStats(f *testing.F) {
 		}
 	})
 }
+
+func FuzzDecodeOriginStats(f *testing.F) {
+	for _, o := range []stats.OriginStats{fullOrigin(), {}} {
+		b, err := AppendOriginStats(nil, &o)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		o, err := DecodeOriginStats(b)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("unexpected error kind: %v", err)
+			}
+			return
+		}
+		b2, err := AppendOriginStats(nil, o)
+		if err != nil {
+			t.Fatalf("re-encode: %v", err)
+		}
+		if !bytes.Equal(b, b2) {
+			t.Fatalf("not canonical: %x -> %x", b, b2)
+		}
+		o2, err := DecodeOriginStats(b2)
+		if err != nil || !reflect.DeepEqual(o, o2) {
+			t.Fatalf("second decode: %+v, %v", o2, err)
+		}
+	})
+}

@@ -44,6 +44,7 @@ func AppendStats(b []byte, s *stats.SessionStats) ([]byte, error) {
 	w.str("error_message", s.ErrorMessage, MaxStringLen)
 	w.time("start", s.Start)
 	w.duration("duration", s.Duration)
+	w.origin(&s.Origin)
 	return w.finish(start)
 }
 
@@ -83,6 +84,7 @@ func DecodeStats(b []byte) (*stats.SessionStats, error) {
 	s.ErrorMessage = r.str("error_message", MaxStringLen)
 	s.Start = r.time("start")
 	s.Duration = r.duration("duration")
+	s.Origin = r.origin()
 	if err := r.done(); err != nil {
 		return nil, err
 	}

@@ -117,4 +117,8 @@ type SessionStats struct {
 
 	Start    time.Time
 	Duration time.Duration
+
+	// Origin is the work done with HTTP origins and the cache during the
+	// session (zero for handlers that do none).
+	Origin OriginStats
 }
