@@ -1,6 +1,10 @@
 package fbtftp
 
-import "context"
+import (
+	"context"
+
+	"github.com/fbtftp-go/fbtftp/internal/stats"
+)
 
 // Handler resolves a request to content. ServeTFTP runs in the session's
 // worker process, after the sandbox (chroot, unprivileged user) is in
@@ -32,4 +36,20 @@ func (f HandlerFunc) ServeTFTP(ctx context.Context, r *Request) (ResponseData, e
 // (ServeWorker only sees the outermost handler).
 type Drainer interface {
 	Drain(ctx context.Context) error
+}
+
+// OriginStats is the work a handler did with HTTP origins and an on-disk
+// cache: requests and their latencies, failures by class, cache fills and
+// evictions. Nothing in it names an origin or a file.
+type OriginStats = stats.OriginStats
+
+// OriginReporter is implemented by handlers that fetch from HTTP origins
+// (httporigin.Handler). ServeWorker takes the figures once the session is
+// over (they go with the session's stats) and again after Drain (work the
+// session started but did not wait for); the master exports them as
+// Prometheus metrics (fbtftp_origin_*, fbtftp_cache_*). TakeOriginStats
+// returns what happened since the last call and starts counting again. A
+// handler that wraps one must forward it.
+type OriginReporter interface {
+	TakeOriginStats() OriginStats
 }

@@ -161,6 +161,10 @@ func ServeWorker(ctx context.Context, h Handler, cfg WorkerConfig) error {
 	if st.Duration == 0 {
 		st.Duration = time.Since(st.Start)
 	}
+	reporter, _ := h.(OriginReporter)
+	if reporter != nil {
+		st.Origin = reporter.TakeOriginStats()
+	}
 	if serr != nil && st.Outcome == stats.OutcomeServerError {
 		req.Logger.Error("session failed", slog.Any("error", serr))
 	}
@@ -170,6 +174,15 @@ func ServeWorker(ctx context.Context, h Handler, cfg WorkerConfig) error {
 	if d, ok := h.(Drainer); ok {
 		if err := d.Drain(ctx); err != nil && ctx.Err() == nil {
 			req.Logger.Warn("background work after the session failed", slog.Any("error", err))
+		}
+	}
+	if reporter != nil {
+		// What the session started and did not wait for (a cache fill
+		// after a size probe, the eviction after it).
+		if late := reporter.TakeOriginStats(); !late.IsZero() {
+			if err := conn.SendOriginStats(&late); err != nil {
+				req.Logger.Debug("reporting the origin work after the session", slog.Any("error", err))
+			}
 		}
 	}
 	return serr

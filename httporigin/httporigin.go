@@ -96,7 +96,8 @@ type Config struct {
 // Handler serves URL routes from their origins and everything else through
 // the next handler. It implements fbtftp.Handler, fbtftp.WriteHandler
 // (uploads go to the next handler; a URL route is refused) and
-// fbtftp.Drainer (cache fills finish before the worker exits).
+// fbtftp.Drainer (cache fills finish before the worker exits) and
+// fbtftp.OriginReporter (what it did with origins, for the metrics).
 type Handler struct {
 	next      fbtftp.Handler
 	prefix    *url.URL
@@ -212,6 +213,10 @@ func (h *Handler) ReceiveTFTP(ctx context.Context, r *fbtftp.Request) (fbtftp.Wr
 	}
 	return wh.ReceiveTFTP(ctx, r)
 }
+
+// TakeOriginStats implements fbtftp.OriginReporter: the origin requests,
+// failures, cache fills and evictions since the last call.
+func (h *Handler) TakeOriginStats() fbtftp.OriginStats { return h.client.TakeStats() }
 
 // Drain waits for the cache fills this process started (a client that
 // only probed the size does not wait for them) so that the next download

@@ -119,7 +119,7 @@ func serve(prog string, o *options, md mode, nfds int, ready *readiness, log *za
 	if md == modeInetd || md == modeSystemd && o.idleSet {
 		cfg.IdleTimeout = max(o.idle, minIdle)
 	}
-	mx := newMetrics(&cfg, o.MetricsAddr())
+	mx := newMetrics(&cfg, o.MetricsAddr(), o.http.CacheDir)
 	m, err := master.New(cfg)
 	if err != nil {
 		closeAll(ls)

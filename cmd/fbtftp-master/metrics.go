@@ -30,12 +30,15 @@ type withMetrics struct {
 	src gaugeSource
 }
 
-func newMetrics(cfg *master.Config, addr string) *withMetrics {
+func newMetrics(cfg *master.Config, addr, cacheDir string) *withMetrics {
 	if addr == "" {
 		return nil
 	}
 	w := &withMetrics{reg: prometheus.NewRegistry()}
 	cfg.Observer = metrics.New(w.reg, &w.src, version.String())
+	if cacheDir != "" {
+		metrics.RegisterCache(w.reg, cacheDir)
+	}
 	return w
 }
 

@@ -48,6 +48,20 @@ type Observer interface {
 	SessionFinished(st *stats.SessionStats)
 }
 
+// OriginObserver is an Observer that also wants the origin work workers
+// report after their sessions (ipc's OriginStats message); the work done
+// during a session comes with SessionFinished, in SessionStats.Origin.
+type OriginObserver interface {
+	OriginWork(o *stats.OriginStats)
+}
+
+// originWork hands a worker's late origin report to the observer.
+func (m *Master) originWork(o *stats.OriginStats) {
+	if ob, ok := m.cfg.Observer.(OriginObserver); ok {
+		ob.OriginWork(o)
+	}
+}
+
 type nopObserver struct{}
 
 func (nopObserver) Request(proto.Opcode, Decision)      {}

@@ -162,6 +162,11 @@ func (w *worker) supervise() {
 		st.WorkerPID = w.pid
 		m.finish(st, ho)
 		m.release(key)
+		// The origin work the worker does after the session (optional);
+		// EOF when it exits without. The deadline timer bounds the wait.
+		if o, err := w.conn.RecvOriginStats(); err == nil {
+			m.originWork(o)
+		}
 		w.cmd.Wait() // the deadline timer bounds it
 		close(w.done)
 		w.mu.Lock()

@@ -44,6 +44,8 @@ func allowedLabels() map[string]map[string]bool {
 		"state":     set("idle", "busy"),
 		"reason":    set("crash", "killed"),
 		"source":    set("file", "template", "origin", "cache", "custom"),
+		"class":     set(stats.OriginErrorLabels[:]...),
+		"result":    set(fillPublished, fillAborted),
 		"version":   set(testVersion),
 		"goversion": nil, // one value, checked by the series count
 		"le":        nil, // bucket bounds, fixed by the bucket vars
@@ -99,7 +101,9 @@ func maxSeries() int {
 		hist(HandoffBuckets) + 1 + hist(WorkerStartBuckets) + 1 + 2 + // handoff, spawns, start, failures, crashes
 		len(stats.Outcomes) + // probe_followups_total: outcomes - probe + none
 		1 + // build_info
-		1 + 2 + 1 // sessions_active, workers{state}, handoff_failures_total
+		1 + 2 + 1 + 1 + // sessions_active, workers{state}, handoff_failures_total, workers_max
+		1 + hist(OriginLatencyBuckets) + int(stats.NumOriginErrors) + // origin requests, latency, errors{class}
+		2 + 1 + 1 // cache_fills_total{result}, evictions, evicted bytes
 }
 
 func TestCardinalityBounded(t *testing.T) {
@@ -138,7 +142,10 @@ func TestCardinalityBounded(t *testing.T) {
 			ErrorCode:    proto.ErrorCode(i),
 			ErrorMessage: fmt.Sprint("message ", i),
 			Duration:     time.Duration(i) * time.Second,
+			Origin: stats.OriginStats{Requests: uint64(i), Latencies: []time.Duration{time.Duration(i) * time.Millisecond},
+				Errors: [stats.NumOriginErrors]uint64{uint64(i)}, Fills: uint64(i % 3), AbortedFills: uint64(i % 2), Evictions: 1},
 		})
+		m.OriginWork(&stats.OriginStats{Requests: 1, Errors: [stats.NumOriginErrors]uint64{6: uint64(i)}})
 	}
 	clk.t = clk.t.Add(2 * ProbeFollowupWindow)
 	after := seriesCount(t, reg)

@@ -27,6 +27,7 @@ func exported(t *testing.T) map[string]dto.MetricType {
 	t.Helper()
 	m, reg, clk := newTest(t)
 	feedSequence(m, clk)
+	RegisterCache(reg, t.TempDir()) // with --http-cache only
 	mfs, err := onlyFbtftp{reg}.Gather()
 	if err != nil {
 		t.Fatal(err)

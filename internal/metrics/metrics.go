@@ -53,6 +53,12 @@ var (
 	// WorkerStartBuckets (seconds) are for fbtftp_worker_start_seconds:
 	// exec to the worker's Hello.
 	WorkerStartBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+
+	// OriginLatencyBuckets (seconds) are for
+	// fbtftp_origin_request_duration_seconds: request sent to headers
+	// received, from a LAN mirror to a slow CDN, up to the 10 s header
+	// timeout.
+	OriginLatencyBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
 )
 
 // Label values. Each label has a closed set.
@@ -117,10 +123,20 @@ type Metrics struct {
 	spawnFailures prometheus.Counter
 	crashes       *prometheus.CounterVec // reason
 
+	originRequests *prometheus.CounterVec // (no label)
+	originLatency  prometheus.Histogram
+	originErrors   *prometheus.CounterVec // class
+	cacheFills     *prometheus.CounterVec // result
+	evictions      prometheus.Counter
+	evictedBytes   prometheus.Counter
+
 	probes *probeTracker
 }
 
-var _ master.Observer = (*Metrics)(nil)
+var (
+	_ master.Observer       = (*Metrics)(nil)
+	_ master.OriginObserver = (*Metrics)(nil)
+)
 
 // New creates the master's metrics and registers them, with the Go and
 // process collectors, on reg. src provides the gauges (sessions active,
@@ -213,6 +229,31 @@ func New(reg prometheus.Registerer, src GaugeSource, version string) *Metrics {
 			Namespace: namespace, Name: "worker_crashes_total",
 			Help: "Workers that exited without reporting stats (reason=crash, idle or busy) or were killed past their deadline (reason=killed).",
 		}, []string{"reason"}),
+		originRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "origin_requests_total",
+			Help: "HTTP requests workers sent to origins (conditional revalidations included).",
+		}, nil),
+		originLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "origin_request_duration_seconds",
+			Help:    "Time from sending a request to an origin to its response headers, for requests that got an answer.",
+			Buckets: OriginLatencyBuckets,
+		}),
+		originErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "origin_errors_total",
+			Help: "Failed origin requests and downloads, by class: connect, timeout, status_4xx, status_5xx, status_other, body, too_large.",
+		}, []string{"class"}),
+		cacheFills: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "cache_fills_total",
+			Help: "Downloads from origins into the HTTP cache that ended, by result: published (complete, in the cache) or aborted (failed).",
+		}, []string{"result"}),
+		evictions: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "cache_evictions_total",
+			Help: "HTTP cache entries evicted (least recently used first) to stay under --http-cache-size.",
+		}),
+		evictedBytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "cache_evicted_bytes_total",
+			Help: "Size of the HTTP cache entries evicted.",
+		}),
 		probes: newProbeTracker(),
 	}
 
@@ -239,6 +280,12 @@ func New(reg prometheus.Registerer, src GaugeSource, version string) *Metrics {
 	}
 	m.crashes.WithLabelValues("crash")
 	m.crashes.WithLabelValues("killed")
+	m.originRequests.WithLabelValues()
+	for _, c := range stats.OriginErrorLabels {
+		m.originErrors.WithLabelValues(c)
+	}
+	m.cacheFills.WithLabelValues(fillPublished)
+	m.cacheFills.WithLabelValues(fillAborted)
 
 	if version == "" {
 		version = "unknown"
@@ -255,6 +302,7 @@ func New(reg prometheus.Registerer, src GaugeSource, version string) *Metrics {
 		m.sessions, m.content, m.duration, m.transferSize, m.bytes, m.packets, m.retransmits,
 		m.optRequested, m.optAcked, m.blksize, m.windowsize,
 		m.handoff, m.spawns, m.workerStart, m.spawnFailures, m.crashes,
+		m.originRequests, m.originLatency, m.originErrors, m.cacheFills, m.evictions, m.evictedBytes,
 		m.probes, buildInfo,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -348,6 +396,39 @@ func (m *Metrics) SessionFinished(st *stats.SessionStats) {
 		m.windowsize.Observe(float64(st.Windowsize))
 	}
 	m.probes.observe(st, outcome)
+	m.OriginWork(&st.Origin)
+}
+
+// Cache fill results (the result label).
+const (
+	fillPublished = "published"
+	fillAborted   = "aborted"
+)
+
+// OriginWork implements master.OriginObserver, and accounts for the origin
+// work in a session's stats. The figures come from an untrusted worker:
+// they only add to closed series.
+func (m *Metrics) OriginWork(o *stats.OriginStats) {
+	if o == nil || o.IsZero() {
+		return
+	}
+	m.originRequests.WithLabelValues().Add(float64(o.Requests))
+	for _, d := range o.Latencies {
+		m.originLatency.Observe(d.Seconds())
+	}
+	for i, n := range o.Errors {
+		if n > 0 {
+			m.originErrors.WithLabelValues(stats.OriginErrorLabels[i]).Add(float64(n))
+		}
+	}
+	if o.Fills > 0 {
+		m.cacheFills.WithLabelValues(fillPublished).Add(float64(o.Fills))
+	}
+	if o.AbortedFills > 0 {
+		m.cacheFills.WithLabelValues(fillAborted).Add(float64(o.AbortedFills))
+	}
+	m.evictions.Add(float64(o.Evictions))
+	m.evictedBytes.Add(float64(o.EvictedBytes))
 }
 
 // workerSentError reports whether the worker sent an ERROR to end the

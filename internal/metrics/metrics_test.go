@@ -115,6 +115,9 @@ func feedSequence(m *Metrics, clk *fakeClock) {
 		Blksize:          1468, Windowsize: 8, Tsize: 123456,
 		PacketsSent: 88, PacketsReceived: 86, Bytes: 123456, Retransmits: 2,
 		Outcome: stats.OutcomeSuccess, Source: stats.SourceCache, Duration: 150 * time.Millisecond,
+		// Two requests: one answered in 30 ms, one 502.
+		Origin: stats.OriginStats{Requests: 2, Latencies: []time.Duration{30 * time.Millisecond},
+			Errors: [stats.NumOriginErrors]uint64{stats.OriginStatus5xx: 1}},
 	})
 	// 3. Not found: the worker sends ERROR 1 before any transfer.
 	m.SessionFinished(&stats.SessionStats{
@@ -175,6 +178,13 @@ func feedSequence(m *Metrics, clk *fakeClock) {
 		Outcome: stats.OutcomeProbe, ErrorCode: proto.ErrOptionRefused, Duration: 3 * time.Millisecond,
 	})
 	m.SessionFinished(nil) // ignored
+
+	// Origin work after session 2 (the late report): the fill it
+	// started, published, and an eviction; an aborted fill cut short by
+	// a timeout.
+	m.OriginWork(&stats.OriginStats{Fills: 1, AbortedFills: 1, Evictions: 1, EvictedBytes: 5000,
+		Errors: [stats.NumOriginErrors]uint64{stats.OriginTimeout: 1}})
+	m.OriginWork(nil) // ignored
 
 	clk.t = clk.t.Add(ProbeFollowupWindow + time.Second)
 }
@@ -447,6 +457,46 @@ fbtftp_workers{state="idle"} 2
 # HELP fbtftp_workers_max The configured limit of sessions (and so of busy workers) at once (--max-workers); requests beyond it are refused with "server busy".
 # TYPE fbtftp_workers_max gauge
 fbtftp_workers_max 1024
+# HELP fbtftp_cache_evicted_bytes_total Size of the HTTP cache entries evicted.
+# TYPE fbtftp_cache_evicted_bytes_total counter
+fbtftp_cache_evicted_bytes_total 5000
+# HELP fbtftp_cache_evictions_total HTTP cache entries evicted (least recently used first) to stay under --http-cache-size.
+# TYPE fbtftp_cache_evictions_total counter
+fbtftp_cache_evictions_total 1
+# HELP fbtftp_cache_fills_total Downloads from origins into the HTTP cache that ended, by result: published (complete, in the cache) or aborted (failed).
+# TYPE fbtftp_cache_fills_total counter
+fbtftp_cache_fills_total{result="aborted"} 1
+fbtftp_cache_fills_total{result="published"} 1
+# HELP fbtftp_origin_errors_total Failed origin requests and downloads, by class: connect, timeout, status_4xx, status_5xx, status_other, body, too_large.
+# TYPE fbtftp_origin_errors_total counter
+fbtftp_origin_errors_total{class="body"} 0
+fbtftp_origin_errors_total{class="connect"} 0
+fbtftp_origin_errors_total{class="status_4xx"} 0
+fbtftp_origin_errors_total{class="status_5xx"} 1
+fbtftp_origin_errors_total{class="status_other"} 0
+fbtftp_origin_errors_total{class="timeout"} 1
+fbtftp_origin_errors_total{class="too_large"} 0
+# HELP fbtftp_origin_request_duration_seconds Time from sending a request to an origin to its response headers, for requests that got an answer.
+# TYPE fbtftp_origin_request_duration_seconds histogram
+fbtftp_origin_request_duration_seconds_bucket{le="0.001"} 0
+fbtftp_origin_request_duration_seconds_bucket{le="0.0025"} 0
+fbtftp_origin_request_duration_seconds_bucket{le="0.005"} 0
+fbtftp_origin_request_duration_seconds_bucket{le="0.01"} 0
+fbtftp_origin_request_duration_seconds_bucket{le="0.025"} 0
+fbtftp_origin_request_duration_seconds_bucket{le="0.05"} 1
+fbtftp_origin_request_duration_seconds_bucket{le="0.1"} 1
+fbtftp_origin_request_duration_seconds_bucket{le="0.25"} 1
+fbtftp_origin_request_duration_seconds_bucket{le="0.5"} 1
+fbtftp_origin_request_duration_seconds_bucket{le="1"} 1
+fbtftp_origin_request_duration_seconds_bucket{le="2.5"} 1
+fbtftp_origin_request_duration_seconds_bucket{le="5"} 1
+fbtftp_origin_request_duration_seconds_bucket{le="10"} 1
+fbtftp_origin_request_duration_seconds_bucket{le="+Inf"} 1
+fbtftp_origin_request_duration_seconds_sum 0.03
+fbtftp_origin_request_duration_seconds_count 1
+# HELP fbtftp_origin_requests_total HTTP requests workers sent to origins (conditional revalidations included).
+# TYPE fbtftp_origin_requests_total counter
+fbtftp_origin_requests_total 2
 `
 
 func TestExposition(t *testing.T) {

@@ -31,11 +31,12 @@ type Body struct {
 	max    int64 // MaxSize, or 0
 	n      int64 // bytes read so far
 	url    string
-	err    error // sticky error, already wrapped
+	err    error     // sticky error, already wrapped
+	st     *counters // the Client's: a broken body is counted once
 }
 
-func newBody(resp *http.Response, cancel context.CancelCauseFunc, idle time.Duration, max int64, url string) *Body {
-	b := &Body{body: resp.Body, ctx: resp.Request.Context(), cancel: cancel, idle: idle, size: resp.ContentLength, max: max, url: url}
+func newBody(resp *http.Response, cancel context.CancelCauseFunc, idle time.Duration, max int64, url string, st *counters) *Body {
+	b := &Body{body: resp.Body, ctx: resp.Request.Context(), cancel: cancel, idle: idle, size: resp.ContentLength, max: max, url: url, st: st}
 	b.timer = time.AfterFunc(idle, func() { cancel(ErrIdleTimeout) })
 	b.timer.Stop()
 	return b
@@ -58,6 +59,7 @@ func (b *Body) Read(p []byte) (int, error) {
 	case errors.Is(err, io.EOF):
 		if b.size >= 0 && b.n != b.size {
 			b.err = wrap(errOrigin, b.url, fmt.Errorf("body ended after %d of %d bytes: %w", b.n, b.size, io.ErrUnexpectedEOF))
+			b.st.fail(b.err, stats.OriginBody)
 			return n, b.err
 		}
 		return n, io.EOF
@@ -66,6 +68,10 @@ func (b *Body) Read(p []byte) (int, error) {
 			err = fmt.Errorf("%w after %s: %w", ErrIdleTimeout, b.idle, err)
 		}
 		b.err = wrap(errOrigin, b.url, err)
+		// Not the origin's failure when the session ended the download.
+		if !errors.Is(err, context.Canceled) || errors.Is(err, ErrIdleTimeout) {
+			b.st.fail(b.err, stats.OriginBody)
+		}
 	}
 	return n, b.err
 }

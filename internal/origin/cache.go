@@ -9,6 +9,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/fbtftp-go/fbtftp/internal/stats"
 )
 
 // The defaults for the Cache's zero fields.
@@ -289,6 +291,9 @@ func (c *Client) lead(ctx context.Context, f *flight, key string, u *url.URL) {
 	if status != http.StatusOK {
 		resp.Body.Close()
 		cancel(nil)
+		if status != http.StatusNotModified || !ok {
+			c.counters.fail(&statusCause{code: status, status: resp.Status}, stats.OriginStatusOther)
+		}
 	}
 	switch {
 	case status == http.StatusOK:
@@ -322,7 +327,7 @@ func (c *Client) fetched(ctx context.Context, f *flight, e entry, u *url.URL, re
 	if resp.ContentLength > c.Cache.maxBytes() || !storable(resp.Header) {
 		e.remove()
 		context.AfterFunc(ctx, func() { cancel(context.Cause(ctx)) })
-		f.body = newBody(resp, cancel, c.idleTimeout(), c.MaxSize, u.Redacted())
+		f.body = newBody(resp, cancel, c.idleTimeout(), c.MaxSize, u.Redacted(), &c.counters)
 		return
 	}
 	if err := c.startFill(f, e, u, resp, cancel, lk); err != nil {

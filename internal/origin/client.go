@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/fbtftp-go/fbtftp/internal/stats"
 )
 
 // The defaults for the Client's zero fields.
@@ -61,8 +63,9 @@ type Client struct {
 	// limit is passed.
 	MaxSize int64
 
-	once sync.Once
-	hc   *http.Client
+	once     sync.Once
+	hc       *http.Client
+	counters counters // see TakeStats
 }
 
 func (c *Client) connectTimeout() time.Duration {
@@ -205,6 +208,7 @@ func storable(h http.Header) bool {
 func (c *Client) do(ctx context.Context, req *http.Request, u *url.URL) (*http.Response, context.CancelCauseFunc, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	timer := time.AfterFunc(c.headerTimeout(), func() { cancel(ErrHeaderTimeout) })
+	t0 := time.Now()
 	resp, err := c.httpClient().Do(req.WithContext(ctx))
 	if !timer.Stop() && err == nil {
 		// The timer fired as the headers arrived: the body is dead.
@@ -216,14 +220,17 @@ func (c *Client) do(ctx context.Context, req *http.Request, u *url.URL) (*http.R
 			err = fmt.Errorf("%w: %w", cause, err)
 		}
 		cancel(nil)
+		c.counters.request(0, err)
 		return nil, nil, wrap(errOrigin, u.Redacted(), err)
 	}
+	c.counters.request(time.Since(t0), nil)
 	return resp, cancel, nil
 }
 
 // checkSize applies MaxSize to an announced length.
 func (c *Client) checkSize(u *url.URL, n int64) error {
 	if c.MaxSize > 0 && n > c.MaxSize {
+		c.counters.fail(ErrTooLarge, stats.OriginTooLarge)
 		return wrap(errOrigin, u.Redacted(), fmt.Errorf("%w: %d > %d bytes", ErrTooLarge, n, c.MaxSize))
 	}
 	return nil
@@ -248,12 +255,14 @@ func (c *Client) bodyOf(resp *http.Response, cancel context.CancelCauseFunc, u *
 	if resp.StatusCode != http.StatusOK {
 		resp.Body.Close()
 		cancel(nil)
-		return nil, statusError(u.Redacted(), resp)
+		err := statusError(u.Redacted(), resp)
+		c.counters.fail(err, stats.OriginStatusOther)
+		return nil, err
 	}
 	if err := c.checkSize(u, resp.ContentLength); err != nil {
 		resp.Body.Close()
 		cancel(nil)
 		return nil, err
 	}
-	return newBody(resp, cancel, c.idleTimeout(), c.MaxSize, u.Redacted()), nil
+	return newBody(resp, cancel, c.idleTimeout(), c.MaxSize, u.Redacted(), &c.counters), nil
 }

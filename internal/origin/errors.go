@@ -46,7 +46,7 @@ func wrap(wire *proto.Error, url string, cause error) error {
 // statusError maps a final HTTP status other than 200 (and 304 during
 // revalidation) to a TFTP error.
 func statusError(url string, resp *http.Response) error {
-	cause := fmt.Errorf("status %q", resp.Status)
+	cause := &statusCause{code: resp.StatusCode, status: resp.Status}
 	switch resp.StatusCode {
 	case http.StatusNotFound, http.StatusGone:
 		return wrap(errNotFound, url, cause)

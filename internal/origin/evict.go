@@ -12,10 +12,11 @@ import (
 // entry whose lock another open holds (in use or being fetched); the
 // lock file itself is removed too, under the lock (see lockEntry).
 // Temporary files of fetches in progress are not counted.
-func (ca *Cache) evict(keep entry) {
+// It returns the number of entries removed and their data's size.
+func (ca *Cache) evict(keep entry) (removed int, removedBytes int64) {
 	ents, err := readDir(keep.root)
 	if err != nil {
-		return
+		return 0, 0
 	}
 	type cand struct {
 		key   string
@@ -40,12 +41,12 @@ func (ca *Cache) evict(keep entry) {
 	}
 	limit := ca.maxBytes()
 	if total <= limit {
-		return
+		return 0, 0
 	}
 	slices.SortFunc(cands, func(a, b cand) int { return a.mtime.Compare(b.mtime) })
 	for _, c := range cands {
 		if total <= limit {
-			return
+			return removed, removedBytes
 		}
 		e := entry{root: keep.root, key: c.key}
 		lk, ok, err := tryLockEntry(e)
@@ -56,8 +57,11 @@ func (ca *Cache) evict(keep entry) {
 		if fi, err := e.root.Stat(e.data()); err == nil {
 			e.remove()
 			total -= fi.Size()
+			removed++
+			removedBytes += fi.Size()
 		}
 		e.root.Remove(e.lock())
 		lk.Close()
 	}
+	return removed, removedBytes
 }

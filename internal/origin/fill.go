@@ -27,6 +27,7 @@ import (
 // its temporary file and readers finish from the open file.
 type fill struct {
 	ca     *Cache
+	st     *counters // the Client's
 	e      entry
 	fl     *flight
 	url    string // redacted, for errors
@@ -60,7 +61,7 @@ func (c *Client) startFill(f *flight, e entry, u *url.URL, resp *http.Response, 
 		return err
 	}
 	fl := &fill{
-		ca: c.Cache, e: e, fl: f, url: u.Redacted(), resp: resp, cancel: cancel, lock: lk,
+		ca: c.Cache, st: &c.counters, e: e, fl: f, url: u.Redacted(), resp: resp, cancel: cancel, lock: lk,
 		idle: c.idleTimeout(), max: c.MaxSize, size: resp.ContentLength, tmp: tmp,
 		m: meta{
 			URL:          u.String(),
@@ -88,7 +89,13 @@ func (fl *fill) run() {
 	err := fl.copy()
 	fl.resp.Body.Close()
 	fl.cancel(nil)
-	published := err == nil && fl.written.Load() <= fl.ca.maxBytes() && fl.publish() == nil
+	var perr error
+	published := err == nil && fl.written.Load() <= fl.ca.maxBytes()
+	if published {
+		perr = fl.publish()
+		published = perr == nil
+	}
+	fl.st.fill(published, errors.Join(err, perr))
 	fl.e.root.Remove(fl.e.marker())
 	if !published {
 		// The origin answered 200: an older entry is outdated.
@@ -108,7 +115,7 @@ func (fl *fill) run() {
 	fl.mu.Unlock()
 	fl.release()
 	if published {
-		fl.ca.evict(fl.e)
+		fl.st.evicted(fl.ca.evict(fl.e))
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -210,5 +211,66 @@ func TestMetricsThroughDrain(t *testing.T) {
 	}
 	if _, err := http.Get("http://" + maddr + "/healthz"); err == nil {
 		t.Error("the metrics listener outlived the master")
+	}
+}
+
+// TestOriginMetrics: the workers' origin and cache work reaches the
+// master's metrics: a UEFI size probe of an uncached object (the fill it
+// starts finishes after the session: the worker's late report), a
+// download from the cache, an origin error, and the cache gauges.
+func TestOriginMetrics(t *testing.T) {
+	o := newHTTPOrigin(t)
+	root := worldReadableDir(t)
+	cache := filepath.Join(t.TempDir(), "cache")
+	s := startServer(t, root, "127.0.0.1:0", "--http-origin", o.URL+"/", "--http-cache", cache,
+		"--metrics-addr", "127.0.0.1:0")
+	maddr := s.metricsAddr(t)
+
+	// The probe: RRQ with tsize, OACK, ERROR 8. The session ends at once;
+	// the worker goes on filling the cache.
+	sess, err := client.NewSession(s.addr, netip.AddrPort{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	sess.SendRequest(proto.OpRRQ, "img/a", "octet", []proto.Option{{Name: "tsize", Value: "0"}})
+	p, err := sess.RecvPacket(10 * time.Second)
+	if err != nil || p.Op != proto.OpOACK {
+		t.Fatalf("%+v %v", p, err)
+	}
+	sess.SendError(p.From, proto.ErrOptionRefused, "tsize only")
+	eventually(t, 30*time.Second, "the probe's fill counted", func() bool {
+		return scrape(t, maddr)[`fbtftp_cache_fills_total{result="published"}`] == 1
+	})
+	// From the cache now (a revalidation: 304).
+	if got, _, err := get(t, s.addr, "img/a", client.Options{Blksize: 8192, Windowsize: 8}); err != nil || len(got) != imgSize {
+		t.Fatalf("download: %v (%d bytes)", err, len(got))
+	}
+	if _, _, err := get(t, s.addr, "broken", client.Options{}); err == nil {
+		t.Fatal("served /broken")
+	}
+	eventually(t, 10*time.Second, "the error counted", func() bool {
+		return scrape(t, maddr)[`fbtftp_origin_errors_total{class="status_5xx"}`] == 1
+	})
+	m := scrape(t, maddr)
+	want := map[string]float64{
+		`fbtftp_origin_requests_total`:                    3,
+		`fbtftp_origin_request_duration_seconds_count`:    3,
+		`fbtftp_cache_fills_total{result="published"}`:    1,
+		`fbtftp_cache_fills_total{result="aborted"}`:      0,
+		`fbtftp_cache_objects`:                            1,
+		`fbtftp_cache_bytes`:                              imgSize,
+		`fbtftp_origin_errors_total{class="connect"}`:     0,
+		`fbtftp_content_sessions_total{source="cache"}`:   1,
+		`fbtftp_sessions_total{op="rrq",outcome="probe"}`: 1,
+		`fbtftp_origin_errors_total{class="status_5xx"}`:  1,
+	}
+	for k, v := range want {
+		if got, ok := m[k]; !ok || got != v {
+			t.Errorf("%s = %v (present %v), want %v", k, got, ok, v)
+		}
+	}
+	if o.requests.Load() != 3 {
+		t.Errorf("the origin saw %d requests, the metrics say 3", o.requests.Load())
 	}
 }
