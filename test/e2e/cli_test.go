@@ -254,7 +254,9 @@ func TestDebianInvocation(t *testing.T) {
 	root := worldReadableDir(t)
 	writeFiles(t, root, map[string]int{"pxelinux.0": 42_000})
 	link := inTftpdLink(t)
-	cmd := exec.Command(link, "--listen", "--user", "nobody", "--address", "127.0.0.1:0", "--secure", root)
+	// --stderr: -l otherwise detaches the log from the test's pipe (as
+	// daemon(3) does), and the test reads the reload's line.
+	cmd := exec.Command(link, "--listen", "--user", "nobody", "--address", "127.0.0.1:0", "--secure", root, "--stderr")
 	p := startProc(t, cmd)
 	if code := p.wait(15 * time.Second); code != 0 {
 		t.Fatalf("exit status %d", code)
