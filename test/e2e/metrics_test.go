@@ -176,7 +176,7 @@ func TestMetricsLiveMaster(t *testing.T) {
 func TestMetricsThroughDrain(t *testing.T) {
 	root := worldReadableDir(t)
 	writeFiles(t, root, map[string]int{"big": 1 << 20})
-	s := startServer(t, root, "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0")
+	s := startServer(t, root, "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0", "--drain-timeout", "3s")
 	maddr := s.metricsAddr(t)
 
 	// A session that stays in flight: DATA 1 is never acknowledged.
@@ -203,7 +203,7 @@ func TestMetricsThroughDrain(t *testing.T) {
 	if m := scrape(t, maddr); m["fbtftp_sessions_active"] != 1 {
 		t.Errorf("fbtftp_sessions_active %v during the drain, want 1", m["fbtftp_sessions_active"])
 	}
-	select { // --drain-timeout 5s, then the worker is stopped
+	select { // --drain-timeout 3s, then the worker is stopped
 	case err := <-s.exit:
 		s.exit <- err
 	case <-time.After(30 * time.Second):
