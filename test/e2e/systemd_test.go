@@ -125,3 +125,45 @@ func TestHardenedUnit(t *testing.T) {
 		t.Errorf("exit status %d\n%s", code, p.log())
 	}
 }
+
+// TestUnitCapabilities runs the master with only the capabilities the
+// shipped unit leaves it (CapabilityBoundingSet=, applied by setpriv(1))
+// and no_new_privs, as root with workers switching to nobody in a chroot,
+// and downloads through it: the bounding set is enough for what the
+// master and its workers do. It needs no systemd (TestHardenedUnit applies
+// every property where systemd runs).
+func TestUnitCapabilities(t *testing.T) {
+	if os.Geteuid() != 0 {
+		testenv.Require(t, "root: the workers chroot and switch user")
+	}
+	setpriv := testenv.LookPath(t, "setpriv")
+	var caps []string
+	props := hardeningProperties(t) // "-p", "Key=Value" pairs
+	for i := 0; i+1 < len(props); i += 2 {
+		if v, ok := strings.CutPrefix(props[i+1], "CapabilityBoundingSet="); ok {
+			for _, c := range strings.Fields(v) {
+				caps = append(caps, "+"+strings.ToLower(strings.TrimPrefix(c, "CAP_")))
+			}
+		}
+	}
+	if len(caps) == 0 {
+		t.Fatal("no CapabilityBoundingSet= in the unit")
+	}
+	root := worldReadableDir(t)
+	writeFiles(t, root, map[string]int{"pxelinux.0": 50_000})
+	m := masterCmd("-L", "-a", "127.0.0.1:0", "--user", "nobody", "--secure", root, "--prefork", "1")
+	args := append([]string{"--bounding-set", "-all," + strings.Join(caps, ","), "--inh-caps", "-all", "--no-new-privs", "--"}, m.Args...)
+	p := startProc(t, exec.Command(setpriv, args...))
+	addr := p.listening(1)[0]
+	got, _, err := get(t, addr, "pxelinux.0", client.Options{Blksize: 1468})
+	if err != nil || !bytes.Equal(got, pattern("pxelinux.0", 50_000)) {
+		t.Fatalf("download with the unit's capabilities (%s): %v\n%s", strings.Join(caps, ","), err, p.log())
+	}
+	if s := p.waitLog("session", 1)[0]; s["outcome"] != "success" {
+		t.Errorf("session %v", s)
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if code := p.wait(15 * time.Second); code != 0 {
+		t.Errorf("exit status %d", code)
+	}
+}
