@@ -33,6 +33,7 @@ type Body struct {
 	url    string
 	err    error     // sticky error, already wrapped
 	st     *counters // the Client's: a broken body is counted once
+	pend   []byte    // read from the body already (by a cache fill), to return first
 }
 
 func newBody(resp *http.Response, cancel context.CancelCauseFunc, idle time.Duration, max int64, url string, st *counters) *Body {
@@ -46,6 +47,11 @@ func newBody(resp *http.Response, cancel context.CancelCauseFunc, idle time.Dura
 func (b *Body) Read(p []byte) (int, error) {
 	if b.err != nil {
 		return 0, b.err
+	}
+	if len(b.pend) > 0 {
+		n := copy(p, b.pend)
+		b.pend = b.pend[n:]
+		return n, nil
 	}
 	b.timer.Reset(b.idle)
 	n, err := b.body.Read(p)

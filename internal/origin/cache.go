@@ -28,16 +28,25 @@ type Cache struct {
 	// opened once (see OpenDir), then used through its descriptor; every
 	// process sharing it must be able to write it.
 	Dir string
-	// MaxBytes bounds the published entries (DefaultCacheMaxBytes when
-	// zero or negative). After each new entry, the least recently used
-	// ones are evicted until the total fits. Objects larger than MaxBytes
-	// are streamed without being cached.
+	// MaxBytes bounds the bytes of the objects in Dir, published or being
+	// filled (DefaultCacheMaxBytes when zero or negative). A fill reserves
+	// its bytes before writing them, evicting the least recently used
+	// entries to make room; objects larger than MaxBytes are streamed
+	// without being cached, and so is the rest of a chunked body that
+	// outgrows it (see budget.go).
 	MaxBytes int64
 	// MaxAge, when positive, serves an entry without asking the origin
 	// when it was validated less than MaxAge ago. When zero, every Open
 	// revalidates, except the Opens that overlapped the fetch or
 	// revalidation that validated the entry.
 	MaxAge time.Duration
+	// MaxEntries bounds the number of entries (DefaultCacheMaxEntries
+	// when zero or negative): published objects, fills in progress and
+	// notes of objects that outgrew the cache. An entry at rest is two
+	// files (data and metadata); a fill in progress adds its temporary
+	// file, lock and marker. Past it, the least recently used entries are
+	// evicted.
+	MaxEntries int
 	// LockWait bounds how long an Open waits for another process's fetch
 	// of the same object (DefaultLockWait when zero); after it, the Open
 	// streams the object from the origin itself, uncached.
@@ -45,7 +54,10 @@ type Cache struct {
 
 	mu      sync.Mutex
 	flights map[string]*flight // by entry key: the in-process Open in charge
+	running map[*fill]struct{} // fills in progress, for Abort
 	fills   sync.WaitGroup     // running fills
+
+	ctr cacheCounters
 
 	dirMu  sync.Mutex
 	root   *os.Root // Dir, set once by OpenDir; owned by the Cache (Close)
@@ -177,11 +189,11 @@ func (c *Client) result(ctx context.Context, f *flight, u *url.URL, lead bool) (
 	case f.fill != nil:
 		return f.fill.reader(ctx)
 	case f.follow:
-		fd, size, ok := f.entry.follow(u.String())
+		fd, part, size, ok := f.entry.follow(u.String())
 		if !ok {
 			return nil, errGone // the fill ended meanwhile: start over, find the entry
 		}
-		return &followReader{f: fd, e: f.entry, size: size, idle: c.idleTimeout(), url: u.Redacted()}, nil
+		return &followReader{f: fd, e: f.entry, size: size, idle: c.idleTimeout(), url: u.Redacted(), part: part}, nil
 	}
 	return openEntry(f.entry, f.size)
 }
@@ -230,7 +242,7 @@ func (c *Client) lead(ctx context.Context, f *flight, key string, u *url.URL) {
 		return
 	}
 	lk, err := lockEntry(ctx, e, orDefault(ca.LockWait, DefaultLockWait), ca.onWait, func() bool {
-		fd, _, ok := e.follow(u.String())
+		fd, _, _, ok := e.follow(u.String())
 		if ok {
 			fd.Close() // each Open of the flight opens its own (result)
 		}
@@ -252,11 +264,16 @@ func (c *Client) lead(ctx context.Context, f *flight, key string, u *url.URL) {
 	}
 	defer func() {
 		if f.fill == nil {
-			lk.Close()
+			e.unlock(lk)
 		}
 	}()
 
-	m, ok := e.read(u.String())
+	m, ok := e.readMeta(u.String())
+	if ok && m.oversized() {
+		f.direct = true // its chunked body outgrew the cache recently
+		return
+	}
+	ok = ok && e.complete(m)
 	serve := func() {
 		e.touch()
 		f.entry, f.size = e, m.Size
@@ -330,7 +347,15 @@ func (c *Client) fetched(ctx context.Context, f *flight, e entry, u *url.URL, re
 		f.body = newBody(resp, cancel, c.idleTimeout(), c.MaxSize, u.Redacted(), &c.counters)
 		return
 	}
-	if err := c.startFill(f, e, u, resp, cancel, lk); err != nil {
+	err := c.startFill(f, e, u, resp, cancel, lk)
+	switch {
+	case errors.Is(err, errNoRoom):
+		// Everything else is in use: serve it, store nothing.
+		c.Cache.ctr.uncached.Add(1)
+		e.remove()
+		context.AfterFunc(ctx, func() { cancel(context.Cause(ctx)) })
+		f.body = newBody(resp, cancel, c.idleTimeout(), c.MaxSize, u.Redacted(), &c.counters)
+	case err != nil:
 		resp.Body.Close()
 		cancel(nil)
 		f.err = wrap(errOrigin, u.Redacted(), err)

@@ -265,20 +265,33 @@ func TestCacheTooLarge(t *testing.T) {
 	o, c := newCached(t, v, &Cache{MaxBytes: 1000})
 	for _, chunked := range []bool{false, true} {
 		v.setStatus(0, chunked)
-		for range 2 {
-			if got, _ := fetch(t, c, o.URL+"/big"); !bytes.Equal(got, data) {
+		for i := range 2 {
+			got, body := fetch(t, c, o.URL+"/big")
+			if !bytes.Equal(got, data) {
 				t.Fatal("wrong content")
 			}
+			// The second chunked download knows: no fill, no eviction.
+			if _, ok := body.(*Body); !ok && (!chunked || i == 1) {
+				t.Errorf("chunked %v, download %d: served as %T, want an uncached *Body", chunked, i, body)
+			}
 		}
+		// Nothing but, for the chunked body that outgrew the cache, a
+		// note saying so.
 		ents, _ := os.ReadDir(c.Cache.Dir)
 		for _, e := range ents {
-			if !strings.HasSuffix(e.Name(), ".lock") {
+			if !chunked || !strings.HasSuffix(e.Name(), ".meta") {
 				t.Errorf("chunked %v: %s left in the cache", chunked, e.Name())
 			}
 		}
 	}
+	if m, ok := entryOf(t, c, o.URL+"/big").readMeta(o.URL + "/big"); !ok || !m.oversized() {
+		t.Errorf("note %+v, %v", m, ok)
+	}
 	if v.full.Load() != 4 || v.cond.Load() != 0 {
 		t.Errorf("requests: %d full, %d conditional; want 4 uncached", v.full.Load(), v.cond.Load())
+	}
+	if ctr := c.Cache.Counters(); ctr.FillsStarted != 1 || ctr.AbortedBudget != 1 || ctr.FillsPublished != 0 {
+		t.Errorf("counters %+v: want one fill, stopped by the budget", ctr)
 	}
 }
 
@@ -358,7 +371,6 @@ func TestCacheFailedFill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer body.Close()
 	_, err = io.ReadAll(body)
 	if err == nil {
 		t.Fatal("read a broken body to the end")
@@ -367,11 +379,14 @@ func TestCacheFailedFill(t *testing.T) {
 		t.Errorf("wire %d %q", code, msg)
 	}
 	c.Wait(t.Context())
-	ents, _ := os.ReadDir(dir)
-	for _, e := range ents {
-		if !strings.HasSuffix(e.Name(), ".lock") {
-			t.Errorf("%s left after a failed fill", e.Name())
-		}
+	// The temporary file stays (counted by the budget) while a reader
+	// has it open.
+	if ents, _ := filepath.Glob(filepath.Join(dir, "*.part")); len(ents) != 1 {
+		t.Errorf("temporary files while the reader is open: %q", ents)
+	}
+	body.Close()
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("%d files left after a failed fill, want none: %v", len(ents), ents)
 	}
 }
 

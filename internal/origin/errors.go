@@ -32,6 +32,9 @@ var (
 	ErrHeaderTimeout = errors.New("origin response header timeout")
 	// ErrTooLarge means the object is larger than Client.MaxSize.
 	ErrTooLarge = errors.New("origin object larger than the size limit")
+	// ErrFillTimeout means a cache fill was stopped (Client.Abort) because
+	// it outlived its session by more than the time a worker gives it.
+	ErrFillTimeout = errors.New("cache fill time limit reached")
 	// ErrLockTimeout means another process kept a cache entry locked for
 	// longer than Cache.LockWait.
 	ErrLockTimeout = errors.New("cache entry lock wait timed out")

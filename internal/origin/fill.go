@@ -1,6 +1,7 @@
 package origin
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -22,9 +23,18 @@ import (
 // its length matches Content-Length, the file is synced and renamed to
 // <key>.data, the metadata written, and the lock released.
 //
+// Every byte is reserved before it is written (Cache.reserve): all of a
+// known Content-Length at the start, a step at a time for a chunked body.
+// A chunked body that outgrows the cache stops the fill; the reader that
+// reaches the end of the file then takes the rest of the body over (tail)
+// and streams it, so the client still gets the whole object and the disk
+// holds no more than MaxBytes.
+//
 // The file stays open while the goroutine or any reader uses it, so
-// readers never depend on names: a failed or unpublishable fill removes
-// its temporary file and readers finish from the open file.
+// readers never depend on names. A fill that is not published keeps its
+// temporary file (counted by the budget) and its lock until its last
+// reader is done, then deletes the file; it removes its marker at once,
+// so that readers in other processes fail at once.
 type fill struct {
 	ca     *Cache
 	st     *counters // the Client's
@@ -40,6 +50,9 @@ type fill struct {
 	m      meta
 	tmp    string // file's name in the cache directory, until published
 
+	reserved int64  // bytes reserved for the file; run's alone
+	pending  []byte // a chunk read but not written when the body outgrew the cache; run's alone
+
 	// written is read without the lock by readers whose bytes are there.
 	written atomic.Int64
 
@@ -50,10 +63,14 @@ type fill struct {
 	done      bool
 	err       error // why the fill failed, wrapped for the wire
 	published bool  // file is the entry's data file
+	oversize  bool  // the body outgrew MaxBytes: leave a note
+	overflow  bool  // the body outgrew the cache: the rest is in tail
+	tail      *Body // the rest of the body, until a reader takes it or the last reference goes
 }
 
-// startFill creates the temporary file, sets f.fill and starts the copy.
-// On success it owns resp, cancel and lk.
+// startFill creates the temporary file, reserves the first bytes, sets
+// f.fill and starts the copy. On success it owns resp, cancel and lk. It
+// fails with errNoRoom when no room can be made for the object.
 func (c *Client) startFill(f *flight, e entry, u *url.URL, resp *http.Response, cancel context.CancelCauseFunc, lk *os.File) error {
 	e.removeTemps()
 	file, tmp, err := createTemp(e.root, e.key+".", ".part")
@@ -71,6 +88,16 @@ func (c *Client) startFill(f *flight, e entry, u *url.URL, resp *http.Response, 
 		// One reference for run, one for the flight (see flight).
 		file: file, refs: 2, progress: make(chan struct{}),
 	}
+	first := fl.size
+	if first < 0 {
+		first = min(c.Cache.reserveStep(), c.Cache.maxBytes())
+	}
+	if err := c.Cache.reserve(e, file, 0, first, &c.counters); err != nil {
+		file.Close()
+		e.root.Remove(tmp)
+		return err
+	}
+	fl.reserved = first
 	if fl.size >= 0 {
 		// Other processes waiting on the lock may read along (follow.go);
 		// without the marker they wait for the published entry.
@@ -78,7 +105,12 @@ func (c *Client) startFill(f *flight, e entry, u *url.URL, resp *http.Response, 
 	}
 	c.Cache.mu.Lock()
 	f.fill = fl
+	if c.Cache.running == nil {
+		c.Cache.running = make(map[*fill]struct{})
+	}
+	c.Cache.running[fl] = struct{}{}
 	c.Cache.mu.Unlock()
+	c.Cache.ctr.fillsStarted.Add(1)
 	c.Cache.fills.Add(1)
 	go fl.run()
 	return nil
@@ -87,39 +119,69 @@ func (c *Client) startFill(f *flight, e entry, u *url.URL, resp *http.Response, 
 func (fl *fill) run() {
 	defer fl.ca.fills.Done()
 	err := fl.copy()
-	fl.resp.Body.Close()
-	fl.cancel(nil)
+	overflow := errors.Is(err, errOversize) || errors.Is(err, errNoRoom)
+	var tail *Body
+	if overflow {
+		// The rest of the body is the readers': the one that reaches the
+		// end of the file streams it.
+		tail = newBody(fl.resp, fl.cancel, fl.idle, fl.max, fl.url, fl.st)
+		tail.pend, tail.n = fl.pending, fl.written.Load()+int64(len(fl.pending))
+		fl.pending = nil
+	} else {
+		fl.resp.Body.Close()
+		fl.cancel(nil)
+	}
 	var perr error
-	published := err == nil && fl.written.Load() <= fl.ca.maxBytes()
-	if published {
+	if err == nil {
 		perr = fl.publish()
-		published = perr == nil
 	}
-	fl.st.fill(published, errors.Join(err, perr))
+	published := err == nil && perr == nil
 	fl.e.root.Remove(fl.e.marker())
-	if !published {
-		// The origin answered 200: an older entry is outdated.
-		fl.e.root.Remove(fl.tmp)
-		fl.e.remove()
+	if published {
+		// Unlock before waking readers, so that an Open that follows a
+		// finished read finds the entry free.
+		fl.e.unlock(fl.lock)
 	}
-	// Unlock before waking readers, so that an Open that follows a
-	// finished read finds the entry free.
-	fl.lock.Close()
 	fl.ca.deregister(fl.e.key, fl.fl)
+	fl.ca.mu.Lock()
+	delete(fl.ca.running, fl)
+	fl.ca.mu.Unlock()
+	fl.count(errors.Join(err, perr), published)
 	fl.mu.Lock()
 	fl.done, fl.published = true, published
-	if err != nil {
+	fl.oversize = errors.Is(err, errOversize)
+	fl.overflow, fl.tail = overflow, tail
+	if err != nil && !overflow {
 		fl.err = wrap(errOrigin, fl.url, err)
 	}
 	close(fl.progress)
 	fl.mu.Unlock()
 	fl.release()
-	if published {
-		fl.st.evicted(fl.ca.evict(fl.e))
-	}
 }
 
-// copy copies the body to the file, at most idle per read.
+// count adds the fill's outcome to the Cache's counters and the Client's
+// (for the metrics: aborted fills, with an error class when the origin
+// failed).
+func (fl *fill) count(err error, published bool) {
+	fl.st.fill(published, err)
+	ctr := &fl.ca.ctr
+	ctr.bytesFilled.Add(uint64(fl.written.Load()))
+	switch {
+	case published:
+		ctr.fillsPublished.Add(1)
+		return
+	case errors.Is(err, errOversize), errors.Is(err, errNoRoom):
+		ctr.abortedBudget.Add(1)
+	case errors.Is(err, ErrTooLarge):
+		ctr.abortedTooLarge.Add(1)
+	case errors.Is(err, ErrFillTimeout):
+		ctr.abortedTimeout.Add(1)
+	}
+	ctr.fillsAborted.Add(1)
+}
+
+// copy copies the body to the file, at most idle per read, reserving
+// the bytes before it writes them.
 func (fl *fill) copy() error {
 	ctx := fl.resp.Request.Context()
 	timer := time.AfterFunc(fl.idle, func() { fl.cancel(ErrIdleTimeout) })
@@ -130,17 +192,22 @@ func (fl *fill) copy() error {
 		n, rerr := fl.resp.Body.Read(buf)
 		timer.Stop()
 		if n > 0 {
+			w := fl.written.Load()
+			if fl.max > 0 && w+int64(n) > fl.max {
+				return fmt.Errorf("%w: more than %d bytes", ErrTooLarge, fl.max)
+			}
+			if err := fl.grow(w + int64(n)); err != nil {
+				fl.pending = bytes.Clone(buf[:n])
+				return err
+			}
 			if _, err := fl.file.Write(buf[:n]); err != nil {
 				return err
 			}
 			fl.mu.Lock()
-			w := fl.written.Add(int64(n))
+			fl.written.Add(int64(n))
 			close(fl.progress)
 			fl.progress = make(chan struct{})
 			fl.mu.Unlock()
-			if fl.max > 0 && w > fl.max {
-				return fmt.Errorf("%w: more than %d bytes", ErrTooLarge, fl.max)
-			}
 		}
 		switch {
 		case errors.Is(rerr, io.EOF):
@@ -149,18 +216,41 @@ func (fl *fill) copy() error {
 			}
 			return nil
 		case rerr != nil:
-			if errors.Is(context.Cause(ctx), ErrIdleTimeout) {
-				return fmt.Errorf("%w after %s: %w", ErrIdleTimeout, fl.idle, rerr)
+			if cause := context.Cause(ctx); cause != nil && cause != context.Canceled {
+				if errors.Is(cause, ErrIdleTimeout) {
+					cause = fmt.Errorf("%w after %s", ErrIdleTimeout, fl.idle)
+				}
+				return fmt.Errorf("%w: %w", cause, rerr)
 			}
 			return rerr
 		}
 	}
 }
 
+// grow makes sure the file has a reservation of need bytes: a fill of
+// unknown size reserves the next step, up to MaxBytes (errOversize past
+// it, errNoRoom when no room can be made).
+func (fl *fill) grow(need int64) error {
+	if need <= fl.reserved {
+		return nil
+	}
+	limit := fl.ca.maxBytes()
+	if need > limit {
+		return fmt.Errorf("%w: more than %d bytes", errOversize, limit)
+	}
+	next := min(max(need, fl.reserved+fl.ca.reserveStep()), limit)
+	if err := fl.ca.reserve(fl.e, fl.file, fl.reserved, next-fl.reserved, fl.st); err != nil {
+		return err
+	}
+	fl.reserved = next
+	return nil
+}
+
 // publish makes the complete file the entry: sync, drop the old metadata,
 // rename the data into place, then write the new metadata. A crash in
 // between leaves data without metadata, which reads as a miss.
 func (fl *fill) publish() error {
+	trimReservation(fl.file, fl.written.Load(), fl.reserved)
 	if err := fl.file.Sync(); err != nil {
 		return err
 	}
@@ -178,18 +268,51 @@ func (fl *fill) publish() error {
 	return nil
 }
 
-// release drops one reference to the file, closing it with the last.
+// release drops one reference to the file, closing it with the last; the
+// last reference of a fill that was not published also deletes its file,
+// closes the body's tail if no reader took it, and unlocks the entry.
 func (fl *fill) release() {
 	fl.mu.Lock()
-	defer fl.mu.Unlock()
-	if fl.refs--; fl.refs == 0 {
-		fl.file.Close()
-		fl.file = nil
+	if fl.refs--; fl.refs > 0 {
+		fl.mu.Unlock()
+		return
 	}
+	fl.file.Close()
+	fl.file = nil
+	tail, published, oversize := fl.tail, fl.published, fl.oversize
+	fl.tail = nil
+	fl.mu.Unlock()
+	if tail != nil {
+		tail.Close()
+	}
+	if published {
+		return
+	}
+	fl.e.root.Remove(fl.tmp)
+	if oversize {
+		// Later Opens stream it rather than fill (and evict) again.
+		fl.e.root.Remove(fl.e.data())
+		fl.e.writeMeta(meta{URL: fl.m.URL, Validated: time.Now().UnixNano(), Oversize: true})
+	} else {
+		// The origin answered 200: an older entry is outdated.
+		fl.e.remove()
+	}
+	fl.e.unlock(fl.lock)
 }
 
-// reader returns a reader of the fill. When the fill has already ended and
-// its file is closed, it opens the published entry instead.
+// takeTail hands the rest of an overflowed body to one reader.
+func (fl *fill) takeTail() *Body {
+	fl.mu.Lock()
+	defer fl.mu.Unlock()
+	t := fl.tail
+	fl.tail = nil
+	return t
+}
+
+// reader returns a reader of the fill: a *fillReader (an io.ReaderAt) for
+// a known size, a sequential *streamReader for a chunked body (whose end
+// may have to come from the stream, see tail). When the fill has already
+// ended and its file is closed, it opens the published entry instead.
 func (fl *fill) reader(ctx context.Context) (Content, error) {
 	fl.mu.Lock()
 	if fl.file == nil {
@@ -205,8 +328,16 @@ func (fl *fill) reader(ctx context.Context) (Content, error) {
 	}
 	fl.refs++
 	fl.mu.Unlock()
-	return &fillReader{fl: fl, ctx: ctx}, nil
+	r := &fillReader{fl: fl, ctx: ctx}
+	if fl.size < 0 {
+		return &streamReader{r: r}, nil
+	}
+	return r, nil
 }
+
+// errTail is wait's answer at the end of the file of a fill whose body
+// outgrew the cache: the rest is in the fill's tail.
+var errTail = errors.New("the rest of the body is not in the cache")
 
 // fillReader reads a fill as it progresses. It implements io.ReaderAt:
 // a ReadAt past the bytes fetched so far waits for them (as io.ReaderAt
@@ -216,7 +347,9 @@ type fillReader struct {
 	fl     *fill
 	ctx    context.Context
 	off    int64 // for Read
+	tail   *Body // the rest of an overflowed body, once taken
 	closed bool
+	gone   bool // the reference to the file was released (tail taken)
 }
 
 // wait waits until need bytes from off are available or the fill has
@@ -229,7 +362,7 @@ func (r *fillReader) wait(off, need int64) (avail int64, err error) {
 			return w - off, nil
 		}
 		fl.mu.Lock()
-		w, done, ferr, progress := fl.written.Load(), fl.done, fl.err, fl.progress
+		w, done, ferr, overflow, progress := fl.written.Load(), fl.done, fl.err, fl.overflow, fl.progress
 		fl.mu.Unlock()
 		avail = max(w-off, 0)
 		switch {
@@ -237,6 +370,10 @@ func (r *fillReader) wait(off, need int64) (avail int64, err error) {
 			return avail, nil
 		case ferr != nil:
 			return avail, ferr
+		case done && overflow && avail == 0 && off == w:
+			return 0, errTail
+		case done && overflow:
+			return avail, wrap(errOrigin, fl.url, errors.New("the object outgrew the cache: read it in order"))
 		case done:
 			return avail, io.EOF
 		}
@@ -250,12 +387,15 @@ func (r *fillReader) wait(off, need int64) (avail int64, err error) {
 
 // ReadAt reads len(p) bytes at off, waiting for them to be fetched.
 func (r *fillReader) ReadAt(p []byte, off int64) (int, error) {
-	if r.closed {
+	if r.closed || r.gone {
 		return 0, os.ErrClosed
 	}
 	avail, werr := r.wait(off, int64(len(p)))
 	n := int(min(avail, int64(len(p))))
 	if n == 0 {
+		if errors.Is(werr, errTail) {
+			werr = wrap(errOrigin, r.fl.url, errors.New("the object outgrew the cache: read it in order"))
+		}
 		return 0, werr
 	}
 	m, err := r.fl.file.ReadAt(p[:n], off)
@@ -263,7 +403,7 @@ func (r *fillReader) ReadAt(p []byte, off int64) (int, error) {
 		return m, wrap(errOrigin, r.fl.url, err)
 	}
 	if m < len(p) {
-		if werr == nil {
+		if werr == nil || errors.Is(werr, errTail) {
 			werr = io.ErrUnexpectedEOF
 		}
 		return m, werr
@@ -271,7 +411,9 @@ func (r *fillReader) ReadAt(p []byte, off int64) (int, error) {
 	return m, nil
 }
 
-// Read reads the next bytes, waiting for at least one.
+// Read reads the next bytes, waiting for at least one. At the end of the
+// file of a body that outgrew the cache, it takes the rest of the body
+// over (only one reader can) and releases the file.
 func (r *fillReader) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
@@ -279,9 +421,20 @@ func (r *fillReader) Read(p []byte) (int, error) {
 	if r.closed {
 		return 0, os.ErrClosed
 	}
+	if r.tail != nil {
+		return r.tail.Read(p)
+	}
 	avail, werr := r.wait(r.off, 1)
 	n := int(min(avail, int64(len(p))))
 	if n == 0 {
+		if errors.Is(werr, errTail) {
+			if r.tail = r.fl.takeTail(); r.tail == nil {
+				return 0, wrap(errOrigin, r.fl.url, errors.New("the object outgrew the cache and another reader streams the rest"))
+			}
+			r.gone = true
+			r.fl.release() // the file is no longer needed by this reader
+			return r.tail.Read(p)
+		}
 		return 0, werr
 	}
 	m, err := r.fl.file.ReadAt(p[:n], r.off)
@@ -304,6 +457,24 @@ func (r *fillReader) Close() error {
 		return nil
 	}
 	r.closed = true
-	r.fl.release()
+	if r.tail != nil {
+		r.tail.Close()
+	}
+	if !r.gone {
+		r.fl.release()
+	}
 	return nil
 }
+
+// streamReader reads a fill of unknown size in order. It is not an
+// io.ReaderAt, so the TFTP engine keeps the current window in its own
+// buffer, as for a *Body: the end of a body that outgrew the cache is
+// streamed, never on disk, and cannot be read twice.
+type streamReader struct{ r *fillReader }
+
+func (s *streamReader) Read(p []byte) (int, error) { return s.r.Read(p) }
+func (s *streamReader) Size() (int64, bool)        { return -1, false }
+func (s *streamReader) Close() error               { return s.r.Close() }
+
+// Source reports the content as fetched from the origin (fbtftp.Source).
+func (s *streamReader) Source() stats.Source { return stats.SourceOrigin }

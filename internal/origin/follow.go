@@ -39,23 +39,24 @@ func (e entry) marker() string { return e.key + ".fill" }
 // fsynced: it only matters while the fill runs).
 func (e entry) writeMarker(m fillMarker) error { return e.writeJSON(e.marker(), m, false) }
 
-// follow returns the fill of url another process announced, opened, or
+// follow returns the fill of url another process announced, opened, with
+// its temporary file's name and the object's size, or
 // false when there is none to follow (no marker, another URL, an unknown
 // size, or a fill that already ended).
-func (e entry) follow(url string) (*os.File, int64, bool) {
+func (e entry) follow(url string) (*os.File, string, int64, bool) {
 	b, err := e.root.ReadFile(e.marker())
 	if err != nil || len(b) > maxMetaSize {
-		return nil, 0, false
+		return nil, "", 0, false
 	}
 	var m fillMarker
 	if json.Unmarshal(b, &m) != nil || m.URL != url || m.Size < 0 || !validPart(e, m.Part) {
-		return nil, 0, false
+		return nil, "", 0, false
 	}
 	f, err := e.root.Open(m.Part)
 	if err != nil {
-		return nil, 0, false
+		return nil, "", 0, false
 	}
-	return f, m.Size, true
+	return f, m.Part, m.Size, true
 }
 
 // validPart reports whether name is one of e's temporary data files (the
@@ -76,6 +77,7 @@ type followReader struct {
 	size int64
 	idle time.Duration
 	url  string // redacted, for errors
+	part string // the fill's temporary file (the marker names it while it runs)
 	off  int64  // for Read
 }
 
@@ -130,13 +132,21 @@ func (r *followReader) ReadAt(b []byte, off int64) (int, error) {
 	}
 }
 
-// leaderGone reports whether the entry lock is free (taking it for an
-// instant to know).
+// leaderGone reports whether the fill ended: its marker is gone, or the
+// entry lock is free (taking it for an instant to know; a killed leader
+// leaves its marker but not its lock).
 func (r *followReader) leaderGone() bool {
+	var m fillMarker
+	if b, err := r.e.root.ReadFile(r.e.marker()); err != nil || len(b) > maxMetaSize || json.Unmarshal(b, &m) != nil || m.Part != r.part {
+		// The fill announced no longer runs (it ended, failed or was
+		// stopped): it removes its marker first, even while its own
+		// readers keep its entry locked.
+		return true
+	}
 	lk, ok, err := tryLockEntry(r.e)
 	if err != nil || !ok {
 		return false
 	}
-	lk.Close()
+	r.e.unlock(lk)
 	return true
 }

@@ -167,7 +167,7 @@ func FuzzFollowMarker(f *testing.F) {
 		if err := root.WriteFile(e.marker(), b, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		fd, size, ok := e.follow("http://h/x")
+		fd, _, size, ok := e.follow("http://h/x")
 		if !ok {
 			return
 		}

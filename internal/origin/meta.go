@@ -26,6 +26,10 @@ type meta struct {
 	// Validated is when the origin last confirmed this content (the end
 	// of the fetch or a 304), in Unix nanoseconds.
 	Validated int64 `json:"validated"`
+	// Oversize marks a note, not an entry: there is no data, because the
+	// object's chunked body outgrew the cache when Validated was. For
+	// OversizeTTL the URL is streamed uncached.
+	Oversize bool `json:"oversize,omitempty"`
 }
 
 func (m meta) validated() time.Time { return time.Unix(0, m.Validated) }
@@ -73,6 +77,29 @@ func (e entry) meta() string { return e.key + ".meta" }
 // read returns the entry's metadata when the entry is complete: metadata
 // for url and a data file of the recorded size. The caller holds the lock.
 func (e entry) read(url string) (meta, bool) {
+	m, ok := e.readMeta(url)
+	return m, ok && e.complete(m)
+}
+
+// complete reports whether m describes a published object whose data file
+// has the recorded size.
+func (e entry) complete(m meta) bool {
+	if m.Oversize {
+		return false
+	}
+	fi, err := e.root.Stat(e.data())
+	return err == nil && fi.Mode().IsRegular() && fi.Size() == m.Size
+}
+
+// oversized reports whether m is a note, younger than OversizeTTL, that
+// the object outgrew the cache.
+func (m meta) oversized() bool {
+	return m.Oversize && time.Since(m.validated()) < OversizeTTL
+}
+
+// readMeta returns the entry's metadata file when it decodes and is about
+// url. The caller holds the lock.
+func (e entry) readMeta(url string) (meta, bool) {
 	f, err := e.root.Open(e.meta())
 	if err != nil {
 		return meta{}, false
@@ -84,10 +111,6 @@ func (e entry) read(url string) (meta, bool) {
 	}
 	m, err := decodeMeta(b)
 	if err != nil || m.URL != url {
-		return meta{}, false
-	}
-	fi, err := e.root.Stat(e.data())
-	if err != nil || !fi.Mode().IsRegular() || fi.Size() != m.Size {
 		return meta{}, false
 	}
 	return m, true
@@ -135,6 +158,15 @@ func (e entry) touch() {
 func (e entry) remove() {
 	e.root.Remove(e.meta())
 	e.root.Remove(e.data())
+}
+
+// unlock releases the entry lock lk and removes the lock file, which is
+// the holder's to remove (lockEntry handles an open of the name that
+// races with it): lock files exist only while an entry is in use, so
+// names that were asked for once, or that got 404, leave no file.
+func (e entry) unlock(lk *os.File) {
+	e.root.Remove(e.lock())
+	lk.Close()
 }
 
 // removeTemps deletes temporary files a dead process left for this entry.

@@ -54,16 +54,20 @@ func (c *counters) fail(err error, def stats.OriginError) {
 	c.mu.Unlock()
 }
 
-// fill counts a cache fill's end: published, or aborted with err (nil
-// when it completed but was not kept: too large for the cache).
+// fill counts a cache fill's end: published, or aborted (not published)
+// with err, which is also counted by class when it is the origin's
+// failure, not one of the cache's own limits (the size bound, the fill
+// time limit: the origin did nothing wrong).
 func (c *counters) fill(published bool, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch {
 	case published:
 		c.s.Fills++
-	case err != nil:
-		c.s.AbortedFills++
+		return
+	}
+	c.s.AbortedFills++
+	if err != nil && !errors.Is(err, errOversize) && !errors.Is(err, errNoRoom) && !errors.Is(err, ErrFillTimeout) {
 		c.s.Errors[classify(err, stats.OriginBody)]++
 	}
 }
