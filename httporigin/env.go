@@ -19,12 +19,14 @@ const (
 	EnvNetworks       = "FBTFTP_HTTP_ALLOW_NET"       // Config.Networks, comma-separated prefixes
 	EnvCacheDir       = "FBTFTP_HTTP_CACHE"           // Config.CacheDir
 	EnvCacheMaxBytes  = "FBTFTP_HTTP_CACHE_SIZE"      // Config.CacheMaxBytes, bytes
+	EnvCacheEntries   = "FBTFTP_HTTP_CACHE_ENTRIES"   // Config.CacheMaxEntries
 	EnvCacheMaxAge    = "FBTFTP_HTTP_CACHE_MAX_AGE"   // Config.CacheMaxAge, a Go duration
 	EnvConnectTimeout = "FBTFTP_HTTP_CONNECT_TIMEOUT" // Config.ConnectTimeout
 	EnvHeaderTimeout  = "FBTFTP_HTTP_HEADER_TIMEOUT"  // Config.HeaderTimeout
 	EnvIdleTimeout    = "FBTFTP_HTTP_IDLE_TIMEOUT"    // Config.IdleTimeout
 	EnvMaxSize        = "FBTFTP_HTTP_MAX_SIZE"        // Config.MaxSize, bytes
 	EnvClientHeaders  = "FBTFTP_HTTP_CLIENT_HEADERS"  // Config.ClientHeaders, "1"
+	EnvFillTimeout    = "FBTFTP_HTTP_FILL_TIMEOUT"    // Config.FillTimeout
 )
 
 // Environ encodes c for a worker's environment ("NAME=value" entries for
@@ -57,11 +59,13 @@ func (c Config) Environ() []string {
 	add(EnvNetworks, strings.Join(nets, ","))
 	add(EnvCacheDir, c.CacheDir)
 	add(EnvCacheMaxBytes, num(c.CacheMaxBytes))
+	add(EnvCacheEntries, num(int64(c.CacheMaxEntries)))
 	add(EnvCacheMaxAge, dur(c.CacheMaxAge))
 	add(EnvConnectTimeout, dur(c.ConnectTimeout))
 	add(EnvHeaderTimeout, dur(c.HeaderTimeout))
 	add(EnvIdleTimeout, dur(c.IdleTimeout))
 	add(EnvMaxSize, num(c.MaxSize))
+	add(EnvFillTimeout, dur(c.FillTimeout))
 	if c.ClientHeaders {
 		add(EnvClientHeaders, "1")
 	}
@@ -106,11 +110,18 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	}
 	c.CacheDir = getenv(EnvCacheDir)
 	num(EnvCacheMaxBytes, &c.CacheMaxBytes)
+	var entries int64
+	num(EnvCacheEntries, &entries)
+	if entries > 1<<31-1 {
+		errs = append(errs, EnvCacheEntries+": too large")
+	}
+	c.CacheMaxEntries = int(entries)
 	dur(EnvCacheMaxAge, &c.CacheMaxAge)
 	dur(EnvConnectTimeout, &c.ConnectTimeout)
 	dur(EnvHeaderTimeout, &c.HeaderTimeout)
 	dur(EnvIdleTimeout, &c.IdleTimeout)
 	num(EnvMaxSize, &c.MaxSize)
+	dur(EnvFillTimeout, &c.FillTimeout)
 	switch v := getenv(EnvClientHeaders); v {
 	case "", "0":
 	case "1":

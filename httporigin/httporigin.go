@@ -70,8 +70,12 @@ type Config struct {
 	// origin.Cache). It is opened by New, so it may lie outside the
 	// worker's chroot; it must be writable by the worker's user.
 	CacheDir string
-	// CacheMaxBytes bounds the cache (1 GiB when zero).
+	// CacheMaxBytes bounds the bytes of the cached objects, fills in
+	// progress included, at every moment (1 GiB when zero).
 	CacheMaxBytes int64
+	// CacheMaxEntries bounds the number of cached objects (10000 when
+	// zero); each is two files at rest.
+	CacheMaxEntries int
 	// CacheMaxAge serves an entry without revalidation when it was
 	// validated less than this ago (0: revalidate every download with
 	// ETag / Last-Modified).
@@ -83,6 +87,10 @@ type Config struct {
 	ConnectTimeout, HeaderTimeout, IdleTimeout time.Duration
 	// MaxSize, when positive, refuses larger objects with ERROR 0.
 	MaxSize int64
+	// FillTimeout bounds how long a cache fill may go on after the
+	// session that started it has ended (DefaultFillTimeout when zero):
+	// Drain stops the fills still running then, and the worker exits.
+	FillTimeout time.Duration
 	// ClientHeaders sends, with every origin request, who asks:
 	// X-TFTP-Client-IP, X-TFTP-Client-MAC (when the neighbour table
 	// knows it), X-TFTP-Server-IP (the address the client talked to) and
@@ -99,19 +107,23 @@ type Config struct {
 // fbtftp.Drainer (cache fills finish before the worker exits) and
 // fbtftp.OriginReporter (what it did with origins, for the metrics).
 type Handler struct {
-	next      fbtftp.Handler
-	prefix    *url.URL
-	allowed   []prefix // where routes may go: Origin, Origins, the map rules' prefixes
-	client    *origin.Client
-	transport *http.Transport
-	headers   bool // Config.ClientHeaders
+	next        fbtftp.Handler
+	fillTimeout time.Duration
+	prefix      *url.URL
+	allowed     []prefix // where routes may go: Origin, Origins, the map rules' prefixes
+	client      *origin.Client
+	transport   *http.Transport
+	headers     bool // Config.ClientHeaders
 }
 
 // New returns a Handler in front of next (nil: URL routes and Origin
 // only). Call it before the worker's sandbox: it opens the cache directory
 // and reads the system's name resolution files, which a chroot hides.
 func New(next fbtftp.Handler, cfg Config) (*Handler, error) {
-	h := &Handler{next: next, headers: cfg.ClientHeaders}
+	h := &Handler{next: next, headers: cfg.ClientHeaders, fillTimeout: cfg.FillTimeout}
+	if h.fillTimeout <= 0 {
+		h.fillTimeout = DefaultFillTimeout
+	}
 	if cfg.Origin != "" {
 		u, err := parseOrigin(cfg.Origin)
 		if err != nil {
@@ -142,7 +154,7 @@ func New(next fbtftp.Handler, cfg Config) (*Handler, error) {
 		return nil, err
 	}
 	if cfg.CacheDir != "" {
-		c.Cache = &origin.Cache{Dir: cfg.CacheDir, MaxBytes: cfg.CacheMaxBytes, MaxAge: cfg.CacheMaxAge}
+		c.Cache = &origin.Cache{Dir: cfg.CacheDir, MaxBytes: cfg.CacheMaxBytes, MaxEntries: cfg.CacheMaxEntries, MaxAge: cfg.CacheMaxAge}
 		if err := c.Cache.OpenDir(); err != nil {
 			return nil, fmt.Errorf("cache: %w", err)
 		}
@@ -218,16 +230,53 @@ func (h *Handler) ReceiveTFTP(ctx context.Context, r *fbtftp.Request) (fbtftp.Wr
 // failures, cache fills and evictions since the last call.
 func (h *Handler) TakeOriginStats() fbtftp.OriginStats { return h.client.TakeStats() }
 
+// DefaultFillTimeout is Config.FillTimeout's default: how long a cache
+// fill may go on after its session. A UEFI client's size probe ends its
+// session at once and its download reads the fill along from another
+// worker, so the limit must let the largest object arrive at the origin's
+// pace (5 minutes is 1 GiB at 3.6 MB/s).
+const DefaultFillTimeout = 5 * time.Minute
+
+// ErrFillTimeout is the cause Drain gives the fills it stops (errors.Is).
+var ErrFillTimeout = origin.ErrFillTimeout
+
 // Drain waits for the cache fills this process started (a client that
 // only probed the size does not wait for them) so that the next download
-// finds the object complete. It returns early when ctx ends.
+// finds the object complete. It waits at most Config.FillTimeout, the one
+// place that limit applies, then stops the fills still running (their
+// temporary files deleted, readers in other workers failing with ERROR
+// 0) and returns an error wrapping ErrFillTimeout that says how many it
+// stopped: fbtftp.ServeWorker logs it. When ctx ends first (the session
+// deadline, SIGTERM), it stops them too and returns ctx's cause.
 func (h *Handler) Drain(ctx context.Context) error {
 	if d, ok := h.next.(fbtftp.Drainer); ok {
 		if err := d.Drain(ctx); err != nil {
 			return err
 		}
 	}
-	return h.client.Wait(ctx)
+	limit := fmt.Errorf("%w (%s after the session)", ErrFillTimeout, h.fillTimeout)
+	ctx, cancel := context.WithTimeoutCause(ctx, h.fillTimeout, limit)
+	defer cancel()
+	if err := h.client.Wait(ctx); err != nil {
+		n := h.client.Abort(err)
+		return fmt.Errorf("stopped %d cache fill(s): %w", n, err)
+	}
+	return nil
+}
+
+// CacheCounters is what the cache did in this worker process (one
+// session, and the fills it left running): fills started, published and
+// stopped (by the size bound, MaxSize or FillTimeout), bytes written,
+// evictions, and the usage the last reservation saw. Zero without a
+// cache. See origin.CacheCounters for each field.
+type CacheCounters = origin.CacheCounters
+
+// CacheCounters returns the cache's counters for this process.
+func (h *Handler) CacheCounters() CacheCounters {
+	if h.client.Cache == nil {
+		return CacheCounters{}
+	}
+	return h.client.Cache.Counters()
 }
 
 // fetch opens a route if it lies under an allowed prefix (checkRoute).

@@ -261,17 +261,19 @@ func TestNewRejectsBadConfig(t *testing.T) {
 
 func TestEnvRoundTrip(t *testing.T) {
 	in := Config{
-		Origin:         "http://127.0.0.1:8080/tftp/",
-		Origins:        []string{"http://a", "https://b:8443"},
-		Networks:       []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
-		CacheDir:       "/var/cache/fbtftp",
-		CacheMaxBytes:  1 << 30,
-		CacheMaxAge:    time.Minute,
-		ConnectTimeout: 2 * time.Second,
-		HeaderTimeout:  3 * time.Second,
-		IdleTimeout:    4 * time.Second,
-		MaxSize:        5 << 20,
-		ClientHeaders:  true,
+		Origin:          "http://127.0.0.1:8080/tftp/",
+		Origins:         []string{"http://a", "https://b:8443"},
+		Networks:        []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
+		CacheDir:        "/var/cache/fbtftp",
+		CacheMaxBytes:   1 << 30,
+		CacheMaxEntries: 500,
+		CacheMaxAge:     time.Minute,
+		ConnectTimeout:  2 * time.Second,
+		HeaderTimeout:   3 * time.Second,
+		IdleTimeout:     4 * time.Second,
+		MaxSize:         5 << 20,
+		ClientHeaders:   true,
+		FillTimeout:     90 * time.Second,
 	}
 	env := map[string]string{}
 	for _, kv := range in.Environ() {
@@ -292,6 +294,9 @@ func TestEnvRoundTrip(t *testing.T) {
 		{EnvIdleTimeout: "soon"},
 		{EnvCacheMaxBytes: "-1"},
 		{EnvNetworks: "10.0.0.0/33"},
+		{EnvCacheEntries: "-3"},
+		{EnvCacheEntries: "99999999999"},
+		{EnvFillTimeout: "-1s"},
 	} {
 		if _, err := ConfigFromEnv(func(k string) string { return bad[k] }); err == nil {
 			t.Errorf("%v: no error", bad)
@@ -304,7 +309,8 @@ func equalConfig(a, b Config) bool {
 		len(a.Networks) != len(b.Networks) || a.CacheDir != b.CacheDir ||
 		a.CacheMaxBytes != b.CacheMaxBytes || a.CacheMaxAge != b.CacheMaxAge ||
 		a.ConnectTimeout != b.ConnectTimeout || a.HeaderTimeout != b.HeaderTimeout ||
-		a.IdleTimeout != b.IdleTimeout || a.MaxSize != b.MaxSize || a.ClientHeaders != b.ClientHeaders {
+		a.IdleTimeout != b.IdleTimeout || a.MaxSize != b.MaxSize || a.ClientHeaders != b.ClientHeaders ||
+		a.CacheMaxEntries != b.CacheMaxEntries || a.FillTimeout != b.FillTimeout {
 		return false
 	}
 	for i := range a.Networks {
@@ -355,6 +361,53 @@ func TestCacheServesRepeatsWithOneFetch(t *testing.T) {
 	}
 	if n := o.hits.Load(); n != 1 {
 		t.Fatalf("%d origin requests, want 1", n)
+	}
+}
+
+// TestDrainFillTimeout: a fill that outlives its session (the client only
+// probed the size) is stopped by Drain after FillTimeout, counted, and
+// leaves no file; the worker does not wait for the origin.
+func TestDrainFillTimeout(t *testing.T) {
+	o := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "100000000")
+		for range 2000 { // a trickle: never idle, never done
+			if _, err := w.Write(make([]byte, 512)); err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+			select {
+			case <-r.Context().Done():
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}))
+	defer o.Close()
+	cache := filepath.Join(t.TempDir(), "cache")
+	h, err := New(nil, Config{Origins: []string{o.URL}, CacheDir: cache, FillTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := h.ServeTFTP(context.Background(), newRequest(o.URL+"/initrd"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data.Close() // a size probe
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	start := time.Now()
+	err = h.Drain(ctx)
+	if !errors.Is(err, ErrFillTimeout) || !strings.Contains(err.Error(), "stopped 1 cache fill") {
+		t.Fatalf("Drain = %v, want the fill time limit", err)
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("Drain took %v", d)
+	}
+	if ents, _ := os.ReadDir(cache); len(ents) != 0 {
+		t.Errorf("%d files left in the cache", len(ents))
+	}
+	if c := h.CacheCounters(); c.AbortedTimeout != 1 || c.FillsStarted != 1 {
+		t.Errorf("counters %+v", c)
 	}
 }
 

@@ -159,6 +159,8 @@ func parseArgs(args []string) (*options, error) {
 		"http-allow-net":       o.httpAllowNetOpt,
 		"http-cache":           o.httpCacheOpt,
 		"http-cache-size":      size(&o.http.CacheMaxBytes, "HTTP cache size"),
+		"http-cache-entries":   integer(&o.http.CacheMaxEntries, 1, 1<<30, "HTTP cache entries"),
+		"http-fill-timeout":    duration(&o.http.FillTimeout, false, "HTTP cache fill time limit"),
 		"http-cache-max-age":   duration(&o.http.CacheMaxAge, true, "HTTP cache max age"),
 		"http-connect-timeout": duration(&o.http.ConnectTimeout, false, "HTTP connect timeout"),
 		"http-timeout":         o.httpTimeoutOpt,

@@ -318,7 +318,8 @@ func TestHTTPOptions(t *testing.T) {
 	o, err := parseArgs([]string{"-L", "-s", "/srv", "--http-origin", "http://repo/tftp/",
 		"--http-allow-origin", "https://a,http://b:8080", "--http-allow-net", "10.0.0.0/8,192.0.2.7",
 		"--http-cache", "/var/cache/fbtftp", "--http-cache-size", "20G", "--http-cache-max-age", "1h",
-		"--http-connect-timeout", "2s", "--http-timeout", "7s", "--http-max-size", "2G", "--http-client-headers"})
+		"--http-connect-timeout", "2s", "--http-timeout", "7s", "--http-max-size", "2G", "--http-client-headers",
+		"--http-cache-entries", "500", "--http-fill-timeout", "90s"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -326,7 +327,8 @@ func TestHTTPOptions(t *testing.T) {
 	if !o.useHTTP || h.Origin != "http://repo/tftp/" || len(h.Origins) != 2 || len(h.Networks) != 2 ||
 		h.Networks[1].String() != "192.0.2.7/32" || h.CacheDir != "/var/cache/fbtftp" ||
 		h.CacheMaxBytes != 20<<30 || h.CacheMaxAge != time.Hour || h.ConnectTimeout != 2*time.Second ||
-		h.IdleTimeout != 7*time.Second || h.HeaderTimeout != 7*time.Second || h.MaxSize != 2<<30 || !h.ClientHeaders {
+		h.IdleTimeout != 7*time.Second || h.HeaderTimeout != 7*time.Second || h.MaxSize != 2<<30 || !h.ClientHeaders ||
+		h.CacheMaxEntries != 500 || h.FillTimeout != 90*time.Second {
 		t.Fatalf("%+v (useHTTP %v)", h, o.useHTTP)
 	}
 	o, err = parseArgs([]string{"-L", "-s", "/srv"})

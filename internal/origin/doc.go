@@ -33,14 +33,20 @@
 // # Cache
 //
 // With Client.Cache set, objects are kept in Cache.Dir, up to
-// Cache.MaxBytes (1 GiB by default), least recently used evicted first.
+// Cache.MaxBytes (1 GiB by default) and Cache.MaxEntries (10000), least
+// recently used evicted first. Both bounds hold at every moment, fills in
+// progress included: a fill reserves its bytes before writing them (see
+// budget.go).
 // The directory is opened once (Cache.OpenDir, or the first Open) and
 // then used through that descriptor (an *os.Root), every file by its name
 // in it, never by a path. Each entry is named by the SHA-256 of its URL:
 //
-//	<key>.lock    the entry's lock (flock, exclusive)
+//	<key>.lock    the entry's lock (flock, exclusive); only while in use:
+//	              the holder removes it when it unlocks
 //	<key>.data    the complete object
-//	<key>.meta    JSON: url, etag, last_modified, size, validated
+//	<key>.meta    JSON: url, etag, last_modified, size, validated; or a
+//	              note (oversize, no data) that a chunked body outgrew
+//	              the cache, which streams the URL for OversizeTTL
 //	<key>.*.part  an object being fetched (removed or renamed to .data)
 //	<key>.*.mtmp  metadata being written (renamed to .meta)
 //	<key>.fill    JSON: url, part (the .part file's name), size; while a
@@ -68,20 +74,31 @@
 //     validated time is updated and .data served. 404/410: the entry is
 //     deleted. 401/403: refused. Any other failure with an entry: the
 //     stale entry is served (stale-if-error). 200: a fill starts.
-//  5. A fill copies the body at the origin's pace into <key>.*.part,
-//     still holding the lock; the leader and its in-process joiners read
-//     that file along as it grows (ReadAt waits for missing bytes). When
-//     the body is complete and its length matches Content-Length, the
-//     file is fsynced, .meta removed, the file renamed to .data and a new
-//     .meta written (temp + rename); then the lock is released and, past
-//     MaxBytes, least recently used entries whose lock is free are
-//     deleted. A fill that fails (or is not published) deletes its
-//     temporary file and the outdated entry; readers get ERROR 0 once they
-//     reach the missing bytes. A fill ignores the end of the session that
-//     started it; only IdleTimeout, MaxSize or the process's exit stop it.
-//     Readers in other processes (followers) poll the .part file's size;
-//     the lock is the fill's sign of life: once it is free with bytes
-//     still missing, their read fails (ERROR 0) at once.
+//  5. A fill reserves its bytes (all of Content-Length, or a step at a
+//     time for a chunked body) under the cache-wide lock (flock on Dir),
+//     evicting least recently used entries whose lock is free until the
+//     objects and the new bytes fit MaxBytes and the entries MaxEntries;
+//     when no room can be made, the object is streamed uncached. It
+//     copies the body at the origin's pace into <key>.*.part, still
+//     holding the lock; the leader and its in-process joiners read that
+//     file along as it grows (ReadAt waits for missing bytes). When the
+//     body is complete and its length matches Content-Length, the file is
+//     fsynced, .meta removed, the file renamed to .data and a new .meta
+//     written (temp + rename); then the lock is released. A fill that
+//     fails removes its marker at once; its temporary file (still counted)
+//     and its lock stay until its last reader is done, then the file and
+//     the outdated entry are deleted; readers get ERROR 0 once they reach
+//     the missing bytes. A chunked body that would pass MaxBytes stops
+//     the fill: the reader that reaches the end of the file takes the
+//     rest of the body over and streams it (the client gets the whole
+//     object, the disk holds MaxBytes at most), and a note makes later
+//     Opens stream the URL without filling. A fill ignores the end of
+//     the session that started it; only IdleTimeout, MaxSize, the budget,
+//     Client.Abort (a worker's fill time limit) or the process's exit stop
+//     it. Readers in other processes (followers) poll the .part file's
+//     size; the marker and the lock are the fill's signs of life: once
+//     the marker no longer names the file, or the lock is free, with
+//     bytes still missing, their read fails (ERROR 0) at once.
 //  6. A cached entry is served as an *os.File (*File), read with ReadAt.
 //     Its modification time is set on each use: it is the LRU clock.
 //
@@ -90,19 +107,24 @@
 // the first process fetches, the others read its fill along, or, when
 // the size is unknown (chunked), wait on the lock and then find an entry
 // validated after they began. So a TFTP client's first block waits for the
-// origin's first bytes, not for the whole object. A fill outlives the download that started it (a UEFI
-// size probe ends its session at once); Client.Wait lets a worker finish
-// it before exiting. A killed process releases its locks with its file
-// descriptors; its temporary files are deleted by the next fill of the
-// entry.
+// origin's first bytes, not for the whole object. A fill outlives the
+// download that started it (a UEFI size probe ends its session at once);
+// Client.Wait lets a worker finish it before exiting, and Client.Abort
+// stops it when the worker's time for it is up. A killed process releases
+// its locks with its file descriptors; its temporary files and lock files
+// are deleted by the next reservation (any entry's).
 //
 // Objects whose Content-Length exceeds MaxBytes, and answers a shared
 // cache must not store (Cache-Control no-store or private, or a Vary on
 // any request header but Accept-Encoding; see WithHeader), are streamed
 // uncached (as a *Body, ending with the session), and concurrent Opens of
-// them each fetch; an older entry of the URL is deleted. A chunked object that turns out
-// larger than MaxBytes is served but not published. MaxBytes bounds the
-// published entries; fills in progress use disk for their objects on top.
+// them each fetch; an older entry of the URL is deleted. A chunked object
+// that turns out larger than MaxBytes is served (its end streamed) but
+// not published. MaxBytes counts the objects' bytes, published and being
+// filled; the metadata (a few hundred bytes, a block on disk, per entry)
+// is bounded by MaxEntries. An entry evicted while a session reads it
+// frees its space when that session ends. Cache.Counters reports what the
+// cache did in the process (fills, aborts by cause, evictions, bytes).
 //
 // The worker runs chrooted as an unprivileged user. It calls
 // Cache.OpenDir before the chroot, so Dir may lie outside the TFTP root
