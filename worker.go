@@ -98,9 +98,9 @@ func ServeWorker(ctx context.Context, h Handler, cfg WorkerConfig) error {
 		log = wlog.New(os.Stderr, "worker", ho.Settings.LogFormat, ho.Settings.Verbosity)
 	}
 
-	if spec.Landlock && log.Enabled(ctx, slog.LevelDebug) {
+	if (spec.Landlock || spec.Seccomp) && log.Enabled(ctx, slog.LevelDebug) {
 		log.Debug("sandbox", slog.String("chroot", spec.Chroot), slog.Int("uid", os.Getuid()),
-			slog.Int("landlock_abi", sandbox.Landlocked()))
+			slog.Int("landlock_abi", sandbox.Landlocked()), slog.Bool("seccomp", sandbox.Seccomped()))
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

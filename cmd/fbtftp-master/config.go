@@ -138,6 +138,9 @@ func (o *options) masterConfig(log *zap.Logger) (master.Config, error) {
 			spec.FSWrite = append(slices.Clone(spec.FSWrite), o.http.CacheDir)
 		}
 	}
+	// Workers then make no system call outside what sessions need
+	// (internal/sandbox), installed after Landlock, before Hello.
+	spec.Seccomp = !o.noSeccomp
 	worker, err := o.workerPath()
 	if err != nil {
 		return master.Config{}, err

@@ -72,6 +72,7 @@ type options struct {
 	http         httporigin.Config // --http-*: HTTP origins (fbtftp-worker-http)
 	useHTTP      bool              // an --http-* option, or map rules routing to URLs
 	noLandlock   bool              // --no-landlock
+	noSeccomp    bool              // --no-seccomp
 	extra        map[string]string // --set KEY=VALUE (Request.Extra)
 }
 
@@ -153,6 +154,7 @@ func parseArgs(args []string) (*options, error) {
 		"metrics-addr":         o.metricsAddrOpt,
 		"template-data":        o.templateDataOpt,
 		"no-landlock":          flag(&o.noLandlock),
+		"no-seccomp":           flag(&o.noSeccomp),
 		"set":                  o.setOpt,
 		"http-origin":          o.httpOriginOpt,
 		"http-allow-origin":    o.httpAllowOriginOpt,

@@ -14,7 +14,9 @@ import (
 //
 // With s.Landlock, access to the file system is then restricted to
 // s.FSRead (read) and s.FSWrite (read, create, write, remove files) with
-// Landlock, when the kernel has it; Landlocked reports the outcome.
+// Landlock, when the kernel has it; Landlocked reports the outcome. With
+// s.Seccomp, the system calls are then limited to an allow-list
+// (seccomp_linux.go); Seccomped reports the outcome.
 func Apply(s Spec) error {
 	var rules []dirRule
 	if s.Landlock {
@@ -54,12 +56,14 @@ func Apply(s Spec) error {
 	if err := noNewPrivs(); err != nil {
 		return err
 	}
-	if !s.Landlock {
-		return nil
+	if s.Landlock {
+		abi, err := enforceLandlock(rules)
+		landlocked = abi
+		if err != nil {
+			return err
+		}
 	}
-	abi, err := enforceLandlock(rules)
-	landlocked = abi
-	return err
+	return applySeccomp(s)
 }
 
 // landlocked is the Landlock ABI version Apply enforced (0: none).

@@ -101,7 +101,7 @@ func enforceLandlock(rules []dirRule) (int, error) {
 		return 0, nil
 	}
 	handled := handledFor(abi)
-	attr := unix.LandlockRulesetAttr{Handled_access_fs: handled}
+	attr := unix.LandlockRulesetAttr{Handled_access_fs: handled, Scoped: scopedFor(abi)}
 	rfd, _, errno := unix.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr), 0)
 	if errno != 0 {
 		return 0, fmt.Errorf("landlock_create_ruleset: %w", errno)

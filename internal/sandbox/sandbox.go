@@ -25,6 +25,11 @@ const (
 	EnvLandlock = "FBTFTP_LANDLOCK"
 	EnvFSRead   = "FBTFTP_FS_READ"
 	EnvFSWrite  = "FBTFTP_FS_WRITE"
+	// EnvSeccomp is "1" to install the seccomp filter (Spec.Seccomp);
+	// EnvSeccompLog "1" (from the master's own environment, which
+	// workers inherit) only logs what it would refuse (Spec.SeccompLog).
+	EnvSeccomp    = "FBTFTP_SECCOMP"
+	EnvSeccompLog = "FBTFTP_SECCOMP_LOG"
 )
 
 // Spec says how to confine a worker. The zero value confines nothing (an
@@ -42,6 +47,13 @@ type Spec struct {
 	Landlock bool
 	FSRead   []string
 	FSWrite  []string
+
+	// Seccomp limits the system calls to those a session needs (see
+	// seccomp_linux.go; linux/amd64 and linux/arm64), installed last.
+	// SeccompLog, for diagnosis only, allows the calls outside the list
+	// and has the kernel log them (audit type 1326, in the kernel log).
+	Seccomp    bool
+	SeccompLog bool
 }
 
 // ForUser builds the spec for running as the named user (a name or a
@@ -93,12 +105,18 @@ func (s Spec) Env() []string {
 	if s.Landlock {
 		env = append(env, EnvLandlock+"=1", EnvFSRead+"="+strings.Join(s.FSRead, "\n"), EnvFSWrite+"="+strings.Join(s.FSWrite, "\n"))
 	}
+	if s.Seccomp {
+		env = append(env, EnvSeccomp+"=1")
+	}
+	if s.SeccompLog {
+		env = append(env, EnvSeccompLog+"=1")
+	}
 	return env
 }
 
 // FromEnv decodes the spec the master put in the environment.
 func FromEnv(getenv func(string) string) (Spec, error) {
-	s := Spec{Chroot: getenv(EnvChroot)}
+	s := Spec{Chroot: getenv(EnvChroot), Seccomp: getenv(EnvSeccomp) == "1", SeccompLog: getenv(EnvSeccompLog) == "1"}
 	if getenv(EnvLandlock) == "1" {
 		s.Landlock = true
 		s.FSRead, s.FSWrite = pathList(getenv(EnvFSRead)), pathList(getenv(EnvFSWrite))

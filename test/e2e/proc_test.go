@@ -27,12 +27,15 @@ func TestSandbox(t *testing.T) {
 	writeFiles(t, root, map[string]int{"f": 10})
 	s := startServer(t, root, "127.0.0.1:0", "--prefork", "1", "-u", "nobody")
 	// The pool worker says Hello only once sandboxed; wait for a child in
-	// that state (a child seen earlier may still be starting).
+	// that state (a child seen earlier may still be starting, or be
+	// chrooted but not yet switched to the user: no_new_privs comes
+	// after that).
 	var kid int
 	deadline := time.Now().Add(10 * time.Second)
 	for kid == 0 {
 		for _, k := range children(s.pid()) {
-			if link, _ := os.Readlink(fmt.Sprintf("/proc/%d/root", k)); link == root {
+			st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", k))
+			if link, _ := os.Readlink(fmt.Sprintf("/proc/%d/root", k)); link == root && strings.Contains(string(st), "NoNewPrivs:\t1") {
 				kid = k
 			}
 		}
