@@ -168,7 +168,7 @@ func buildFilter(rules []rule) ([]unix.SockFilter, error) {
 		return unix.SockFilter{Code: code, Jt: jt, Jf: jf, K: k}
 	}
 	ret := func(action uint32) unix.SockFilter { return stmt(bpfRetK, action) }
-	var p []unix.SockFilter
+	p := make([]unix.SockFilter, 0, 16+3*len(rules))
 	p = append(p,
 		stmt(bpfLdAbsW, offArch),
 		jump(bpfJeqK, auditArch, 1, 0),
@@ -181,12 +181,12 @@ func buildFilter(rules []rule) ([]unix.SockFilter, error) {
 	// clone3 gets ENOSYS: a libc or runtime that probes it then uses
 	// clone, which the rules check.
 	p = append(p, jump(bpfJeqK, uint32(unix.SYS_CLONE3), 0, 1), ret(unix.SECCOMP_RET_ERRNO|uint32(unix.ENOSYS)))
-	seen := map[uintptr]bool{}
+	var seen [1024 / 64]uint64 // system call numbers are below 1024 on both architectures
 	for _, r := range rules {
-		if seen[r.nr] {
-			return nil, fmt.Errorf("seccomp: system call %d listed twice", r.nr)
+		if r.nr >= 1024 || seen[r.nr/64]&(1<<(r.nr%64)) != 0 {
+			return nil, fmt.Errorf("seccomp: system call %d listed twice or out of range", r.nr)
 		}
-		seen[r.nr] = true
+		seen[r.nr/64] |= 1 << (r.nr % 64)
 		if r.check == nil {
 			p = append(p, jump(bpfJeqK, uint32(r.nr), 0, 1), ret(unix.SECCOMP_RET_ALLOW))
 			continue

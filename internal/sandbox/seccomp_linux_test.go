@@ -408,3 +408,46 @@ func TestSeccompLogOnly(t *testing.T) {
 		t.Fatalf("%v\n%s", err, out)
 	}
 }
+
+// BenchmarkSeccompBuild is the filter's construction, done at every
+// worker start.
+func BenchmarkSeccompBuild(b *testing.B) {
+	for b.Loop() {
+		if _, err := buildFilter(syscallRules(os.Getpid())); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSeccompInstall is construction plus the seccomp(2) call, timed
+// in child processes (a filter cannot be removed, and a second install is
+// refused by the first): one install each, b.N children.
+func BenchmarkSeccompInstall(b *testing.B) {
+	if os.Getenv("FBTFTP_SECCOMP_BENCH") == "1" {
+		if err := noNewPrivs(); err != nil {
+			fmt.Println(err)
+			os.Exit(1)
+		}
+		start := time.Now()
+		err := installSeccomp(false)
+		d := time.Since(start)
+		if err != nil {
+			fmt.Println(err)
+			os.Exit(1)
+		}
+		fmt.Printf("installed in %d ns\n", d.Nanoseconds())
+		os.Exit(0)
+	}
+	var total time.Duration
+	for b.Loop() {
+		cmd := exec.Command(os.Args[0], "-test.run=^$", "-test.bench=^BenchmarkSeccompInstall$")
+		cmd.Env = append(os.Environ(), "FBTFTP_SECCOMP_BENCH=1")
+		out, err := cmd.CombinedOutput()
+		var ns int64
+		if _, serr := fmt.Sscanf(string(out), "installed in %d ns", &ns); err != nil || serr != nil {
+			b.Fatalf("%v\n%s", err, out)
+		}
+		total += time.Duration(ns)
+	}
+	b.ReportMetric(float64(total.Nanoseconds())/float64(b.N), "ns/install")
+}
