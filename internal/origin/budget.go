@@ -1,7 +1,6 @@
 package origin
 
 import (
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -28,7 +27,7 @@ import (
 //     cannot preallocate, a concurrent fill's scan sees only what was
 //     written, and the bound may be passed by one step per concurrent
 //     fill.
-//   - An object bytes count as the larger of their size and their
+//   - An object's bytes count as the larger of their size and their
 //     allocation; metadata, locks and markers (a few hundred bytes each,
 //     one block on disk) are bounded by MaxEntries, not counted.
 //
@@ -102,8 +101,10 @@ func splitName(name string) (key, kind string, ok bool) {
 		return "", "", false
 	}
 	key, rest := name[:keyLen], name[keyLen+1:]
-	if _, err := hex.DecodeString(key); err != nil || strings.ToLower(key) != key {
-		return "", "", false
+	for i := range keyLen {
+		if c := key[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return "", "", false
+		}
 	}
 	switch rest {
 	case "data", "meta", "lock", "fill":
@@ -118,19 +119,27 @@ func splitName(name string) (key, kind string, ok bool) {
 	return "", "", false
 }
 
-// scanDir reads the cache directory. Files that are not ours, and files
-// that vanish during the scan, are skipped.
+// scanDir reads the cache directory: the names, then one lstat for each
+// data and temporary file, and for each metadata file without data.
+// Files that are not ours, not regular, or that vanish during the scan
+// are skipped.
 func scanDir(root *os.Root) (*usage, error) {
-	ents, err := readDir(root)
+	d, err := root.Open(".")
+	if err != nil {
+		return nil, err
+	}
+	names, err := d.Readdirnames(-1)
+	d.Close()
 	if err != nil {
 		return nil, err
 	}
 	u := &usage{slots: make(map[string]*slot)}
-	for _, d := range ents {
-		if !d.Type().IsRegular() {
-			continue
-		}
-		key, kind, ok := splitName(d.Name())
+	stat := func(name string) (os.FileInfo, bool) {
+		fi, err := root.Lstat(name)
+		return fi, err == nil && fi.Mode().IsRegular()
+	}
+	for _, name := range names {
+		key, kind, ok := splitName(name)
 		if !ok {
 			continue
 		}
@@ -142,32 +151,32 @@ func scanDir(root *os.Root) (*usage, error) {
 		switch kind {
 		case "lock":
 			s.lock = true
-			continue
 		case "fill", "mtmp":
 			s.temps = true
-			continue
-		}
-		fi, err := d.Info()
-		if err != nil {
-			continue
-		}
-		switch kind {
-		case "data":
-			s.data, s.mtime = fi.Size(), fi.ModTime()
-			u.bytes += fi.Size()
 		case "meta":
 			s.meta = true
-			if s.data < 0 {
-				s.mtime = fi.ModTime()
+		case "data":
+			if fi, ok := stat(name); ok {
+				s.data, s.mtime = fi.Size(), fi.ModTime()
+				u.bytes += fi.Size()
 			}
 		case "part":
-			n := max(fi.Size(), allocated(fi))
-			s.parts += n
-			s.part, s.temps = true, true
-			u.bytes += n
+			if fi, ok := stat(name); ok {
+				n := max(fi.Size(), allocated(fi))
+				s.parts += n
+				s.part, s.temps = true, true
+				u.bytes += n
+			}
 		}
 	}
 	for _, s := range u.slots {
+		if s.meta && s.data < 0 {
+			// A note (or a metadata file left alone): its clock is its
+			// own time.
+			if fi, ok := stat(s.key + ".meta"); ok {
+				s.mtime = fi.ModTime()
+			}
+		}
 		if s.counted() {
 			u.entries++
 		}
