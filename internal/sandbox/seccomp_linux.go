@@ -29,7 +29,8 @@ import (
 //     kills the process: x32 numbers alias the x86_64 ones;
 //  3. the system call number against the allow-list (syscallRules), hot
 //     calls first, with argument checks for clone (threads only), socket
-//     (IPv4, IPv6, netlink route), kill and tgkill (this process only);
+//     (IPv4, IPv6, netlink route), kill and tgkill (this process only),
+//     mmap and mprotect (never executable memory);
 //  4. anything else kills the process (SECCOMP_RET_KILL_PROCESS: SIGSYS,
 //     which the master logs as a crash), except clone3, which fails with
 //     ENOSYS as runtimes that probe it expect.
@@ -56,8 +57,9 @@ const (
 
 // Offsets in struct seccomp_data: int nr; u32 arch; u64 ip; u64 args[6].
 // Arguments are read by their low 32 bits (little-endian on both
-// architectures): the kernel reads int arguments and clone's flags
-// (lower_32_bits) the same way.
+// architectures): the kernel reads int arguments, clone's flags
+// (lower_32_bits) and mmap's prot (unsigned long, whose PROT_ bits are
+// all in the low word) the same way.
 const (
 	offNr   = 0
 	offArch = 4
@@ -67,11 +69,13 @@ const (
 // x32Bit marks x32 system call numbers on x86_64.
 const x32Bit = 0x40000000
 
-// argCheck allows a call only when its first argument, read as 32 bits,
-// passes: equals one of in, or has the bits of set.
+// argCheck allows a call only when its argument number arg, read as 32
+// bits, passes: equals one of in, has every bit of set, or none of clear.
 type argCheck struct {
-	in  []uint32
-	set uint32
+	arg   int
+	in    []uint32
+	set   uint32
+	clear uint32
 }
 
 // rule is an allowed system call, with an optional check of its first
@@ -89,7 +93,8 @@ const netlinkRoute = unix.NETLINK_ROUTE
 // may name pid only). The calls, by what needs them:
 //
 //   - the Go runtime: threads (clone with CLONE_THREAD, arch_prctl on
-//     x86_64 for their TLS), memory (mmap, munmap, madvise, mprotect),
+//     x86_64 for their TLS), memory (mmap, munmap, madvise, mprotect;
+//     never PROT_EXEC),
 //     scheduling and timers (futex, nanosleep, sched_yield,
 //     sched_getaffinity, clock_gettime and gettimeofday when the vDSO
 //     falls back), signals (rt_sigaction, rt_sigprocmask, rt_sigreturn,
@@ -121,6 +126,7 @@ const netlinkRoute = unix.NETLINK_ROUTE
 // userfaultfd, process_vm_*, init_module, reboot, prctl, ioctl...
 func syscallRules(pid int) []rule {
 	self := &argCheck{in: []uint32{uint32(pid)}}
+	noExec := &argCheck{arg: 2, clear: unix.PROT_EXEC} // mmap's and mprotect's prot
 	rules := []rule{
 		// Hot: per packet and per poll.
 		{nr: unix.SYS_RECVMSG}, {nr: unix.SYS_SENDMSG}, {nr: unix.SYS_SENDMMSG},
@@ -132,8 +138,10 @@ func syscallRules(pid int) []rule {
 		{nr: unix.SYS_TGKILL, check: self}, {nr: unix.SYS_KILL, check: self},
 		{nr: unix.SYS_RT_SIGRETURN}, {nr: unix.SYS_RT_SIGPROCMASK}, {nr: unix.SYS_RT_SIGACTION},
 		{nr: unix.SYS_SIGALTSTACK},
-		// Memory and threads.
-		{nr: unix.SYS_MMAP}, {nr: unix.SYS_MUNMAP}, {nr: unix.SYS_MADVISE}, {nr: unix.SYS_MPROTECT},
+		// Memory (never executable: Go maps no code after it starts)
+		// and threads.
+		{nr: unix.SYS_MMAP, check: noExec}, {nr: unix.SYS_MPROTECT, check: noExec},
+		{nr: unix.SYS_MUNMAP}, {nr: unix.SYS_MADVISE},
 		{nr: unix.SYS_CLONE, check: &argCheck{set: unix.CLONE_THREAD | unix.CLONE_VM}},
 		{nr: unix.SYS_SCHED_GETAFFINITY},
 		{nr: unix.SYS_EXIT}, {nr: unix.SYS_EXIT_GROUP},
@@ -193,8 +201,11 @@ func buildFilter(rules []rule) ([]unix.SockFilter, error) {
 		}
 		// jeq nr ? next : skip block; block: ld arg0; tests; kill.
 		var block []unix.SockFilter
-		block = append(block, stmt(bpfLdAbsW, offArg0))
-		if r.check.set != 0 {
+		block = append(block, stmt(bpfLdAbsW, uint32(offArg0+8*r.check.arg)))
+		switch {
+		case r.check.clear != 0:
+			block = append(block, jump(bpfJsetK, r.check.clear, 0, 1), ret(killed), ret(unix.SECCOMP_RET_ALLOW))
+		case r.check.set != 0:
 			// Every bit of set must be there: one jset per bit.
 			for b := uint32(1); b != 0; b <<= 1 {
 				if r.check.set&b != 0 {
@@ -202,7 +213,7 @@ func buildFilter(rules []rule) ([]unix.SockFilter, error) {
 				}
 			}
 			block = append(block, ret(unix.SECCOMP_RET_ALLOW))
-		} else {
+		default:
 			for _, v := range r.check.in {
 				block = append(block, jump(bpfJeqK, v, 0, 1), ret(unix.SECCOMP_RET_ALLOW))
 			}

@@ -36,10 +36,8 @@ func run(t *testing.T, prog []unix.SockFilter, arch uint32, nr int, arg0 uint64)
 				a = uint32(nr)
 			case offArch:
 				a = arch
-			case offArg0:
+			case offArg0, offArg0 + 8*2: // the checks' arguments
 				a = uint32(arg0)
-			case offArg0 + 4:
-				a = uint32(arg0 >> 32)
 			default:
 				t.Fatalf("pc %d: load of offset %d", pc, in.K)
 			}
@@ -122,6 +120,10 @@ func TestSeccompProgram(t *testing.T) {
 		{"pidfd_open", auditArch, unix.SYS_PIDFD_OPEN, 0, kill},
 		{"listen", auditArch, unix.SYS_LISTEN, 0, kill},
 		{"number past the table", auditArch, 4000, 0, kill},
+		{"mmap read-write", auditArch, unix.SYS_MMAP, unix.PROT_READ | unix.PROT_WRITE, allow},
+		{"mmap executable", auditArch, unix.SYS_MMAP, unix.PROT_READ | unix.PROT_EXEC, kill},
+		{"mprotect none", auditArch, unix.SYS_MPROTECT, unix.PROT_NONE, allow},
+		{"mprotect executable", auditArch, unix.SYS_MPROTECT, unix.PROT_READ | unix.PROT_EXEC, kill},
 	} {
 		if got := run(t, prog, c.arch, c.nr, c.arg0); got != c.want {
 			t.Errorf("%s (nr %d, arg %#x): %#x, want %#x", c.name, c.nr, c.arg0, got, c.want)
@@ -135,7 +137,7 @@ func TestSeccompProgram(t *testing.T) {
 	for _, r := range rules {
 		arg := uint64(0)
 		if r.check != nil {
-			arg = uint64(r.check.set)
+			arg = uint64(r.check.set) // 0 passes a clear check
 			if r.check.in != nil {
 				arg = uint64(r.check.in[0])
 			}
@@ -204,6 +206,17 @@ var seccompCases = []struct {
 		}
 		_, _, errno := syscall.RawSyscall(x32Bit|syscall.SYS_GETPID, 0, 0, 0)
 		return errnoErr(errno)
+	}},
+	{"mmap executable", "killed", func() error {
+		_, err := unix.Mmap(-1, 0, 4096, unix.PROT_READ|unix.PROT_WRITE|unix.PROT_EXEC, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+		return err
+	}},
+	{"mprotect executable", "killed", func() error {
+		b, err := unix.Mmap(-1, 0, 4096, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+		if err != nil {
+			return err
+		}
+		return unix.Mprotect(b, unix.PROT_READ|unix.PROT_EXEC)
 	}},
 	{"clone3", "ENOSYS", func() error {
 		_, _, errno := syscall.RawSyscall(unix.SYS_CLONE3, 0, 0, 0)
