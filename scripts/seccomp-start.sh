@@ -26,11 +26,19 @@ for ((r = 1; r <= rounds; r++)); do
 		"$bin/fbtftp-master" -L -a "127.0.0.1:$port" -s "$root" "${user[@]}" --worker "$bin/$worker" \
 			--metrics-addr "127.0.0.1:$((port + 1))" --log-format json "${extra[@]}" 2>/dev/null &
 		pid=$!
-		for ((i = 0; i < 100; i++)); do
-			curl -sf "http://127.0.0.1:$((port + 1))/metrics" >/dev/null && break
+		up=0
+		for ((i = 0; i < 200; i++)); do
+			kill -0 "$pid" 2>/dev/null || break
+			curl -sf "http://127.0.0.1:$((port + 1))/metrics" >/dev/null && up=1 && break
 			sleep 0.05
 		done
-		"$bin/fbtftp-bench" load -server "127.0.0.1:$port" -file f -n "$n" -c 1 >/dev/null
+		if [ "$up" = 0 ]; then
+			echo "round $r $mode: the master did not start on port $port (in use?); next port" >&2
+			kill "$pid" 2>/dev/null || true
+			port=$((port + 2))
+			continue
+		fi
+		timeout 600 "$bin/fbtftp-bench" load -server "127.0.0.1:$port" -file f -n "$n" -c 1 >/dev/null
 		m=$(curl -sf "http://127.0.0.1:$((port + 1))/metrics")
 		kill "$pid"
 		wait "$pid" || true
