@@ -30,7 +30,7 @@ LDFLAGS := -X github.com/fbtftp-go/fbtftp/internal/version.version=$(VERSION) \
 # Pinned packaging tools, run with `go run`: never linked into the server.
 NFPM ?= $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.48.0
 
-.PHONY: all build test unit fuzz bench run vet clean install uninstall dist man deb image
+.PHONY: all build test unit fuzz bench run vet clean install uninstall dist man deb image helm-check
 
 all: build
 
@@ -49,7 +49,13 @@ unit:
 fuzz:
 	scripts/fuzz.sh $(FUZZTIME)
 
-test: build vet unit fuzz
+test: build vet unit fuzz helm-check
+
+# The Helm chart (deploy/helm): helm's lint and rendering at a pinned
+# version, strict decoding into the Kubernetes API types, the rendered
+# command line against bin/fbtftp-master. A module of its own.
+helm-check: build
+	GO=$(GO) FBTFTP_MASTER=$(abspath $(BIN))/fbtftp-master deploy/helm/check/run.sh
 
 # Benchmarks are never part of `make test` (timing is noisy here).
 bench: build
