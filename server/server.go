@@ -63,6 +63,10 @@ type Server struct {
 	Prefork      int
 	MaxWorkers   int
 	DrainTimeout time.Duration
+	// MaxSessionsPerClient bounds the sessions of one client address (an
+	// IPv6 client counts by its /64): 0 means 8, a negative value no
+	// limit (--max-sessions-per-client).
+	MaxSessionsPerClient int
 	// Logger receives the server's logs; nil discards them.
 	Logger *zap.Logger
 
@@ -136,7 +140,7 @@ func (s *Server) Run(ctx context.Context) error {
 	counters := &master.ServerCounters{}
 	m, err := master.New(master.Config{
 		Listeners: ls, WorkerPath: worker, WorkerArgs: s.WorkerArgs, Sandbox: spec, Settings: settings,
-		Prefork: s.Prefork, MaxWorkers: s.MaxWorkers, DrainTimeout: s.DrainTimeout,
+		Prefork: s.Prefork, MaxWorkers: s.MaxWorkers, MaxSessionsPerClient: s.MaxSessionsPerClient, DrainTimeout: s.DrainTimeout,
 		Logger: log, Observer: counters,
 		OnSession: s.SessionStats,
 	})

@@ -158,17 +158,33 @@ func (o *options) masterConfig(log *zap.Logger) (master.Config, error) {
 		env = append(env, o.http.Environ()...)
 	}
 	return master.Config{
-		WorkerPath:   worker,
-		WorkerEnv:    env,
-		Sandbox:      spec,
-		Settings:     settings,
-		Prefork:      o.prefork,
-		MaxWorkers:   o.maxWorkers,
-		DrainTimeout: o.drainTimeout,
-		AllowWrite:   !o.readOnly,
-		Ports:        o.ports,
-		Logger:       log.Named("master"),
+		WorkerPath:           worker,
+		WorkerEnv:            env,
+		Sandbox:              spec,
+		Settings:             settings,
+		Prefork:              o.prefork,
+		MaxWorkers:           o.maxWorkers,
+		MaxSessionsPerClient: perClientLimit(o.maxPerClient),
+		DrainTimeout:         o.drainTimeout,
+		AllowWrite:           !o.readOnly,
+		Ports:                o.ports,
+		Logger:               log.Named("master"),
+		// The master owns this process: what workers leave is its to reap.
+		ReapOrphans: true,
 	}, nil
+}
+
+// perClientLimit maps --max-sessions-per-client (-1 when not given, 0 for
+// no limit) to master.Config.MaxSessionsPerClient (0 for the default, a
+// negative value for no limit).
+func perClientLimit(n int) int {
+	switch {
+	case n < 0:
+		return 0
+	case n == 0:
+		return -1
+	}
+	return n
 }
 
 // workerPath is --worker, else fbtftp-worker (fbtftp-worker-http when HTTP

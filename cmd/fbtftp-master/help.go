@@ -125,6 +125,9 @@ var optionDocs = []optionDoc{
 	{long: []string{"max-workers"}, arg: "N", section: "Workers and limits",
 		help: "at most N sessions at once (default 1024)",
 		man:  "At most N sessions at once (default 1024); a request beyond gets ERROR 0 \"server busy\" (logged, at most 5 lines per 10 s)."},
+	{long: []string{"max-sessions-per-client"}, arg: "N", section: "Workers and limits",
+		help: "at most N of them for one client address or IPv6 /64 (default 8; 0: no limit)",
+		man:  "At most N of those sessions for one client address, an IPv6 client counting by its /64 (default 8; 0: no limit). A request beyond is dropped without an answer: the client's retransmission gets in once one of its sessions, and its worker, is gone. Clients behind one NAT address share the limit."},
 	{long: []string{"drain-timeout"}, arg: "D", section: "Workers and limits",
 		help: "on SIGTERM let sessions finish for D (default 30s)",
 		man:  "On SIGTERM or SIGINT, stop reading requests and let running sessions finish for D (a Go duration: 30s, 2m; default 30s), then stop their workers."},
@@ -136,7 +139,7 @@ var optionDocs = []optionDoc{
 		man:  "Do not limit the workers' system calls with the seccomp allow-list (by default, on linux/amd64 and linux/arm64, a worker that makes a call outside what sessions need is killed with SIGSYS; custom workers that need more run with this option)."},
 	{long: []string{"metrics-addr"}, arg: "HOST:PORT", section: "Workers and limits",
 		help: "serve Prometheus metrics there",
-		man:  "Serve Prometheus metrics on http://HOST:PORT/metrics and a health check on /healthz (200, or 503 while draining or not yet serving). The listener serves until the drain is over. Off by default."},
+		man:  "Serve Prometheus metrics on http://HOST:PORT/metrics and a health check on /healthz (200, or 503 while draining, not yet serving, or while workers fail to start). The listener serves until the drain is over. Off by default."},
 
 	// HTTP origins.
 	{long: []string{"http-origin"}, arg: "URL", section: "HTTP origins",

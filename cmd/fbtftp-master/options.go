@@ -65,6 +65,7 @@ type options struct {
 	worker       string            // --worker
 	prefork      int               // --prefork
 	maxWorkers   int               // --max-workers
+	maxPerClient int               // --max-sessions-per-client; -1 when not given, 0 for no limit
 	drainTimeout time.Duration     // --drain-timeout
 	logFormat    string            // --log-format
 	metricsAddr  string            // --metrics-addr HOST:PORT (Prometheus; served by the metrics wiring)
@@ -89,7 +90,7 @@ func (o *options) standalone() bool { return o.listen || o.foreground }
 // printed its version and exited 0: the returned options then have version
 // set, along with the error, and the caller does the same.
 func parseArgs(args []string) (*options, error) {
-	o := &options{user: "nobody", umask: -1, retransmit: time.Second, family: udp.AnyFamily, idle: defaultIdle}
+	o := &options{user: "nobody", umask: -1, retransmit: time.Second, family: udp.AnyFamily, idle: defaultIdle, maxPerClient: -1}
 	flag := func(p *bool) func(string, string) error {
 		return func(string, string) error { *p = true; return nil }
 	}
@@ -146,28 +147,29 @@ func parseArgs(args []string) (*options, error) {
 		"help":       flag(&o.help),
 
 		// Ours.
-		"worker":               o.workerOpt,
-		"prefork":              integer(&o.prefork, 0, 4096, "prefork"),
-		"max-workers":          integer(&o.maxWorkers, 1, 1<<20, "max-workers"),
-		"drain-timeout":        o.drainTimeoutOpt,
-		"log-format":           o.logFormatOpt,
-		"metrics-addr":         o.metricsAddrOpt,
-		"template-data":        o.templateDataOpt,
-		"no-landlock":          flag(&o.noLandlock),
-		"no-seccomp":           flag(&o.noSeccomp),
-		"set":                  o.setOpt,
-		"http-origin":          o.httpOriginOpt,
-		"http-allow-origin":    o.httpAllowOriginOpt,
-		"http-allow-net":       o.httpAllowNetOpt,
-		"http-cache":           o.httpCacheOpt,
-		"http-cache-size":      size(&o.http.CacheMaxBytes, "HTTP cache size"),
-		"http-cache-entries":   integer(&o.http.CacheMaxEntries, 1, 1<<30, "HTTP cache entries"),
-		"http-fill-timeout":    duration(&o.http.FillTimeout, false, "HTTP cache fill time limit"),
-		"http-cache-max-age":   duration(&o.http.CacheMaxAge, true, "HTTP cache max age"),
-		"http-connect-timeout": duration(&o.http.ConnectTimeout, false, "HTTP connect timeout"),
-		"http-timeout":         o.httpTimeoutOpt,
-		"http-max-size":        size(&o.http.MaxSize, "HTTP object size limit"),
-		"http-client-headers":  flag(&o.http.ClientHeaders),
+		"worker":                  o.workerOpt,
+		"prefork":                 integer(&o.prefork, 0, 4096, "prefork"),
+		"max-workers":             integer(&o.maxWorkers, 1, 1<<20, "max-workers"),
+		"max-sessions-per-client": integer(&o.maxPerClient, 0, 1<<20, "max-sessions-per-client"),
+		"drain-timeout":           o.drainTimeoutOpt,
+		"log-format":              o.logFormatOpt,
+		"metrics-addr":            o.metricsAddrOpt,
+		"template-data":           o.templateDataOpt,
+		"no-landlock":             flag(&o.noLandlock),
+		"no-seccomp":              flag(&o.noSeccomp),
+		"set":                     o.setOpt,
+		"http-origin":             o.httpOriginOpt,
+		"http-allow-origin":       o.httpAllowOriginOpt,
+		"http-allow-net":          o.httpAllowNetOpt,
+		"http-cache":              o.httpCacheOpt,
+		"http-cache-size":         size(&o.http.CacheMaxBytes, "HTTP cache size"),
+		"http-cache-entries":      integer(&o.http.CacheMaxEntries, 1, 1<<30, "HTTP cache entries"),
+		"http-fill-timeout":       duration(&o.http.FillTimeout, false, "HTTP cache fill time limit"),
+		"http-cache-max-age":      duration(&o.http.CacheMaxAge, true, "HTTP cache max age"),
+		"http-connect-timeout":    duration(&o.http.ConnectTimeout, false, "HTTP connect timeout"),
+		"http-timeout":            o.httpTimeoutOpt,
+		"http-max-size":           size(&o.http.MaxSize, "HTTP object size limit"),
+		"http-client-headers":     flag(&o.http.ClientHeaders),
 	}
 	table := getoptTable(setters)
 	// in.tftpd prints its version and exits as soon as getopt reaches -V:

@@ -101,6 +101,8 @@ func TestParseOptions(t *testing.T) {
 		{[]string{"--worker", "/usr/lib/fbtftp/fbtftp-worker"}, func(o *options) { o.worker = "/usr/lib/fbtftp/fbtftp-worker" }},
 		{[]string{"--prefork", "4"}, func(o *options) { o.prefork = 4 }},
 		{[]string{"--max-workers", "100"}, func(o *options) { o.maxWorkers = 100 }},
+		{[]string{"--max-sessions-per-client", "0"}, func(o *options) { o.maxPerClient = 0 }},
+		{[]string{"--max-sessions-per-client=3"}, func(o *options) { o.maxPerClient = 3 }},
 		{[]string{"--drain-timeout", "5s"}, func(o *options) { o.drainTimeout = 5 * time.Second }},
 		{[]string{"--log-format", "console"}, func(o *options) { o.logFormat = "console" }},
 		{[]string{"--metrics-addr", "127.0.0.1:9100"}, func(o *options) { o.metricsAddr = "127.0.0.1:9100" }},
@@ -196,6 +198,7 @@ func TestParseErrors(t *testing.T) {
 		{[]string{"-u", ""}, "option '-u': no user given"},
 		{[]string{"--prefork", "-1"}, "option '--prefork': Bad prefork value (range 0-4096): -1"},
 		{[]string{"--max-workers", "0"}, "option '--max-workers': Bad max-workers value (range 1-1048576): 0"},
+		{[]string{"--max-sessions-per-client", "-1"}, "option '--max-sessions-per-client': Bad max-sessions-per-client value (range 0-1048576): -1"},
 		{[]string{"--drain-timeout", "soon"}, "option '--drain-timeout': invalid duration \"soon\""},
 		{[]string{"--log-format", "xml"}, "option '--log-format': invalid value \"xml\" (want json or console)"},
 		{[]string{"--metrics-addr", "9100"}, "option '--metrics-addr': invalid address \"9100\" (want HOST:PORT)"},
@@ -351,5 +354,13 @@ func TestSetOption(t *testing.T) {
 	}
 	if _, err := parseArgs(args); err == nil || !strings.Contains(err.Error(), "too many --set keys") {
 		t.Fatalf("%d keys: %v", ipc.MaxExtra+1, err)
+	}
+}
+
+func TestPerClientLimit(t *testing.T) {
+	for _, c := range []struct{ flag, want int }{{-1, 0}, {0, -1}, {1, 1}, {8, 8}} {
+		if got := perClientLimit(c.flag); got != c.want {
+			t.Errorf("perClientLimit(%d) = %d, want %d", c.flag, got, c.want)
+		}
 	}
 }

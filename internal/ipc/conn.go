@@ -165,6 +165,17 @@ func (c *Conn) RecvStats() (*stats.SessionStats, error) {
 	return DecodeStats(b)
 }
 
+// Pending reports whether a message is waiting to be received, without
+// receiving it and without waiting; it returns io.EOF if the peer has
+// closed its end. The master asks
+// before it sends a Handoff: a worker must say nothing between its Hello
+// and the Handoff, so anything queued then is a protocol violation (Stats
+// sent before the session started) and the worker must not be used.
+func (c *Conn) Pending() (bool, error) {
+	ok, err := c.pending()
+	return ok, c.wrapErr("pending", err)
+}
+
 // sendMsg encodes a message into the reused buffer and sends it, with the
 // descriptor of sock attached when sock is not nil.
 func (c *Conn) sendMsg(enc func([]byte) ([]byte, error), sock syscall.RawConn) error {

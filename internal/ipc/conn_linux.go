@@ -180,6 +180,33 @@ func (c *Conn) recvMsg(wantFDs bool) ([]byte, []int, error) {
 	return buf, fds, nil
 }
 
+// pending reports whether a message is queued (io.EOF if the peer is
+// gone), without taking it or waiting: a non-blocking MSG_PEEK with no control buffer, so nothing is
+// installed or consumed.
+func (c *Conn) pending() (bool, error) {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	var (
+		size  int
+		opErr error
+	)
+	err := c.rc.Control(func(fd uintptr) {
+		var one [1]byte
+		size, _, _, opErr = recvmsg(int(fd), one[:], nil, unix.MSG_PEEK|unix.MSG_TRUNC)
+	})
+	switch {
+	case err != nil:
+		return false, err
+	case opErr == unix.EAGAIN:
+		return false, nil
+	case opErr == unix.ECONNRESET, opErr == nil && size == 0:
+		return false, io.EOF // as recvMsg: an empty message is never sent
+	case opErr != nil:
+		return false, os.NewSyscallError("recvmsg", opErr)
+	}
+	return true, nil
+}
+
 // recvmsg is unix.Recvmsg, non-blocking, retried on EINTR.
 func recvmsg(fd int, p, oob []byte, flags int) (n, oobn, rflags int, err error) {
 	for {

@@ -653,3 +653,30 @@ func TestWorkerByHand(t *testing.T) {
 		t.Fatalf("worker run by hand: %v, output %q", err, out)
 	}
 }
+
+// TestPending: Pending sees a queued message without taking it, never
+// waits, and reports a closed peer as io.EOF.
+func TestPending(t *testing.T) {
+	m, w := pair(t)
+	if ok, err := m.Pending(); ok || err != nil {
+		t.Fatalf("empty: %v %v", ok, err)
+	}
+	if err := w.SendHello(); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // peeking does not consume
+		if ok, err := m.Pending(); !ok || err != nil {
+			t.Fatalf("queued Hello: %v %v", ok, err)
+		}
+	}
+	if _, err := m.RecvHello(time.Now().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := m.Pending(); ok || err != nil {
+		t.Fatalf("after the receive: %v %v", ok, err)
+	}
+	w.Close()
+	if ok, err := m.Pending(); ok || !errors.Is(err, io.EOF) {
+		t.Fatalf("peer closed: %v %v, want io.EOF", ok, err)
+	}
+}

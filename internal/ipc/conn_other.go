@@ -28,4 +28,6 @@ func (c *Conn) recvMsg(wantFDs bool) ([]byte, []int, error) {
 	return nil, nil, errors.ErrUnsupported
 }
 
+func (c *Conn) pending() (bool, error) { return false, errors.ErrUnsupported }
+
 func closeFDs(fds []int) {}

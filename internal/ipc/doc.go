@@ -17,8 +17,17 @@
 //	  | close / exit ----------------------->  |  EOF
 //
 // The master refuses a worker whose Hello carries another Version. EOF on
-// the socket means the peer is gone: the worker learns that the master died,
-// the master that the worker exited (if no Stats came first, it crashed).
+// the socket means the peer is gone: the worker learns that the master died.
+// The master does not rely on EOF to learn that a worker exited (a child of
+// the worker may hold its end open): it waits for the process itself.
+//
+// A worker says nothing between its Hello and the Handoff (the master checks
+// with Conn.Pending before it sends one, and does not use a worker that
+// did), and after it sends exactly one Stats, carrying the Handoff's
+// session id, then at most one OriginStats: Stats naming another session,
+// any other message, or one that does not decode, make the master kill the
+// worker. The master takes the identity fields of Stats from its Handoff
+// and bounds the others, OriginStats included.
 //
 // # Wire format
 //

@@ -27,6 +27,14 @@ const (
 	DefaultHelloTimeout    = 10 * time.Second
 	DefaultSessionDeadline = 30 * time.Minute
 	DefaultKillGrace       = 5 * time.Second
+	// DefaultMaxSessionsPerClient is the default share of one client
+	// address (an IPv6 /64). A booting machine has one or two sessions
+	// at once (a UEFI size probe and its download, a worker finishing a
+	// cache fill); 8 leaves room for that. A flood from one address then
+	// keeps at most 8 workers busy: measured on 2 loaded vCPUs
+	// (test/hostile TestFlood), 8 kept every legitimate download of 20
+	// other clients going, 16 lost 2% of them, 64 more than half.
+	DefaultMaxSessionsPerClient = 8
 )
 
 // Config configures a Master. Fields marked required must be set; the
@@ -48,8 +56,17 @@ type Config struct {
 	// Prefork is the number of started, idle workers kept ready.
 	Prefork int
 	// MaxWorkers bounds the sessions in flight (each holds one worker);
-	// a request beyond it gets ERROR 0 "server busy". 0 means 1024.
+	// a request beyond it gets ERROR 0 "server busy". 0 means 1024. A
+	// session holds its place until its worker and every process the
+	// worker started are gone, also when the worker lingers after the
+	// session (a fbtftp.Drainer).
 	MaxWorkers int
+	// MaxSessionsPerClient bounds the places one client holds: its
+	// address, or its /64 for IPv6. A request beyond it is dropped without
+	// an answer (the client's retransmission gets in once a place frees),
+	// so that one address cannot take every worker. 0 means
+	// DefaultMaxSessionsPerClient; a negative value means no limit.
+	MaxSessionsPerClient int
 	// DrainTimeout is how long running sessions may go on after shutdown
 	// starts, before their workers are terminated. 0 means 30 s.
 	DrainTimeout time.Duration
@@ -59,8 +76,24 @@ type Config struct {
 	// after SIGTERM on shutdown) before it is killed. 0 means 5 s.
 	KillGrace time.Duration
 	// AllowWrite lets WRQ through to the workers; otherwise the master
-	// answers every WRQ with ERROR 2.
+	// answers every WRQ with ERROR 2. With it, the master also removes,
+	// once at start, the upload temporary files a killed server left in
+	// the roots.
 	AllowWrite bool
+	// CgroupDir is the cgroup v2 directory under which the master creates
+	// one cgroup per worker, so that it can kill a worker with every
+	// process it started and knows when they are all gone (under systemd:
+	// the service's own cgroup, with Delegate=yes). Empty means the
+	// master's own cgroup; CgroupNone turns cgroups off. Where the master
+	// cannot create cgroups there, workers run in their own process group
+	// only, and the log says so.
+	CgroupDir string
+	// ReapOrphans makes the master a child subreaper that reaps every
+	// child process that is not one of its workers: the processes a worker
+	// leaves behind then never become zombies of an init that does not
+	// reap. Set it only when the master owns its process (fbtftp-master
+	// does); it is on anyway when the master is PID 1.
+	ReapOrphans bool
 	// IdleTimeout, when positive, makes Run shut down (and drain) once no
 	// request has arrived and no session has been in flight for that long:
 	// in.tftpd's -t in inetd mode. Zero means never.
@@ -86,6 +119,9 @@ func (c *Config) fill() error {
 	}
 	if c.MaxWorkers <= 0 {
 		c.MaxWorkers = DefaultMaxWorkers
+	}
+	if c.MaxSessionsPerClient == 0 {
+		c.MaxSessionsPerClient = DefaultMaxSessionsPerClient
 	}
 	if c.Prefork < 0 {
 		c.Prefork = 0

@@ -6,10 +6,15 @@ import "github.com/fbtftp-go/fbtftp/internal/stats"
 // its worker gauges; see Master.Counters.
 type Snapshot struct {
 	Requests, Accepted, Malformed, Rejected, Busy, Duplicates uint64
+	ClientLimited                                             uint64 // requests dropped by MaxSessionsPerClient
 	Spawns, SpawnFailures, Crashes, Killed, HandoffFailure    uint64
+	Violations                                                map[Violation]uint64 // by every kind, zeros included
 	Outcomes                                                  map[stats.Outcome]uint64
 	LiveWorkers, IdleWorkers, Inflight                        int64
 	MaxWorkers                                                int64 // Config.MaxWorkers in force
+	// SlotsHeld counts the places (MaxWorkers) held: sessions admitted
+	// whose worker, or a process it started, is still alive.
+	SlotsHeld int64
 }
 
 func outcomeIndex(o stats.Outcome) int {

@@ -28,7 +28,10 @@ type Master struct {
 	totals          ServerCounters // running totals since start, fed like any Observer
 	obs             Observer       // totals, then the configured observer
 	handoffFailures atomic.Uint64
-	live            atomic.Int64  // workers started and not yet reaped
+	violations      violationCounters
+	spawnFailing    atomic.Bool   // the last worker start failed: unhealthy
+	healSpawns      chan struct{} // wakes the spawn healer
+	live            atomic.Int64  // workers started and not yet buried
 	inflight        atomic.Int64  // accepted sessions not finished yet
 	pool            chan *worker  // ready, idle workers
 	slots           chan struct{} // free places in the pool: a refiller takes one before it spawns
@@ -36,8 +39,14 @@ type Master struct {
 	seq             atomic.Uint64
 	gen             atomic.Uint64 // bumped by Reload: idle workers of older generations are not used
 
+	workerEnv []string      // the environment of every worker
+	jails     *jails        // how workers are contained (cgroup or process group)
+	reaper    *orphanReaper // reaps what workers leave, with Config.ReapOrphans
+
 	mu       sync.Mutex
-	active   map[sessionKey]struct{} // sessions in flight, to drop duplicates
+	active   map[sessionKey]struct{} // sessions in flight, to drop duplicates (admission.go)
+	held     int                     // slots held (admission.go)
+	clients  map[netip.Addr]int      // slots held by each client (clientOf)
 	probes   probeTracker            // recent UEFI probes, for the log
 	workers  map[*worker]struct{}    // every live worker
 	draining bool
@@ -49,28 +58,24 @@ type Master struct {
 	started chan struct{}
 }
 
-// sessionKey identifies a request: a client re-sending its RRQ (or racing
-// duplicates, as Raspberry Pi firmware sends) must not start two sessions.
-type sessionKey struct {
-	peer netip.AddrPort
-	op   proto.Opcode
-	file string
-}
-
 // New validates cfg and returns a Master ready to Run.
 func New(cfg Config) (*Master, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
 	}
 	m := &Master{
-		cfg:     cfg,
-		log:     cfg.Logger,
-		pool:    make(chan *worker, max(cfg.Prefork, 1)),
-		slots:   make(chan struct{}, max(cfg.Prefork, 1)),
-		epoch:   strconv.FormatInt(time.Now().UnixNano()/1e6, 36),
-		active:  map[sessionKey]struct{}{},
-		workers: map[*worker]struct{}{},
-		started: make(chan struct{}),
+		cfg:        cfg,
+		log:        cfg.Logger,
+		pool:       make(chan *worker, max(cfg.Prefork, 1)),
+		slots:      make(chan struct{}, max(cfg.Prefork, 1)),
+		epoch:      strconv.FormatInt(time.Now().UnixNano()/1e6, 36),
+		active:     map[sessionKey]struct{}{},
+		clients:    map[netip.Addr]int{},
+		workers:    map[*worker]struct{}{},
+		started:    make(chan struct{}),
+		healSpawns: make(chan struct{}, 1),
+		workerEnv:  append(append(os.Environ(), cfg.WorkerEnv...), cfg.Sandbox.Env()...),
+		reaper:     newOrphanReaper(cfg.ReapOrphans, cfg.Logger),
 	}
 	m.obs = Observers{&m.totals, cfg.Observer}
 	m.loadRules()
@@ -101,9 +106,11 @@ func (m *Master) Counters() Snapshot {
 		Rejected: t.Rejected, Busy: t.Busy, Duplicates: t.Duplicates,
 		Spawns: t.WorkerSpawns, SpawnFailures: t.WorkerSpawnFailures, Crashes: t.WorkerCrashes,
 		Killed: t.WorkersKilled, HandoffFailure: m.handoffFailures.Load(),
+		ClientLimited: t.ClientLimited, Violations: m.violations.snapshot(),
 		Outcomes:    t.Sessions,
 		LiveWorkers: m.live.Load(), IdleWorkers: int64(len(m.pool)), Inflight: m.inflight.Load(),
 		MaxWorkers: int64(m.cfg.MaxWorkers),
+		SlotsHeld:  m.slotsHeld(),
 	}
 }
 
@@ -111,6 +118,12 @@ func (m *Master) Counters() Snapshot {
 // sessions finish for up to DrainTimeout, terminates the rest and returns
 // once every worker is reaped. It returns nil after a clean shutdown.
 func (m *Master) Run(ctx context.Context) error {
+	m.jails = newJails(m.cfg.CgroupDir, m.epoch, m.log)
+	defer m.jails.close()
+	// The reaper runs until the drain is over: the last workers' orphans
+	// are reaped too.
+	m.reaper.run()
+	defer m.reaper.stop()
 	for range m.cfg.Prefork {
 		m.slots <- struct{}{}
 	}
@@ -123,9 +136,13 @@ func (m *Master) Run(ctx context.Context) error {
 		m.wg.Go(func() { m.serve(l) })
 	}
 	m.log.Info("serving", zap.Int("listeners", len(m.cfg.Listeners)), zap.String("worker", m.cfg.WorkerPath), zap.Int("prefork", m.cfg.Prefork),
-		zap.Int("max_workers", m.cfg.MaxWorkers))
+		zap.Int("max_workers", m.cfg.MaxWorkers), zap.Int("max_sessions_per_client", m.cfg.MaxSessionsPerClient))
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	m.wg.Go(func() { m.healSpawnsLoop(ctx) })
+	if m.cfg.AllowWrite {
+		m.wg.Go(func() { m.sweepUploads(ctx) })
+	}
 	if m.cfg.IdleTimeout > 0 {
 		m.wg.Go(func() { m.watchIdle(ctx, cancel) })
 	}
@@ -211,28 +228,22 @@ func (m *Master) handle(l *udp.Listener, pkt []byte, peer netip.AddrPort, local 
 		m.logRefusal(refusedUploadsOff, peer, local, req, "Uploads are not enabled")
 		return
 	}
-	key := sessionKey{peer: peer, op: req.Op, file: req.Filename}
-	m.mu.Lock()
-	if m.draining {
-		m.mu.Unlock()
-		return
-	}
-	if _, dup := m.active[key]; dup {
-		m.mu.Unlock()
-		m.decide(pkt, DecisionDuplicate)
-		return
-	}
-	if m.inflight.Load() >= int64(m.cfg.MaxWorkers) {
-		m.mu.Unlock()
-		m.decide(pkt, DecisionBusy)
+	key := sessionKey{peer: peer, op: req.Op, file: cleanName(req.Filename)}
+	switch d := m.admit(key); d {
+	case decisionIgnore:
+		return // draining
+	case DecisionAccepted:
+		m.workWG.Go(func() { m.dispatch(l, req, key, local, received) })
+	case DecisionBusy:
+		m.decide(pkt, d)
 		m.reply(l, peer, local, proto.ErrUndefined, "server busy")
 		m.logRefusal(refusedBusy, peer, local, req, "server busy")
-		return
+	case DecisionClientLimit: // dropped unanswered: its retransmission may get in
+		m.decide(pkt, d)
+		m.logRefusal(refusedClientLimit, peer, local, req, "")
+	default: // a duplicate: dropped
+		m.decide(pkt, d)
 	}
-	m.active[key] = struct{}{}
-	m.inflight.Add(1)
-	m.mu.Unlock()
-	m.workWG.Go(func() { m.dispatch(l, req, key, local, received) })
 }
 
 // decide counts a datagram's fate.
@@ -243,12 +254,10 @@ func (m *Master) decide(pkt []byte, d Decision) {
 
 func (m *Master) decideOp(op proto.Opcode, d Decision) { m.obs.Request(op, d) }
 
-// release forgets a finished (or failed) session.
+// release gives back what admit took, for a request that got no worker.
 func (m *Master) release(key sessionKey) {
-	m.mu.Lock()
-	delete(m.active, key)
-	m.mu.Unlock()
-	m.inflight.Add(-1)
+	m.sessionEnded(key)
+	m.freeSlot(key)
 }
 
 func (m *Master) newSessionID() string {
@@ -292,16 +301,25 @@ func (m *Master) dispatch(l *udp.Listener, req *proto.Request, key sessionKey, l
 		if !w.assign(ho, key) {
 			continue // died while idle
 		}
+		// A worker says nothing between Hello and Handoff: a message
+		// queued now (Stats for a session it never had) is a lie.
+		if pending, err := w.conn.Pending(); pending || err != nil {
+			if pending {
+				m.violation(ViolationEarlyMessage, w)
+			}
+			w.abandon()
+			continue
+		}
+		sent := time.Now() // before the worker can have it: its clock starts later
 		if err := w.conn.SendHandoff(ho, sock); err != nil {
 			m.handoffFailures.Add(1)
 			m.log.Warn("handoff", zap.Int("worker_pid", w.pid), zap.Error(err))
-			w.unassign()
-			w.kill()
+			w.abandon()
 			continue
 		}
+		w.handedOff(sent, m.cfg.Settings.SessionDeadline+m.cfg.KillGrace)
 		m.decideOp(req.Op, DecisionAccepted)
 		m.obs.Handoff(time.Since(received))
-		w.startDeadline(m.cfg.Settings.SessionDeadline + m.cfg.KillGrace)
 		return
 	}
 	m.release(key)

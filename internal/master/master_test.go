@@ -36,14 +36,24 @@ func TestMain(m *testing.M) {
 }
 
 func runWorker(mode string) int {
+	if f := os.Getenv(failFileEnv); f != "" {
+		if _, err := os.Stat(f); err == nil {
+			return 2 // a worker that cannot start, while the file exists
+		}
+	}
 	files := fbtftp.NewFileHandler()
 	h := fbtftp.HandlerFunc(func(ctx context.Context, r *fbtftp.Request) (fbtftp.ResponseData, error) {
-		switch {
+		switch name := strings.TrimLeft(r.Filename, "/"); {
 		case mode == "crash" || r.Filename == "crash":
 			os.Exit(3)
-		case r.Filename == "hang":
+		case name == "hang":
 			<-ctx.Done() // until the session ends (deadline, shutdown)
 			return nil, ctx.Err()
+		case r.Filename == "stuck":
+			// Ignores its context, its deadline and SIGTERM: only the
+			// master's kill ends it.
+			signal.Ignore(syscall.SIGTERM)
+			time.Sleep(time.Hour)
 		case r.Filename == "slow":
 			// A file that takes long to send: 2 MiB at blksize 512.
 			return fbtftp.BytesResponse(make([]byte, 2<<20)), nil
@@ -55,6 +65,9 @@ func runWorker(mode string) int {
 	var served fbtftp.Handler = h
 	if mark := os.Getenv(drainMarkEnv); mark != "" {
 		served = drainer{Handler: h, mark: mark, obey: mode != "stubborn"}
+	}
+	if until := os.Getenv(drainUntilEnv); until != "" {
+		served = drainUntil{Handler: h, file: until}
 	}
 	if err := fbtftp.ServeWorker(ctx, served, fbtftp.WorkerConfig{}); err != nil {
 		return 1
@@ -87,6 +100,33 @@ func (d drainer) Drain(ctx context.Context) error {
 		time.Sleep(time.Minute) // the master's deadline kills it first
 	}
 	return os.WriteFile(d.mark, nil, 0o644)
+}
+
+// failFileEnv names a file: while it exists, the test worker exits before
+// its Hello (every worker start fails).
+const failFileEnv = "FBTFTP_TEST_FAIL_FILE"
+
+// drainUntilEnv names a file: the test worker is a Drainer whose drain
+// lasts until that file exists (or its context ends).
+const drainUntilEnv = "FBTFTP_TEST_DRAIN_UNTIL"
+
+type drainUntil struct {
+	fbtftp.Handler
+	file string
+}
+
+func (d drainUntil) Drain(ctx context.Context) error {
+	for range 6000 { // 60 s at most
+		if _, err := os.Stat(d.file); err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return nil
 }
 
 type env struct {
@@ -222,6 +262,11 @@ func TestDownloads(t *testing.T) {
 			for _, s := range e.stats() {
 				if s.Outcome != stats.OutcomeSuccess || s.SessionID == "" || s.WorkerPID == 0 {
 					t.Errorf("stats %+v", s)
+				}
+			}
+			for kind, n := range e.m.Counters().Violations {
+				if n != 0 {
+					t.Errorf("honest workers counted %d violations %s", n, kind)
 				}
 			}
 			if prefork > 0 {
@@ -390,23 +435,55 @@ func TestBusyAndDuplicates(t *testing.T) {
 	}
 }
 
+// TestSessionDeadlineKillsWorker: a worker that ignores its session
+// deadline, its context and SIGTERM is killed by the master once the
+// deadline and the kill grace have passed; the session is accounted as a
+// crash killed at its deadline, the worker is reaped and its slot freed.
 func TestSessionDeadlineKillsWorker(t *testing.T) {
 	e := start(t, func(c *master.Config) {
 		c.Settings.SessionDeadline = 300 * time.Millisecond
 		c.KillGrace = 200 * time.Millisecond
-		// A worker that ignores its deadline: it hangs in the handler
-		// with a context that never ends.
-		c.WorkerEnv = []string{workerEnv + "=files"}
+		c.MaxWorkers = 1
 	})
 	s, _ := client.NewSession(e.addr, netip.AddrPort{})
 	defer s.Close()
-	s.SendRequest(proto.OpRRQ, "hang", "octet", nil)
-	// The worker's own deadline ends the handler: outcome server_error
-	// or shutdown-like; either way the session ends and is accounted.
+	s.SendRequest(proto.OpRRQ, "stuck", "octet", nil)
 	waitFor(t, "session ended", func() bool { return len(e.stats()) == 1 })
-	if e.m.Counters().LiveWorkers != 0 {
-		waitFor(t, "worker reaped", func() bool { return e.m.Counters().LiveWorkers == 0 })
+	if st := e.stats()[0]; st.Outcome != stats.OutcomeWorkerCrash {
+		t.Fatalf("outcome %s, want worker_crash (the master's kill)", st.Outcome)
 	}
+	c := e.m.Counters()
+	if c.Killed != 1 || c.Crashes != 1 {
+		t.Fatalf("killed %d crashes %d, want 1 and 1", c.Killed, c.Crashes)
+	}
+	waitFor(t, "worker reaped and its slot freed", func() bool {
+		c := e.m.Counters()
+		return c.LiveWorkers == 0 && c.SlotsHeld == 0
+	})
+	if zombies := zombieChildren(); len(zombies) > 0 {
+		t.Fatalf("zombies: %v", zombies)
+	}
+	if got, _, err := get(t, e.addr, "one", client.Options{}); err != nil || len(got) != 1 {
+		t.Fatalf("after the kill, with --max-workers 1: %v", err)
+	}
+}
+
+// zombieChildren lists the test process's children that are zombies.
+func zombieChildren() []int {
+	var out []int
+	for _, task := range tasks(os.Getpid()) {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", os.Getpid(), task))
+		for _, f := range strings.Fields(string(b)) {
+			st, _ := os.ReadFile("/proc/" + f + "/stat")
+			// pid (comm) state ...: the state follows the last ')'.
+			if i := bytes.LastIndexByte(st, ')'); i > 0 && i+2 < len(st) && st[i+2] == 'Z' {
+				var pid int
+				fmt.Sscan(f, &pid)
+				out = append(out, pid)
+			}
+		}
+	}
+	return out
 }
 
 func TestShutdownDrains(t *testing.T) {

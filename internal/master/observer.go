@@ -18,10 +18,14 @@ const (
 	DecisionMalformed Decision = "malformed" // unparsable or not a request: dropped
 	DecisionBusy      Decision = "busy"      // --max-workers reached: ERROR 0 "server busy"
 	DecisionDuplicate Decision = "duplicate" // a repeat of a request in flight: dropped
+	// DecisionClientLimit: the client's address (IPv6: its /64) holds
+	// Config.MaxSessionsPerClient slots: dropped, unanswered (the
+	// client's retransmission gets in once a slot frees).
+	DecisionClientLimit Decision = "client_limit"
 )
 
 // Decisions lists every Decision.
-var Decisions = []Decision{DecisionAccepted, DecisionRejected, DecisionMalformed, DecisionBusy, DecisionDuplicate}
+var Decisions = []Decision{DecisionAccepted, DecisionRejected, DecisionMalformed, DecisionBusy, DecisionDuplicate, DecisionClientLimit}
 
 // Observer receives the master's events, for metrics. Methods are called
 // from many goroutines and must be fast and non-blocking. Gauges (workers

@@ -25,7 +25,8 @@ const (
 	refusedBusy        = "busy"         // --max-workers sessions in flight
 	refusedUnknownMode = "unknown_mode" // neither octet nor netascii
 	refusedUploadsOff  = "uploads_off"  // WRQ with uploads disabled
-	numRefusalReasons  = 3
+	refusedClientLimit = "client_limit" // the client holds --max-sessions-per-client (dropped, unanswered)
+	numRefusalReasons  = 4
 )
 
 func refusalIndex(reason string) int {
@@ -34,6 +35,8 @@ func refusalIndex(reason string) int {
 		return 0
 	case refusedUnknownMode:
 		return 1
+	case refusedClientLimit:
+		return 3
 	}
 	return 2
 }

@@ -14,6 +14,7 @@ import (
 // counted twice between two Takes). It implements Observer.
 type ServerCounters struct {
 	requests, accepted, malformed, rejected, busy, duplicates atomic.Uint64
+	clientLimited                                             atomic.Uint64
 	spawns, spawnFailures, crashes, killed                    atomic.Uint64
 	bytesSent, bytesReceived, retransmits, errorsSent         atomic.Uint64
 	outcomes                                                  [16]atomic.Uint64
@@ -22,6 +23,7 @@ type ServerCounters struct {
 // ServerTotals is one reading of ServerCounters.
 type ServerTotals struct {
 	Requests, Accepted, Malformed, Rejected, Busy, Duplicates uint64
+	ClientLimited                                             uint64
 	WorkerSpawns, WorkerSpawnFailures, WorkerCrashes          uint64
 	WorkersKilled                                             uint64
 	BytesSent, BytesReceived, Retransmits, ErrorsSent         uint64
@@ -43,7 +45,8 @@ func (s *ServerCounters) Take(reset bool) ServerTotals {
 		Requests: take(&s.requests, reset), Accepted: take(&s.accepted, reset),
 		Malformed: take(&s.malformed, reset), Rejected: take(&s.rejected, reset),
 		Busy: take(&s.busy, reset), Duplicates: take(&s.duplicates, reset),
-		WorkerSpawns: take(&s.spawns, reset), WorkerSpawnFailures: take(&s.spawnFailures, reset),
+		ClientLimited: take(&s.clientLimited, reset),
+		WorkerSpawns:  take(&s.spawns, reset), WorkerSpawnFailures: take(&s.spawnFailures, reset),
 		WorkerCrashes: take(&s.crashes, reset), WorkersKilled: take(&s.killed, reset),
 		BytesSent: take(&s.bytesSent, reset), BytesReceived: take(&s.bytesReceived, reset),
 		Retransmits: take(&s.retransmits, reset), ErrorsSent: take(&s.errorsSent, reset),
@@ -71,6 +74,8 @@ func (s *ServerCounters) Request(_ proto.Opcode, d Decision) {
 		s.busy.Add(1)
 	case DecisionDuplicate:
 		s.duplicates.Add(1)
+	case DecisionClientLimit:
+		s.clientLimited.Add(1)
 	}
 }
 

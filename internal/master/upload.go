@@ -1,6 +1,7 @@
 package master
 
 import (
+	"context"
 	"path/filepath"
 
 	"go.uber.org/zap"
@@ -46,5 +47,25 @@ func (m *Master) cleanupUpload(ho *ipc.Handoff) {
 	case removed:
 		m.log.Info("removed a crashed upload's temporary file", zap.String("session_id", ho.SessionID),
 			zap.String("file", ho.Filename))
+	}
+}
+
+// sweepUploads removes, once at start, the upload temporary files that a
+// server killed as a whole left in the roots (nothing was left to clean
+// them up): see content.SweepStaleUploads. It runs beside serving; a
+// temporary file a running upload holds is never touched.
+func (m *Master) sweepUploads(ctx context.Context) {
+	for _, root := range m.cfg.Settings.Roots {
+		if c := m.cfg.Sandbox.Chroot; c != "" {
+			root = filepath.Join(c, root)
+		}
+		removed, err := content.SweepStaleUploads(ctx, root)
+		if err != nil && ctx.Err() == nil {
+			m.log.Warn("sweeping orphaned upload temporary files", zap.String("root", root), zap.Error(err))
+		}
+		if len(removed) > 0 {
+			m.log.Info("removed orphaned upload temporary files", zap.String("root", root), zap.Strings("files", removed[:min(len(removed), 20)]),
+				zap.Int("count", len(removed)))
+		}
 	}
 }

@@ -557,3 +557,32 @@ func TestUploadHandlerWithoutWriteHandler(t *testing.T) {
 		t.Fatalf("file created: %v", err)
 	}
 }
+
+// TestSweepOrphanedUploadsAtStart: upload temporary files that a server
+// killed as a whole left behind are removed when the master starts with
+// uploads on, not only when the same name is uploaded again.
+func TestSweepOrphanedUploadsAtStart(t *testing.T) {
+	var orphans []string
+	e := startUploads(t, 0, func(c *master.Config) {
+		root := c.Settings.Roots[0]
+		os.Mkdir(filepath.Join(root, "sub"), 0o755)
+		for _, p := range []string{".one.fbtftp-upload", "sub/.two.fbtftp-upload"} {
+			p = filepath.Join(root, p)
+			if err := os.WriteFile(p, []byte("half an upload"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			orphans = append(orphans, p)
+		}
+	})
+	waitFor(t, "orphans removed", func() bool {
+		for _, p := range orphans {
+			if _, err := os.Lstat(p); err == nil {
+				return false
+			}
+		}
+		return true
+	})
+	if _, err := os.Stat(filepath.Join(e.root, "big")); err != nil {
+		t.Fatal(err)
+	}
+}

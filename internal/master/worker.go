@@ -1,6 +1,7 @@
 package master
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -19,65 +20,91 @@ import (
 type workerState int
 
 const (
-	stateIdle workerState = iota // ready, waiting for a Handoff
-	stateBusy                    // serving a session
-	stateDead                    // exited (or exiting)
+	stateIdle     workerState = iota // ready, waiting for a Handoff
+	stateAssigned                    // taken by dispatch, which is sending the Handoff
+	stateBusy                        // handed a session
+	stateDead                        // exited (or exiting) before a session
 )
 
-// worker is one worker process. Its supervising goroutine owns it: it reads
-// the Stats, reaps the process and does the accounting.
+// worker is one worker process. Its supervising goroutine owns it: it waits
+// for the process to exit, reads the Stats, reaps it and its jail, and does
+// the accounting.
 type worker struct {
 	m    *Master
 	cmd  *exec.Cmd
+	jail jail
 	conn *ipc.Conn // the master's end of the socketpair; owned by the supervisor
 	pid  int
 	gen  uint64 // Master.gen when it was started
 
+	exited     chan struct{} // closed once the process has exited (a zombie until reaped)
+	dispatched chan bool     // dispatch's verdict on an assigned worker: handed off or not
+
 	mu      sync.Mutex
 	state   workerState
-	handoff *ipc.Handoff // the session, while busy
+	handoff *ipc.Handoff // the session, once assigned
 	key     sessionKey
-	timer   *time.Timer // session deadline
+	sent    time.Time   // when the Handoff went out
+	timer   *time.Timer // session deadline, or the grace of a closed idle worker
 	killed  bool        // by the deadline timer
+	reaped  bool        // its pid (and pgid) may belong to someone else now
 	closed  atomic.Bool // the master closed an idle worker on purpose
-	done    chan struct{}
 }
 
-// spawn starts a worker and waits for its Hello (it is then sandboxed and
-// ready). The supervisor goroutine starts with it.
+// spawn starts a worker in its own jail and waits for its Hello (it is
+// then sandboxed and ready). The supervisor goroutine starts with it.
 func (m *Master) spawn() (*worker, error) {
 	gen := m.gen.Load()
 	conn, wf, err := ipc.Socketpair()
 	if err != nil {
+		m.spawnFailed()
 		return nil, fmt.Errorf("socketpair: %w", err)
 	}
-	cmd := exec.Command(m.cfg.WorkerPath, m.cfg.WorkerArgs...)
-	cmd.ExtraFiles = []*os.File{wf} // becomes fd 3 (ipc.WorkerFD)
-	cmd.Env = append(append(os.Environ(), m.cfg.WorkerEnv...), m.cfg.Sandbox.Env()...)
-	cmd.Stdout = os.Stderr
-	cmd.Stderr = os.Stderr
-	err = cmd.Start()
+	newCmd := func() *exec.Cmd {
+		cmd := exec.Command(m.cfg.WorkerPath, m.cfg.WorkerArgs...)
+		cmd.ExtraFiles = []*os.File{wf} // becomes fd 3 (ipc.WorkerFD)
+		cmd.Env = m.workerEnv
+		cmd.Stdout = os.Stderr
+		cmd.Stderr = os.Stderr
+		return cmd
+	}
+	var (
+		cmd *exec.Cmd
+		j   jail
+	)
+	m.reaper.start(func() int {
+		if cmd, j, err = m.jails.start(newCmd); err != nil {
+			return 0
+		}
+		return cmd.Process.Pid
+	})
 	wf.Close() // the child has its copy
 	if err != nil {
 		conn.Close()
-		m.obs.WorkerFailed()
+		m.spawnFailed()
 		return nil, fmt.Errorf("start worker: %w", err)
 	}
 	m.live.Add(1)
 	t0 := time.Now()
-	w := &worker{m: m, cmd: cmd, conn: conn, pid: cmd.Process.Pid, gen: gen, done: make(chan struct{})}
+	w := &worker{m: m, cmd: cmd, jail: j, conn: conn, pid: cmd.Process.Pid, gen: gen,
+		exited: make(chan struct{}), dispatched: make(chan bool, 1)}
+	go func() { // ends when the process exits; the supervisor (or discard) waits for that
+		watchExit(w.pid)
+		close(w.exited)
+	}()
 	hello, err := conn.RecvHello(time.Now().Add(m.cfg.HelloTimeout))
 	if err == nil && int(hello.PID) != w.pid {
 		err = fmt.Errorf("hello from pid %d, started pid %d", hello.PID, w.pid)
 	}
 	if err != nil {
-		m.obs.WorkerFailed()
+		m.spawnFailed()
 		w.kill()
+		w.bury()
 		conn.Close()
-		cmd.Wait()
 		m.live.Add(-1)
 		return nil, fmt.Errorf("worker %d not ready: %w", w.pid, err)
 	}
+	m.spawnSucceeded()
 	m.obs.WorkerStarted(time.Since(t0))
 	m.mu.Lock()
 	m.workers[w] = struct{}{}
@@ -86,141 +113,307 @@ func (m *Master) spawn() (*worker, error) {
 	return w, nil
 }
 
-// assign marks an idle worker busy with a session; false if it is dead.
+// assign marks an idle worker as taken by dispatch; false if it is dead.
 func (w *worker) assign(ho *ipc.Handoff, key sessionKey) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.state != stateIdle {
 		return false
 	}
-	w.state, w.handoff, w.key = stateBusy, ho, key
+	w.state, w.handoff, w.key = stateAssigned, ho, key
 	return true
 }
 
-// unassign undoes assign after a failed handoff: no session happened.
-func (w *worker) unassign() {
-	w.mu.Lock()
-	w.handoff = nil
-	w.mu.Unlock()
+// abandon gives up an assigned worker (it spoke before its Handoff, or the
+// Handoff failed): it is killed, and no session is accounted for it.
+func (w *worker) abandon() {
+	w.kill()
+	w.dispatched <- false
 }
 
-// startDeadline kills the worker if its session outlives d.
-func (w *worker) startDeadline(d time.Duration) {
+// handedOff records that the worker owns its session, handed over at
+// sent, and starts the session deadline: past d it is killed with its
+// descendants.
+func (w *worker) handedOff(sent time.Time, d time.Duration) {
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.state == stateDead {
-		return
-	}
+	w.state, w.sent = stateBusy, sent
 	w.timer = time.AfterFunc(d, func() {
 		w.mu.Lock()
-		dead := w.state == stateDead
-		w.mu.Unlock()
-		if !dead {
-			w.mu.Lock()
-			w.killed = true
+		if w.reaped {
 			w.mu.Unlock()
-			w.m.log.Warn("session deadline passed: killing worker", zap.Int("worker_pid", w.pid))
-			w.kill()
+			return
 		}
+		w.killed = true
+		w.mu.Unlock()
+		w.m.log.Warn("session deadline passed: killing the worker and its processes", zap.Int("worker_pid", w.pid),
+			zap.String("session_id", w.sessionID()), zap.Stringer("jail", w.jail))
+		w.kill()
 	})
+	w.mu.Unlock()
+	w.dispatched <- true
 }
 
-// close closes the master's end: an idle worker sees EOF and exits.
+func (w *worker) sessionID() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.handoff == nil {
+		return ""
+	}
+	return w.handoff.SessionID
+}
+
+// close closes the master's end: an idle worker sees EOF and exits. One
+// that does not is killed after KillGrace.
 func (w *worker) close() {
 	w.closed.Store(true)
 	w.conn.Close()
-}
-
-func (w *worker) kill()      { w.cmd.Process.Signal(syscall.SIGKILL) }
-func (w *worker) terminate() { w.cmd.Process.Signal(syscall.SIGTERM) }
-
-// supervise waits for the worker's Stats (or EOF), reaps it and accounts
-// for its session.
-//
-// A worker that sent its Stats is done with the session, which is accounted
-// for at once (session line, metrics, the duplicate-request key released);
-// the process may still finish work the session started (a cache fill the
-// client did not wait for, see fbtftp.Drainer). The master keeps its end
-// open and lets it run until it exits, or until the session deadline timer
-// kills it.
-func (w *worker) supervise() {
-	m := w.m
-	st, err := w.conn.RecvStats()
 	w.mu.Lock()
-	ho, key, busy, killed := w.handoff, w.key, w.state == stateBusy, w.killed
-	lingering := err == nil && busy && ho != nil
-	if !lingering {
-		w.state = stateDead
-		if w.timer != nil {
-			w.timer.Stop()
-		}
+	if w.timer == nil {
+		w.timer = time.AfterFunc(w.m.cfg.KillGrace, w.kill)
 	}
 	w.mu.Unlock()
-	if lingering {
-		// The worker is untrusted: identity fields come from the handoff.
-		st.SessionID, st.Peer, st.Local, st.Filename, st.Op = ho.SessionID, ho.Peer, ho.Local, ho.Filename, ho.Op
-		st.WorkerPID = w.pid
-		m.finish(st, ho)
-		m.release(key)
-		// The origin work the worker does after the session (optional);
-		// EOF when it exits without. The deadline timer bounds the wait.
-		if o, err := w.conn.RecvOriginStats(); err == nil {
-			m.originWork(o)
-		}
-		w.cmd.Wait() // the deadline timer bounds it
-		close(w.done)
-		w.mu.Lock()
-		w.state = stateDead
-		if w.timer != nil {
-			w.timer.Stop()
-		}
-		w.mu.Unlock()
-		w.conn.Close()
-		w.forget()
-		return
-	}
-	w.conn.Close()
-	w.reap()
-	w.forget()
-	if !busy {
-		if err != nil && !w.closed.Load() {
-			m.obs.WorkerCrashed(false)
-			m.log.Warn("idle worker died", zap.Int("worker_pid", w.pid), zap.Error(err))
-		}
-		return
-	}
-	defer m.release(key)
-	if ho == nil {
-		return // the handoff failed; dispatch retried elsewhere
-	}
-	m.obs.WorkerCrashed(killed)
-	st = crashStats(ho, w.pid)
-	m.cleanupUpload(ho)
-	m.log.Warn("worker crashed", zap.Int("worker_pid", w.pid), zap.String("session_id", ho.SessionID),
-		zap.Stringer("exit", w.cmd.ProcessState), zap.Error(err))
-	m.finish(st, ho)
 }
 
-// forget removes a reaped worker from the master's books.
+// kill kills the worker and every process in its jail. It does nothing
+// once the worker is reaped: its pid and process group id may then be
+// reused.
+func (w *worker) kill() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.reaped {
+		w.jail.kill()
+	}
+}
+
+// terminate asks the worker to stop (SIGTERM: it ends its session with
+// ERROR 0 and reports it); only the worker, not its descendants.
+func (w *worker) terminate() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.reaped {
+		syscall.Kill(w.pid, syscall.SIGTERM)
+	}
+}
+
+// bury waits for the worker to exit (the caller made sure it will), reaps
+// it, kills what it left in its jail and waits for that to be gone, at
+// most KillGrace. It reports whether processes were left behind.
+func (w *worker) bury() (left bool) {
+	<-w.exited
+	w.mu.Lock()
+	w.reaped = true
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+	w.mu.Unlock()
+	w.cmd.Wait()
+	w.m.reaper.forget(w.pid)
+	if w.jail.leftovers() {
+		left = true
+		w.jail.kill()
+		if !w.jail.wait(w.m.cfg.KillGrace) {
+			w.m.log.Error("processes a worker left are still alive after SIGKILL: its slot is freed anyway",
+				zap.Int("worker_pid", w.pid), zap.Stringer("jail", w.jail))
+		}
+	}
+	w.jail.release()
+	return left
+}
+
+// forget removes a buried worker from the master's books.
 func (w *worker) forget() {
+	w.conn.Close()
 	w.m.mu.Lock()
 	delete(w.m.workers, w)
 	w.m.mu.Unlock()
 	w.m.live.Add(-1)
 }
 
-// reap waits for the process. EOF or Stats means it is exiting on its own;
-// it gets KillGrace before SIGKILL.
-func (w *worker) reap() {
-	go func() {
-		select {
-		case <-w.done:
-		case <-time.After(w.m.cfg.KillGrace):
-			w.kill()
+// recvResult is one receive on the worker's socket: Stats, or the
+// OriginStats that may follow them.
+type recvResult struct {
+	st     *stats.SessionStats
+	origin *stats.OriginStats
+	extra  bool // a message after the Stats that is not the one OriginStats
+	err    error
+}
+
+// supervise follows the worker from its Hello to its grave.
+//
+// The master reaps a worker when the process exits (its pidfd), never on
+// EOF alone: a worker may fork a child that keeps the socketpair open.
+// When it exits, whatever it left in its jail is killed, and its slot is
+// freed only once every process of the jail is gone.
+//
+// A worker that sent its Stats is done with the session, which is accounted
+// for at once (session line, metrics, the duplicate-request key released);
+// the process may still finish work the session started (a cache fill the
+// client did not wait for, see fbtftp.Drainer), until it exits or the
+// session deadline kills it, and holds its slot until then.
+func (w *worker) supervise() {
+	m := w.m
+	handed := false
+	select {
+	case handed = <-w.dispatched:
+	case <-w.exited:
+		w.mu.Lock()
+		state := w.state
+		if state == stateIdle {
+			w.state = stateDead // assign fails from now on
+		}
+		w.mu.Unlock()
+		if state != stateIdle {
+			handed = <-w.dispatched // dispatch has it: its verdict comes
+		}
+	}
+	if !handed {
+		w.bury()
+		w.forget()
+		w.mu.Lock()
+		idle := w.handoff == nil
+		w.mu.Unlock()
+		if idle && !w.closed.Load() {
+			m.obs.WorkerCrashed(false)
+			m.log.Warn("idle worker died", zap.Int("worker_pid", w.pid), zap.Stringer("exit", w.cmd.ProcessState))
+		}
+		return
+	}
+	w.serve()
+}
+
+// serve supervises a worker that was handed a session.
+func (w *worker) serve() {
+	m := w.m
+	w.mu.Lock()
+	ho, key, sent := w.handoff, w.key, w.sent
+	w.mu.Unlock()
+	msgs := make(chan recvResult, 1)
+	go func() { // ends at EOF or when the supervisor closes the conn
+		defer close(msgs)
+		// Stats, then at most one OriginStats (ipc), then nothing: what
+		// comes after is read as Stats, and counts as an extra message.
+		gotStats, gotOrigin := false, false
+		for {
+			var r recvResult
+			switch {
+			case !gotStats:
+				r.st, r.err = w.conn.RecvStats()
+				gotStats = r.err == nil
+			case !gotOrigin:
+				r.origin, r.err = w.conn.RecvOriginStats()
+				gotOrigin = r.err == nil
+				r.extra = errors.Is(r.err, ipc.ErrMalformed)
+			default:
+				_, r.err = w.conn.RecvStats()
+				r.extra = r.err == nil || errors.Is(r.err, ipc.ErrMalformed)
+			}
+			msgs <- r
+			if r.err != nil && !errors.Is(r.err, ipc.ErrMalformed) {
+				return
+			}
 		}
 	}()
-	w.cmd.Wait()
-	close(w.done)
+	var (
+		got bool // the session's Stats were accepted
+		bad bool // a violation: nothing more from this worker counts
+		// origin requests the Stats reported: a fill they started may end
+		// in the late report
+		sessionRequests uint64
+		lastErr         error
+		eofTimer        *time.Timer
+	)
+	handle := func(r recvResult) {
+		switch {
+		case bad:
+		case r.origin != nil && got:
+			// Origin work after the session (a cache fill it did not
+			// wait for): bounded like the Stats, then counted.
+			if fixed := boundOrigin(r.origin, time.Since(sent), sessionRequests); len(fixed) > 0 {
+				m.violation(ViolationImplausibleStats, w, zap.Strings("fields", fixed))
+			}
+			m.originWork(r.origin)
+		case r.origin != nil: // after Stats that were refused
+		case r.extra:
+			m.violation(ViolationExtraMessage, w)
+			bad = true
+			w.kill()
+		case r.err == nil && !got && r.st.SessionID != ho.SessionID:
+			// Not the session handed over: Stats written before the
+			// Handoff arrived (or a guess). Never accepted.
+			m.violation(ViolationEarlyMessage, w, zap.String("reported_session_id", r.st.SessionID))
+			bad = true
+			w.kill()
+		case r.err == nil && !got:
+			got = true
+			fixed := boundStats(r.st, ho, w.pid, sent, time.Now())
+			if len(fixed) > 0 {
+				m.violation(ViolationImplausibleStats, w, zap.Strings("fields", fixed))
+			}
+			sessionRequests = r.st.Origin.Requests
+			m.finish(r.st, ho, fixed)
+			m.sessionEnded(key)
+		case r.err == nil: // cannot happen: the reader marks what follows the Stats
+			m.violation(ViolationExtraMessage, w)
+			bad = true
+			w.kill()
+		case errors.Is(r.err, ipc.ErrMalformed):
+			m.violation(ViolationMalformed, w, zap.Error(r.err))
+			bad = true
+			w.kill()
+		default:
+			lastErr = r.err
+		}
+	}
+	// Until the process exits: its messages, and EOF.
+	exited := w.exited
+	for exited != nil {
+		select {
+		case r, ok := <-msgs:
+			if !ok {
+				// EOF: the worker is done or closed its end; it gets
+				// KillGrace to exit.
+				msgs = nil
+				eofTimer = time.AfterFunc(m.cfg.KillGrace, w.kill)
+				continue
+			}
+			handle(r)
+		case <-exited:
+			exited = nil
+		}
+	}
+	if eofTimer != nil {
+		eofTimer.Stop()
+	}
+	w.mu.Lock()
+	w.state = stateDead
+	w.mu.Unlock()
+	if w.bury() {
+		m.violation(ViolationLeftProcesses, w)
+	}
+	// Every process that could hold the worker's end is gone (unless one
+	// escaped a process group): the reader sees what was queued (Stats
+	// sent just before the exit), then EOF.
+	if msgs != nil {
+		grace := time.AfterFunc(m.cfg.KillGrace, func() { w.conn.Close() })
+		for r := range msgs {
+			handle(r)
+		}
+		grace.Stop()
+	}
+	w.forget()
+	if !got {
+		w.mu.Lock()
+		killed := w.killed
+		w.mu.Unlock()
+		m.obs.WorkerCrashed(killed)
+		st := crashStats(ho, w.pid)
+		m.cleanupUpload(ho)
+		m.log.Warn("worker crashed", zap.Int("worker_pid", w.pid), zap.String("session_id", ho.SessionID),
+			zap.Stringer("exit", w.cmd.ProcessState), zap.Bool("killed_at_deadline", killed), zap.Error(lastErr))
+		m.finish(st, ho, nil)
+		m.sessionEnded(key)
+	}
+	m.freeSlot(key)
 }
 
 // optionStrings renders options as "name=value" for the session line.
@@ -230,6 +423,15 @@ func optionStrings(opts []proto.Option) []string {
 		out[i] = o.Name + "=" + o.Value
 	}
 	return out
+}
+
+// correctedField names the Stats fields the master had to correct, on the
+// session line; nothing when there are none.
+func correctedField(fields []string) zap.Field {
+	if len(fields) == 0 {
+		return zap.Skip()
+	}
+	return zap.Strings("stats_corrected", fields)
 }
 
 func crashStats(ho *ipc.Handoff, pid int) *stats.SessionStats {
@@ -242,7 +444,7 @@ func crashStats(ho *ipc.Handoff, pid int) *stats.SessionStats {
 
 // finish accounts for a finished session: counters, the session log line
 // and the callback.
-func (m *Master) finish(st *stats.SessionStats, ho *ipc.Handoff) {
+func (m *Master) finish(st *stats.SessionStats, ho *ipc.Handoff, corrected []string) {
 	m.obs.SessionFinished(st)
 	// The UEFI probe is normal: remember it, and name it in the line of
 	// the download that follows.
@@ -277,6 +479,7 @@ func (m *Master) finish(st *stats.SessionStats, ho *ipc.Handoff) {
 		zap.Duration("handoff_latency", st.Start.Sub(ho.Received)),
 		zap.Int("worker_pid", st.WorkerPID),
 		follows,
+		correctedField(corrected),
 	)
 	if m.cfg.OnSession != nil {
 		func() {

@@ -34,6 +34,10 @@ func allowedLabels() map[string]map[string]bool {
 		outcomes[string(o)] = true
 	}
 	options := set(append(append([]string(nil), proto.KnownOptions...), labelOther)...)
+	kinds := set()
+	for _, k := range master.Violations {
+		kinds[string(k)] = true
+	}
 	return map[string]map[string]bool{
 		"op":        set("rrq", "wrq", "data", "ack", "error", "oack", "unknown"),
 		"decision":  decisions,
@@ -43,6 +47,7 @@ func allowedLabels() map[string]map[string]bool {
 		"direction": set(dirSent, dirReceived),
 		"state":     set("idle", "busy"),
 		"reason":    set("crash", "killed"),
+		"kind":      kinds,
 		"source":    set("file", "template", "origin", "cache", "custom"),
 		"class":     set(stats.OriginErrorLabels[:]...),
 		"result":    set(fillPublished, fillAborted),
@@ -102,6 +107,7 @@ func maxSeries() int {
 		len(stats.Outcomes) + // probe_followups_total: outcomes - probe + none
 		1 + // build_info
 		1 + 2 + 1 + 1 + // sessions_active, workers{state}, handoff_failures_total, workers_max
+		len(master.Violations) + 1 + // worker_violations_total{kind}, worker_slots_held
 		1 + hist(OriginLatencyBuckets) + int(stats.NumOriginErrors) + // origin requests, latency, errors{class}
 		2 + 1 + 1 // cache_fills_total{result}, evictions, evicted bytes
 }

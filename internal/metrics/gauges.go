@@ -2,6 +2,8 @@ package metrics
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/fbtftp-go/fbtftp/internal/master"
 )
 
 // gaugeCollector reads the master's snapshot once per scrape and exports
@@ -12,6 +14,8 @@ type gaugeCollector struct {
 	workers         *prometheus.Desc
 	maxWorkers      *prometheus.Desc
 	handoffFailures *prometheus.Desc
+	violations      *prometheus.Desc
+	slotsHeld       *prometheus.Desc
 }
 
 func newGaugeCollector(src GaugeSource) *gaugeCollector {
@@ -28,6 +32,12 @@ func newGaugeCollector(src GaugeSource) *gaugeCollector {
 		handoffFailures: prometheus.NewDesc(namespace+"_handoff_failures_total",
 			"Handoffs to a worker that failed (the worker was killed; the request was retried on another or refused).",
 			nil, nil),
+		violations: prometheus.NewDesc(namespace+"_worker_violations_total",
+			"Protocol violations and lies by workers, by kind: early_message (spoke before its Handoff: not used), extra_message (spoke after its Stats, beyond one OriginStats: killed), malformed (killed), implausible_stats (clamped), left_processes (processes alive after it exited: killed).",
+			[]string{"kind"}, nil),
+		slotsHeld: prometheus.NewDesc(namespace+"_worker_slots_held",
+			"Places of --max-workers held: sessions admitted whose worker, or a process it started, is still alive (a worker draining after its session holds its place).",
+			nil, nil),
 	}
 }
 
@@ -37,6 +47,8 @@ func (c *gaugeCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.workers
 	ch <- c.maxWorkers
 	ch <- c.handoffFailures
+	ch <- c.violations
+	ch <- c.slotsHeld
 }
 
 // Collect implements prometheus.Collector.
@@ -50,4 +62,8 @@ func (c *gaugeCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.workers, prometheus.GaugeValue, float64(busy), "busy")
 	ch <- prometheus.MustNewConstMetric(c.maxWorkers, prometheus.GaugeValue, float64(max(s.MaxWorkers, 0)))
 	ch <- prometheus.MustNewConstMetric(c.handoffFailures, prometheus.CounterValue, float64(s.HandoffFailure))
+	for _, k := range master.Violations { // every kind, so the series exist at 0
+		ch <- prometheus.MustNewConstMetric(c.violations, prometheus.CounterValue, float64(s.Violations[k]), string(k))
+	}
+	ch <- prometheus.MustNewConstMetric(c.slotsHeld, prometheus.GaugeValue, float64(max(s.SlotsHeld, 0)))
 }

@@ -314,6 +314,8 @@ fbtftp_requests_total{decision="accepted",op="rrq"} 7
 fbtftp_requests_total{decision="accepted",op="wrq"} 1
 fbtftp_requests_total{decision="busy",op="rrq"} 1
 fbtftp_requests_total{decision="busy",op="wrq"} 0
+fbtftp_requests_total{decision="client_limit",op="rrq"} 0
+fbtftp_requests_total{decision="client_limit",op="wrq"} 0
 fbtftp_requests_total{decision="duplicate",op="rrq"} 1
 fbtftp_requests_total{decision="duplicate",op="wrq"} 0
 fbtftp_requests_total{decision="malformed",op="ack"} 1
@@ -450,6 +452,16 @@ fbtftp_worker_start_seconds_bucket{le="10"} 2
 fbtftp_worker_start_seconds_bucket{le="+Inf"} 2
 fbtftp_worker_start_seconds_sum 0.043000000000000003
 fbtftp_worker_start_seconds_count 2
+# HELP fbtftp_worker_slots_held Places of --max-workers held: sessions admitted whose worker, or a process it started, is still alive (a worker draining after its session holds its place).
+# TYPE fbtftp_worker_slots_held gauge
+fbtftp_worker_slots_held 0
+# HELP fbtftp_worker_violations_total Protocol violations and lies by workers, by kind: early_message (spoke before its Handoff: not used), extra_message (spoke after its Stats, beyond one OriginStats: killed), malformed (killed), implausible_stats (clamped), left_processes (processes alive after it exited: killed).
+# TYPE fbtftp_worker_violations_total counter
+fbtftp_worker_violations_total{kind="early_message"} 0
+fbtftp_worker_violations_total{kind="extra_message"} 0
+fbtftp_worker_violations_total{kind="implausible_stats"} 0
+fbtftp_worker_violations_total{kind="left_processes"} 0
+fbtftp_worker_violations_total{kind="malformed"} 0
 # HELP fbtftp_workers Live worker processes, by state: idle (pooled, waiting for a session) or busy (all others: serving a session, starting or exiting).
 # TYPE fbtftp_workers gauge
 fbtftp_workers{state="busy"} 3

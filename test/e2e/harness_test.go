@@ -233,9 +233,23 @@ func (s *server) stop() {
 			s.t.Errorf("master exit: %v", err)
 		}
 		s.exit <- err
+		s.noViolations()
 	case <-time.After(20 * time.Second):
 		s.cmd.Process.Kill()
 		s.t.Errorf("master did not stop on SIGTERM")
+	}
+}
+
+// noViolations fails the test if the master caught a worker breaking the
+// protocol or lying in its Stats: the workers here are honest, and the
+// master's checks must never take them for liars.
+func (s *server) noViolations() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range s.lines {
+		if m["msg"] == "worker violated the protocol" {
+			s.t.Errorf("an honest worker was taken for a liar: %v", m)
+		}
 	}
 }
 

@@ -284,7 +284,9 @@ func TestHTTPOriginCacheBootStorm(t *testing.T) {
 	o := newHTTPOrigin(t)
 	root := worldReadableDir(t)
 	cache := filepath.Join(t.TempDir(), "cache") // outside the root, parents 0700: opened before the chroot
-	s := startServer(t, root, "127.0.0.1:0", "--http-origin", o.URL+"/", "--http-cache", cache, "--max-workers", "200")
+	// The 100 machines all come from 127.0.0.1: no per-client limit.
+	s := startServer(t, root, "127.0.0.1:0", "--http-origin", o.URL+"/", "--http-cache", cache, "--max-workers", "200",
+		"--max-sessions-per-client", "0")
 
 	want := patternSum("/img/a", imgSize)
 	const n = 100
