@@ -4,6 +4,7 @@
 GO       ?= go
 BIN      ?= bin
 FUZZTIME ?= 3000x
+FUZZLONG ?= 60s
 ADDR         ?= 127.0.0.1:6969
 METRICS_ADDR ?= 127.0.0.1:9169
 
@@ -30,7 +31,7 @@ LDFLAGS := -X github.com/fbtftp-go/fbtftp/internal/version.version=$(VERSION) \
 # Pinned packaging tools, run with `go run`: never linked into the server.
 NFPM ?= $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.48.0
 
-.PHONY: all build test unit fuzz bench run vet clean install uninstall dist man deb image helm-check
+.PHONY: all build test unit flood fuzz fuzz-long bench run vet clean install uninstall dist man deb image helm-check
 
 all: build
 
@@ -46,10 +47,19 @@ vet:
 unit:
 	$(GO) test -race -count=1 ./...
 
+# The one-address flood (test/hostile TestFlood) loads the machine on
+# purpose: it runs alone, after the other tests.
+flood:
+	FBTFTP_FLOOD_TEST=1 $(GO) test -race -count=1 -run '^TestFlood$$' -v ./test/hostile
+
 fuzz:
 	scripts/fuzz.sh $(FUZZTIME)
 
-test: build vet unit fuzz helm-check
+# Every fuzz target for FUZZLONG each (a duration): never part of `make test`.
+fuzz-long:
+	scripts/fuzz.sh $(FUZZLONG)
+
+test: build vet unit flood fuzz helm-check
 
 # The Helm chart (deploy/helm): helm's lint and rendering at a pinned
 # version, strict decoding into the Kubernetes API types, the rendered
