@@ -7,6 +7,9 @@ FUZZTIME ?= 3000x
 FUZZLONG ?= 60s
 ADDR         ?= 127.0.0.1:6969
 METRICS_ADDR ?= 127.0.0.1:9169
+# Linters, pinned; run with `go run`, never linked into anything.
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+GOIMPORTS   ?= golang.org/x/tools/cmd/goimports@v0.52.0
 
 # The version -V, fbtftp_build_info and the package show: `git describe`
 # (scripts/version.sh), 0.1.0-dev+gREV in a clone without tags.
@@ -39,9 +42,13 @@ all: build
 build:
 	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
 
+# Zero findings: formatting, imports, go vet, staticcheck and a tidy go.mod.
 vet:
-	gofmt -l . | (! grep .) || (echo "gofmt needed" && false)
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@out=$$($(GO) run $(GOIMPORTS) -l -local github.com/fbtftp-go/fbtftp .); if [ -n "$$out" ]; then echo "goimports needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+	$(GO) mod tidy -diff
 	cd tools && (gofmt -l . | (! grep .) || (echo "gofmt needed in tools" && false)) && $(GO) vet ./...
 
 unit:

@@ -21,7 +21,7 @@ func parseServerSpec(s string) (serverSpec, error) {
 	}
 	for _, r := range name {
 		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
-			return serverSpec{}, fmt.Errorf("-server %q: name may hold only letters, digits, - _ .", s)
+			return serverSpec{}, fmt.Errorf("-server %q: the name may hold only letters, digits and - _ . characters", s)
 		}
 	}
 	if !strings.Contains(tmpl, "{port}") {

@@ -3,12 +3,13 @@ package main
 import (
 	"errors"
 	"fmt"
-	"github.com/fbtftp-go/fbtftp"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/fbtftp-go/fbtftp"
 
 	"go.uber.org/zap"
 

@@ -7,8 +7,6 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -114,11 +112,6 @@ type senderCfg struct {
 	timeout   time.Duration                    // retransmit timeout (default 100 ms)
 }
 
-type senderLog struct {
-	mu   sync.Mutex
-	acks []uint16
-}
-
 // refSend serves one RRQ from f with a window sender; it returns the ACK
 // numbers it received.
 func refSend(t *testing.T, f *fakeServer, cfg senderCfg) []uint16 {
@@ -213,7 +206,3 @@ func pattern(n int) []byte {
 }
 
 func opt(name string, v int) proto.Option { return proto.Option{Name: name, Value: strconv.Itoa(v)} }
-
-func hasPrefixFold(s, prefix string) bool {
-	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
-}

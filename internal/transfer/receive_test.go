@@ -24,13 +24,12 @@ type recvCase struct {
 }
 
 type recvResult struct {
-	n    *simNet
-	c    *wrqClient
-	st   stats.SessionStats
-	err  error
-	src  []byte
-	got  *bytes.Buffer
-	acks int
+	n   *simNet
+	c   *wrqClient
+	st  stats.SessionStats
+	err error
+	src []byte
+	got *bytes.Buffer
 }
 
 func runRecv(t *testing.T, tc recvCase) recvResult {

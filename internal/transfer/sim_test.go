@@ -16,7 +16,6 @@ import (
 // event queue. No real time passes and every run is deterministic.
 
 var (
-	serverAddr   = netip.MustParseAddrPort("127.0.0.1:40000")
 	clientAddr   = netip.MustParseAddrPort("127.0.0.1:50000")
 	strangerAddr = netip.MustParseAddrPort("127.0.0.9:50001")
 )

@@ -93,9 +93,6 @@ const (
 	diffWhyEACCES      = "EACCES is an access violation, ERROR 2 (fs.ErrPermission -> 2, STYLE.md); in.tftpd sends errno+100 as ERROR 0 with strerror's text"
 	diffWhyRange       = "an option value out of range is not acknowledged and the transfer goes on with the default (docs/protocol.md); in.tftpd refuses the request with ERROR 8"
 	diffWhyMalformed   = "a request beyond the parser's bounds (empty filename, filename over 4096 bytes) is malformed and dropped unanswered, like any junk on the listening port (docs/protocol.md); in.tftpd answers it"
-	// diffWhyReplaced is not a row: it is why the owner of a file an
-	// upload replaced is not compared (see diffCompare).
-	diffWhyReplaced = "an upload is written to a temporary file renamed over the target (internal/content/upload.go): the file is a new inode owned by the -u user; in.tftpd truncates and rewrites it in place, keeping its owner"
 )
 
 // diffKnownDifferences lists the requests (group/case) where fbtftp-go
@@ -968,7 +965,11 @@ func diffCompare(t *testing.T, key string, c diffCase, a, b diffOutcome) {
 	if _, known := diffKnownDifferences[key]; c.op == proto.OpWRQ && !known {
 		fa, fb := a.file, b.file
 		if a.before.exists && b.before.exists {
-			fb.uid = fa.uid // diffWhyReplaced
+			// Not compared: an upload is written to a temporary file
+			// renamed over the target (internal/content/upload.go), a new
+			// inode owned by the -u user; in.tftpd truncates and rewrites
+			// it in place, keeping its owner.
+			fb.uid = fa.uid
 		}
 		if !fa.equal(fb) {
 			t.Errorf("file after the upload differs:\n in.tftpd: %v %q\n fbtftp:   %v %q", a.file, diffHead(a.file.content), b.file, diffHead(b.file.content))
