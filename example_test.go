@@ -8,6 +8,7 @@ import (
 	"syscall"
 
 	"github.com/fbtftp-go/fbtftp"
+	"github.com/fbtftp-go/fbtftp/tftp"
 )
 
 // A custom worker: it answers "hello" with a greeting built for the client
@@ -18,23 +19,11 @@ func Example() {
 	defer stop()
 	h := fbtftp.HandlerFunc(func(ctx context.Context, r *fbtftp.Request) (fbtftp.ResponseData, error) {
 		if r.Filename != "hello" {
-			return nil, fbtftp.ErrNotFound
+			return nil, tftp.ErrNotFound
 		}
 		return fbtftp.BytesResponse([]byte("hello " + r.Peer.Addr().String() + "\n")), nil
 	})
 	if err := fbtftp.ServeWorker(ctx, h, fbtftp.WorkerConfig{}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 	}
-}
-
-// Handlers choose the ERROR a client gets with *fbtftp.Error; other errors
-// map to codes through WireError.
-func ExampleWireError() {
-	code, msg := fbtftp.WireError(&fbtftp.Error{Code: fbtftp.CodeAccessViolation, Message: "not for you"})
-	fmt.Println(code, msg)
-	code, msg = fbtftp.WireError(os.ErrNotExist)
-	fmt.Println(code, msg)
-	// Output:
-	// Access violation not for you
-	// File not found File not found
 }

@@ -3,52 +3,14 @@ package fbtftp
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/fbtftp-go/fbtftp/internal/proto"
+	"github.com/fbtftp-go/fbtftp/tftp"
 )
-
-func TestWireError(t *testing.T) {
-	cases := []struct {
-		err  error
-		code ErrorCode
-		msg  string
-	}{
-		{ErrNotFound, CodeNotFound, "File not found"},
-		{&Error{Code: CodeAccessViolation, Message: "go away"}, CodeAccessViolation, "go away"},
-		{fmt.Errorf("wrapped: %w", &Error{Code: CodeDiskFull}), CodeDiskFull, "Disk full or allocation exceeded"},
-		{fmt.Errorf("open x: %w", fs.ErrNotExist), CodeNotFound, "File not found"},
-		{&fs.PathError{Op: "open", Path: "/secret/path", Err: fs.ErrPermission}, CodeAccessViolation, "Access violation"},
-		{&proto.Error{Code: proto.ErrIllegalOp, Message: "nope"}, CodeIllegalOp, "nope"},
-		{errors.New("database password is hunter2"), CodeUndefined, "server error"},
-	}
-	for _, c := range cases {
-		code, msg := WireError(c.err)
-		if code != c.code || msg != c.msg {
-			t.Errorf("WireError(%v) = %d %q, want %d %q", c.err, code, msg, c.code, c.msg)
-		}
-	}
-}
-
-func TestErrorType(t *testing.T) {
-	cause := errors.New("disk on fire")
-	e := &Error{Code: CodeDiskFull, Message: "quota", Err: cause}
-	if !errors.Is(e, ErrDiskFull) || errors.Is(e, ErrNotFound) || !errors.Is(e, cause) {
-		t.Error("errors.Is")
-	}
-	if e.Error() != "quota: disk on fire" || ErrNotFound.Error() != "File not found" {
-		t.Errorf("%q %q", e.Error(), ErrNotFound.Error())
-	}
-	if code, msg := ErrFileExists.TFTPError(); code != CodeFileExists || msg != "File already exists" {
-		t.Error(code, msg)
-	}
-}
 
 func TestResponses(t *testing.T) {
 	b := BytesResponse([]byte("hello"))
@@ -99,7 +61,7 @@ func TestResponses(t *testing.T) {
 }
 
 func TestRequestOption(t *testing.T) {
-	r := &Request{Options: []Option{{Name: "BlkSize", Value: "1468"}}}
+	r := &Request{Options: []tftp.Option{{Name: "BlkSize", Value: "1468"}}}
 	if v, ok := r.Option("blksize"); !ok || v != "1468" {
 		t.Error("Option")
 	}
@@ -119,8 +81,8 @@ func TestFileHandler(t *testing.T) {
 	}
 	d.Close()
 	r.Filename = "../x"
-	if _, err := h.ServeTFTP(context.Background(), r); !errors.Is(err, ErrAccessViolation) {
-		if code, _ := WireError(err); code != CodeAccessViolation {
+	if _, err := h.ServeTFTP(context.Background(), r); !errors.Is(err, tftp.ErrAccessViolation) {
+		if code, _ := tftp.WireError(err); code != tftp.CodeAccessViolation {
 			t.Fatalf("../x: %v", err)
 		}
 	}

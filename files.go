@@ -9,6 +9,7 @@ import (
 
 	"github.com/fbtftp-go/fbtftp/internal/content"
 	"github.com/fbtftp-go/fbtftp/internal/tmpl"
+	"github.com/fbtftp-go/fbtftp/tftp"
 )
 
 // NewFileHandler returns the stock handler: it serves regular files under
@@ -72,7 +73,7 @@ func openStore(r *Request) (*content.FileStore, string, error) {
 func (h fileHandler) ServeTFTP(ctx context.Context, r *Request) (ResponseData, error) {
 	if content.IsUploadTemp(r.Path) || content.IsUploadTemp(r.Filename) {
 		// An upload in progress: never serve part of it.
-		return nil, &Error{Code: CodeNotFound, Message: CodeNotFound.String()}
+		return nil, &tftp.Error{Code: tftp.CodeNotFound, Message: tftp.CodeNotFound.String()}
 	}
 	if _, ok := r.Route(); ok {
 		// A map rule routes to an HTTP origin: only fbtftp-worker-http
@@ -81,7 +82,7 @@ func (h fileHandler) ServeTFTP(ctx context.Context, r *Request) (ResponseData, e
 			r.Logger.Error("the route is a URL but this worker has no HTTP support: run fbtftp-worker-http",
 				slog.String("route", r.Path))
 		}
-		return nil, &Error{Code: CodeUndefined, Message: "server error"}
+		return nil, &tftp.Error{Code: tftp.CodeUndefined, Message: "server error"}
 	}
 	store, rel, err := openStore(r)
 	if err != nil {
@@ -100,7 +101,7 @@ func (fileHandler) ReceiveTFTP(ctx context.Context, r *Request) (WriteTarget, er
 	defer store.Close() // the upload keeps its own handle on the directory
 	set := r.Settings
 	if set.Flags&FlagReadOnly != 0 {
-		return nil, &Error{Code: CodeAccessViolation, Message: msgUploadsDisabled}
+		return nil, &tftp.Error{Code: tftp.CodeAccessViolation, Message: msgUploadsDisabled}
 	}
 	u, err := store.Upload(rel, content.UploadOptions{
 		Create: set.Flags&FlagCreate != 0,

@@ -3,7 +3,7 @@ package fbtftp
 import (
 	"context"
 
-	"github.com/fbtftp-go/fbtftp/internal/stats"
+	"github.com/fbtftp-go/fbtftp/tftp"
 )
 
 // Handler resolves a request to content. ServeTFTP runs in the session's
@@ -38,11 +38,6 @@ type Drainer interface {
 	Drain(ctx context.Context) error
 }
 
-// OriginStats is the work a handler did with HTTP origins and an on-disk
-// cache: requests and their latencies, failures by class, cache fills and
-// evictions. Nothing in it names an origin or a file.
-type OriginStats = stats.OriginStats
-
 // OriginReporter is implemented by handlers that fetch from HTTP origins
 // (httporigin.Handler). ServeWorker takes the figures once the session is
 // over (they go with the session's stats) and again after Drain (work the
@@ -51,5 +46,5 @@ type OriginStats = stats.OriginStats
 // returns what happened since the last call and starts counting again. A
 // handler that wraps one must forward it.
 type OriginReporter interface {
-	TakeOriginStats() OriginStats
+	TakeOriginStats() tftp.OriginStats
 }

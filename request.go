@@ -6,19 +6,7 @@ import (
 	"net/netip"
 	"strings"
 
-	"github.com/fbtftp-go/fbtftp/internal/proto"
-)
-
-// Option is one option name/value pair as the client sent it (RFC 2347).
-type Option = proto.Option
-
-// Opcode is a TFTP opcode; a Request is an RRQ or a WRQ.
-type Opcode = proto.Opcode
-
-// The request opcodes.
-const (
-	OpRRQ = proto.OpRRQ
-	OpWRQ = proto.OpWRQ
+	"github.com/fbtftp-go/fbtftp/tftp"
 )
 
 // Request is one client request, as a Handler sees it.
@@ -26,8 +14,8 @@ type Request struct {
 	// SessionID is unique among the master's sessions and appears in
 	// every log line about the session.
 	SessionID string
-	// Op is OpRRQ (download) or OpWRQ (upload).
-	Op Opcode
+	// Op is tftp.OpRRQ (download) or tftp.OpWRQ (upload).
+	Op tftp.Opcode
 	// Filename is the name the client asked for, unchanged.
 	Filename string
 	// Path is the name after the master's remap rules (-m), which the
@@ -36,7 +24,7 @@ type Request struct {
 	// Mode is "octet" or "netascii" (lower case).
 	Mode string
 	// Options are the client's options in its order, with its spelling.
-	Options []Option
+	Options []tftp.Option
 	// Peer is the client's address and port (IPv4 addresses unmapped).
 	Peer netip.AddrPort
 	// MAC is the client's link-layer address from the kernel's neighbour

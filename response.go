@@ -5,7 +5,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/fbtftp-go/fbtftp/internal/stats"
+	"github.com/fbtftp-go/fbtftp/tftp"
 )
 
 // ResponseData is the content of a download. The worker reads it once from
@@ -13,6 +13,13 @@ import (
 // so that retransmissions need no buffer) and closes it at the end of the
 // session. Size reports the length when known; a known size lets the
 // server acknowledge the tsize option (RFC 2349).
+//
+// A ResponseData may say where its content came from with a method
+// Source() tftp.Source: the session line's "source" field,
+// tftp.SessionStats.Source and the master's
+// fbtftp_content_sessions_total{source} (cache hits against origin
+// fetches, for instance). Content without that method (or reporting a value
+// outside the tftp.Source constants) counts as tftp.SourceCustom.
 type ResponseData interface {
 	io.Reader
 	io.Closer
@@ -36,7 +43,7 @@ type fileResponse struct {
 }
 
 func (f *fileResponse) Size() (int64, bool) { return f.size, true }
-func (f *fileResponse) Source() Source      { return SourceFile }
+func (f *fileResponse) Source() tftp.Source { return tftp.SourceFile }
 
 // BytesResponse serves b. The slice must not change during the session.
 func BytesResponse(b []byte) ResponseData {
@@ -46,12 +53,12 @@ func BytesResponse(b []byte) ResponseData {
 type bytesResponse struct {
 	*bytes.Reader
 	size int64
-	src  Source // SourceCustom unless set
+	src  tftp.Source // tftp.SourceCustom unless set
 }
 
-func (b *bytesResponse) Source() Source {
-	if b.src == SourceNone {
-		return SourceCustom
+func (b *bytesResponse) Source() tftp.Source {
+	if b.src == tftp.SourceNone {
+		return tftp.SourceCustom
 	}
 	return b.src
 }
@@ -81,30 +88,12 @@ func (r *readerResponse) Close() error {
 	return nil
 }
 
-// Source is where a download's content came from: the session line's
-// "source" field, SessionStats.Source and the master's
-// fbtftp_content_sessions_total{source} (cache hits against origin
-// fetches, for instance). A ResponseData may report it with a method
-// Source() Source; content that does not (or reports a value outside
-// these) counts as SourceCustom.
-type Source = stats.Source
-
-// The content sources.
-const (
-	SourceNone     = stats.SourceNone     // no content (an error, an upload)
-	SourceFile     = stats.SourceFile     // a file (FileResponse)
-	SourceTemplate = stats.SourceTemplate // a rendered *.tmpl file
-	SourceOrigin   = stats.SourceOrigin   // fetched from an HTTP origin
-	SourceCache    = stats.SourceCache    // a complete copy in the HTTP cache
-	SourceCustom   = stats.SourceCustom   // anything else
-)
-
 // sourceOf returns where data came from.
-func sourceOf(data ResponseData) Source {
-	if s, ok := data.(interface{ Source() Source }); ok {
-		if src := s.Source(); src != SourceNone && src.Valid() {
+func sourceOf(data ResponseData) tftp.Source {
+	if s, ok := data.(interface{ Source() tftp.Source }); ok {
+		if src := s.Source(); src != tftp.SourceNone && src.Valid() {
 			return src
 		}
 	}
-	return SourceCustom
+	return tftp.SourceCustom
 }

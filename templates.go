@@ -11,6 +11,7 @@ import (
 
 	"github.com/fbtftp-go/fbtftp/internal/content"
 	"github.com/fbtftp-go/fbtftp/internal/tmpl"
+	"github.com/fbtftp-go/fbtftp/tftp"
 )
 
 // EnvTemplateData names the environment variable through which the master
@@ -73,7 +74,7 @@ func (h fileHandler) render(ctx context.Context, r *Request, store *content.File
 	if err != nil {
 		return nil, err
 	}
-	return &bytesResponse{Reader: bytes.NewReader(out), size: int64(len(out)), src: SourceTemplate}, nil
+	return &bytesResponse{Reader: bytes.NewReader(out), size: int64(len(out)), src: tftp.SourceTemplate}, nil
 }
 
 // serveOrRender opens rel, or renders it when it is a template; a missing
@@ -88,14 +89,14 @@ func (h fileHandler) serveOrRender(ctx context.Context, r *Request, store *conte
 	if err == nil {
 		return FileResponse(f)
 	}
-	if !errors.Is(err, ErrNotFound) {
-		if code, _ := WireError(err); code != CodeNotFound {
+	if !errors.Is(err, tftp.ErrNotFound) {
+		if code, _ := tftp.WireError(err); code != tftp.CodeNotFound {
 			return nil, err
 		}
 	}
 	if d, terr := h.render(ctx, r, store, rel+templateSuffix); terr == nil {
 		return d, nil
-	} else if code, _ := WireError(terr); code != CodeNotFound {
+	} else if code, _ := tftp.WireError(terr); code != tftp.CodeNotFound {
 		return nil, terr
 	}
 	return nil, err

@@ -10,13 +10,14 @@ import (
 	"github.com/fbtftp-go/fbtftp/internal/stats"
 	"github.com/fbtftp-go/fbtftp/internal/transfer"
 	"github.com/fbtftp-go/fbtftp/internal/udp"
+	"github.com/fbtftp-go/fbtftp/tftp"
 )
 
 // WriteHandler is implemented by a Handler that accepts uploads (WRQ). The
 // worker finds it by type assertion; a Handler without it answers every
 // WRQ with ERROR 2. ReceiveTFTP runs in the worker, sandboxed, like
 // ServeTFTP. It returns where the data goes, or an error that becomes the
-// ERROR packet (see WireError); nothing has been sent to the client yet.
+// ERROR packet (see tftp.WireError); nothing has been sent to the client yet.
 //
 // Before calling it the worker has already refused the WRQ when the
 // ReadOnly flag is set (ERROR 2) and when the client announced with tsize a
@@ -56,20 +57,20 @@ const (
 )
 
 // errTooLarge is a client's fault: the session is refused, not failed.
-var errTooLarge = &Error{Code: CodeDiskFull, Message: msgTooLarge}
+var errTooLarge = &tftp.Error{Code: tftp.CodeDiskFull, Message: msgTooLarge}
 
 // serveUpload runs a WRQ session: checks, the handler's target, the
 // transfer, and Commit or Abort.
 func serveUpload(ctx context.Context, h Handler, r *Request, sess *udp.SessionConn, st *stats.SessionStats) error {
 	set := r.Settings
 	if set.Flags&FlagReadOnly != 0 {
-		return refuse(sess, r.Peer, st, &Error{Code: CodeAccessViolation, Message: msgUploadsDisabled})
+		return refuse(sess, r.Peer, st, &tftp.Error{Code: tftp.CodeAccessViolation, Message: msgUploadsDisabled})
 	}
 	wh, ok := h.(WriteHandler)
 	if !ok {
-		return refuse(sess, r.Peer, st, &Error{Code: CodeAccessViolation, Message: msgUploadsNotServed})
+		return refuse(sess, r.Peer, st, &tftp.Error{Code: tftp.CodeAccessViolation, Message: msgUploadsNotServed})
 	}
-	params := proto.Negotiate(OpWRQ, r.Options, proto.Limits{
+	params := proto.Negotiate(tftp.OpWRQ, r.Options, proto.Limits{
 		MaxBlksize:    set.MaxBlksize,
 		MaxWindowsize: set.MaxWindowsize,
 		Refuse:        set.Refuse,
@@ -83,8 +84,8 @@ func serveUpload(ctx context.Context, h Handler, r *Request, sess *udp.SessionCo
 	target, err := receiveTFTP(ctx, wh, r)
 	if err != nil {
 		if ctx.Err() != nil {
-			return transfer.Stopped(ctx, st, func(code ErrorCode, msg string) {
-				refuse(sess, r.Peer, st, &Error{Code: code, Message: msg})
+			return transfer.Stopped(ctx, st, func(code tftp.ErrorCode, msg string) {
+				refuse(sess, r.Peer, st, &tftp.Error{Code: code, Message: msg})
 			})
 		}
 		return refuse(sess, r.Peer, st, err)
@@ -105,7 +106,7 @@ func serveUpload(ctx context.Context, h Handler, r *Request, sess *udp.SessionCo
 	}
 	tr.Config.Trace = packetTrace(ctx, r.Logger, set.Verbosity)
 	err = tr.Receive(ctx, sink)
-	if e := (*Error)(nil); errors.As(err, &e) && e == errTooLarge {
+	if e := (*tftp.Error)(nil); errors.As(err, &e) && e == errTooLarge {
 		return nil // the client was told; not our fault
 	}
 	return err

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/fbtftp-go/fbtftp/internal/wlog"
+	"github.com/fbtftp-go/fbtftp/tftp"
 
 	"github.com/fbtftp-go/fbtftp/internal/proto"
 	"github.com/fbtftp-go/fbtftp/internal/transfer"
@@ -55,7 +56,7 @@ func TestUploadSink(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err := s.Write(make([]byte, 1))
-		if code, msg := transfer.ErrorFor(err); code != proto.ErrDiskFull || msg != msgTooLarge {
+		if code, msg := tftp.WireError(err); code != proto.ErrDiskFull || msg != msgTooLarge {
 			t.Fatalf("over the limit: %v", err)
 		}
 		s.abort(log)
@@ -67,7 +68,7 @@ func TestUploadSink(t *testing.T) {
 		m := &memTarget{writeErr: syscall.ENOSPC}
 		s := &uploadSink{target: m, w: m}
 		_, err := s.Write([]byte("x"))
-		if code, _ := transfer.ErrorFor(err); code != proto.ErrDiskFull || m.aborts != 1 {
+		if code, _ := tftp.WireError(err); code != proto.ErrDiskFull || m.aborts != 1 {
 			t.Fatalf("%v, aborts %d", err, m.aborts)
 		}
 		s.abort(log)
@@ -120,7 +121,7 @@ func TestFileHandlerUpload(t *testing.T) {
 	w.Write([]byte("data"))
 	// While the upload runs, its temporary file cannot be downloaded.
 	if _, err := NewFileHandler().ServeTFTP(context.Background(), &Request{Filename: ".new.fbtftp-upload",
-		Settings: &Settings{Roots: []string{dir}, Flags: FlagSecure | FlagPermissive}}); !errors.Is(err, ErrNotFound) {
+		Settings: &Settings{Roots: []string{dir}, Flags: FlagSecure | FlagPermissive}}); !errors.Is(err, tftp.ErrNotFound) {
 		t.Errorf("download of the temporary file: %v", err)
 	}
 	if err := w.Commit(); err != nil {
@@ -131,14 +132,14 @@ func TestFileHandlerUpload(t *testing.T) {
 		t.Fatalf("%v %v", fi, err)
 	}
 	set.Flags |= FlagReadOnly
-	if _, err := h.ReceiveTFTP(context.Background(), r); !errors.Is(err, ErrAccessViolation) {
+	if _, err := h.ReceiveTFTP(context.Background(), r); !errors.Is(err, tftp.ErrAccessViolation) {
 		t.Fatalf("read-only: %v", err)
 	}
 	set.Flags = FlagSecure
 	r.Filename = "other"
 	if _, err := h.ReceiveTFTP(context.Background(), r); err == nil {
 		t.Fatal("create without FlagCreate accepted")
-	} else if code, msg := WireError(err); code != CodeNotFound || msg != "File not found" {
+	} else if code, msg := tftp.WireError(err); code != tftp.CodeNotFound || msg != "File not found" {
 		t.Fatalf("create without FlagCreate: %v", err)
 	}
 }

@@ -20,14 +20,12 @@ import (
 	"github.com/fbtftp-go/fbtftp/internal/transfer"
 	"github.com/fbtftp-go/fbtftp/internal/udp"
 	"github.com/fbtftp-go/fbtftp/internal/wlog"
+	"github.com/fbtftp-go/fbtftp/tftp"
 )
 
 // Settings is the server configuration the master sends with each session
 // (timeouts, limits, roots, flags, free-form Extra values).
 type Settings = ipc.Settings
-
-// SessionStats describes one finished session.
-type SessionStats = stats.SessionStats
 
 // Settings flags (Settings.Flags).
 const (
@@ -191,14 +189,14 @@ func ServeWorker(ctx context.Context, h Handler, cfg WorkerConfig) error {
 // serveSession resolves the content and runs the transfer, filling st.
 func serveSession(ctx context.Context, h Handler, r *Request, sess *udp.SessionConn, st *stats.SessionStats) error {
 	set := r.Settings
-	if r.Op == OpWRQ {
+	if r.Op == tftp.OpWRQ {
 		return serveUpload(ctx, h, r, sess, st)
 	}
 	data, err := serveTFTP(ctx, h, r)
 	if err != nil {
 		if ctx.Err() != nil {
-			return transfer.Stopped(ctx, st, func(code ErrorCode, msg string) {
-				refuse(sess, r.Peer, st, &Error{Code: code, Message: msg})
+			return transfer.Stopped(ctx, st, func(code tftp.ErrorCode, msg string) {
+				refuse(sess, r.Peer, st, &tftp.Error{Code: code, Message: msg})
 			})
 		}
 		return refuse(sess, r.Peer, st, err)
@@ -249,16 +247,16 @@ func applyRules(rules *remap.Rules, r *Request) error {
 	if rules == nil {
 		return nil
 	}
-	res := rules.Apply(remap.Request{Filename: r.Filename, Write: r.Op == OpWRQ, Client: r.Peer.Addr()})
+	res := rules.Apply(remap.Request{Filename: r.Filename, Write: r.Op == tftp.OpWRQ, Client: r.Peer.Addr()})
 	if res.Abort {
 		r.Logger.Info("remap rule refused the request", slog.String("message", res.Message))
-		return &Error{Code: CodeAccessViolation, Message: res.Message}
+		return &tftp.Error{Code: tftp.CodeAccessViolation, Message: res.Message}
 	}
 	if res.Filename != r.Filename {
 		r.Logger.Debug("remapped", slog.String("remapped_to", res.Filename))
 	}
 	if res.Filename == "" {
-		return ErrNotFound
+		return tftp.ErrNotFound
 	}
 	r.Path = res.Filename
 	return nil
@@ -315,7 +313,7 @@ func serveTFTP(ctx context.Context, h Handler, r *Request) (ResponseData, error)
 
 // refuse answers the request with an ERROR and records the outcome.
 func refuse(sess *udp.SessionConn, peer netip.AddrPort, st *stats.SessionStats, err error) error {
-	code, msg := WireError(err)
+	code, msg := tftp.WireError(err)
 	_ = sess.WritePacket(proto.AppendError(nil, code, msg), peer)
 	st.PacketsSent++
 	st.ErrorCode, st.ErrorMessage = code, msg

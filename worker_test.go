@@ -19,6 +19,7 @@ import (
 	"github.com/fbtftp-go/fbtftp/internal/remap"
 	"github.com/fbtftp-go/fbtftp/internal/stats"
 	"github.com/fbtftp-go/fbtftp/internal/udp"
+	"github.com/fbtftp-go/fbtftp/tftp"
 )
 
 // session runs one download through the worker's session path in this
@@ -143,7 +144,7 @@ func TestSessionPath(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			got, st, err := session(t, tt.h, rules, set, tt.file, tt.o)
 			if tt.wantErr {
-				var se *client.ServerError
+				var se *tftp.Error
 				if !errors.As(err, &se) || se.Code != tt.code {
 					t.Fatalf("client: %v, want ERROR %d", err, tt.code)
 				}

@@ -48,6 +48,7 @@ import (
 
 	"github.com/fbtftp-go/fbtftp"
 	"github.com/fbtftp-go/fbtftp/internal/origin"
+	"github.com/fbtftp-go/fbtftp/tftp"
 )
 
 // Config configures a Handler. The zero value serves URL routes to no
@@ -204,11 +205,11 @@ func (h *Handler) ServeTFTP(ctx context.Context, r *fbtftp.Request) (fbtftp.Resp
 		if h.prefix == nil || err == nil {
 			return data, err
 		}
-		if code, _ := fbtftp.WireError(err); code != fbtftp.CodeNotFound {
+		if code, _ := tftp.WireError(err); code != tftp.CodeNotFound {
 			return nil, err
 		}
 	} else if h.prefix == nil {
-		return nil, fbtftp.ErrNotFound
+		return nil, tftp.ErrNotFound
 	}
 	u, err := h.join(r.Path)
 	if err != nil {
@@ -221,14 +222,14 @@ func (h *Handler) ServeTFTP(ctx context.Context, r *fbtftp.Request) (fbtftp.Resp
 func (h *Handler) ReceiveTFTP(ctx context.Context, r *fbtftp.Request) (fbtftp.WriteTarget, error) {
 	wh, ok := h.next.(fbtftp.WriteHandler)
 	if _, route := r.Route(); route || !ok {
-		return nil, &fbtftp.Error{Code: fbtftp.CodeAccessViolation, Message: "Uploads are not supported here"}
+		return nil, &tftp.Error{Code: tftp.CodeAccessViolation, Message: "Uploads are not supported here"}
 	}
 	return wh.ReceiveTFTP(ctx, r)
 }
 
 // TakeOriginStats implements fbtftp.OriginReporter: the origin requests,
 // failures, cache fills and evictions since the last call.
-func (h *Handler) TakeOriginStats() fbtftp.OriginStats { return h.client.TakeStats() }
+func (h *Handler) TakeOriginStats() tftp.OriginStats { return h.client.TakeStats() }
 
 // DefaultFillTimeout is Config.FillTimeout's default: how long a cache
 // fill may go on after its session. A UEFI client's size probe ends its
@@ -284,7 +285,7 @@ func (h *Handler) fetch(ctx context.Context, r *fbtftp.Request, route string) (f
 	u, err := checkRoute(route, h.allowed)
 	if err != nil {
 		r.Logger.Warn("route outside the configured origins: refused", slog.String("route", redact(route)), slog.Any("error", err))
-		return nil, &fbtftp.Error{Code: fbtftp.CodeAccessViolation, Err: err}
+		return nil, &tftp.Error{Code: tftp.CodeAccessViolation, Err: err}
 	}
 	return h.open(ctx, r, u)
 }
@@ -296,9 +297,9 @@ func (h *Handler) open(ctx context.Context, r *fbtftp.Request, u *url.URL) (fbtf
 	}
 	data, err := h.client.Open(ctx, u.String())
 	if err != nil {
-		code, _ := fbtftp.WireError(err)
+		code, _ := tftp.WireError(err)
 		lvl := slog.LevelWarn
-		if code != fbtftp.CodeUndefined {
+		if code != tftp.CodeUndefined {
 			lvl = slog.LevelInfo // 404, 403: the origin's answer, not a failure
 		}
 		r.Logger.Log(ctx, lvl, "origin did not serve the object", slog.Any("error", err))
@@ -342,7 +343,7 @@ func (h *Handler) join(name string) (*url.URL, error) {
 		case "", ".":
 			continue
 		case "..":
-			return nil, &fbtftp.Error{Code: fbtftp.CodeAccessViolation}
+			return nil, &tftp.Error{Code: tftp.CodeAccessViolation}
 		}
 		if !first {
 			b.WriteByte('/')

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/fbtftp-go/fbtftp"
+	"github.com/fbtftp-go/fbtftp/tftp"
 )
 
 // testOrigin serves /obj (Content-Length), /chunked, /missing (404),
@@ -68,7 +69,7 @@ func newTestOrigin(t *testing.T) *testOrigin {
 // route when path is a URL).
 func newRequest(path string) *fbtftp.Request {
 	return &fbtftp.Request{
-		Op: fbtftp.OpRRQ, Filename: "routed/by/a/rule", Path: path, Mode: "octet",
+		Op: tftp.OpRRQ, Filename: "routed/by/a/rule", Path: path, Mode: "octet",
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 }
@@ -109,16 +110,16 @@ func TestServeRoutes(t *testing.T) {
 	}
 	tests := []struct {
 		path      string
-		code      fbtftp.ErrorCode // when wantErr
+		code      tftp.ErrorCode // when wantErr
 		wantErr   bool
 		sizeKnown bool
 	}{
 		{path: "/obj", sizeKnown: true},
 		{path: "/chunked", sizeKnown: false},
-		{path: "/missing", wantErr: true, code: fbtftp.CodeNotFound},
-		{path: "/secret", wantErr: true, code: fbtftp.CodeAccessViolation},
-		{path: "/broken", wantErr: true, code: fbtftp.CodeUndefined},
-		{path: "/slow", wantErr: true, code: fbtftp.CodeUndefined},
+		{path: "/missing", wantErr: true, code: tftp.CodeNotFound},
+		{path: "/secret", wantErr: true, code: tftp.CodeAccessViolation},
+		{path: "/broken", wantErr: true, code: tftp.CodeUndefined},
+		{path: "/slow", wantErr: true, code: tftp.CodeUndefined},
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {
@@ -128,7 +129,7 @@ func TestServeRoutes(t *testing.T) {
 					data.Close()
 					t.Fatal("no error")
 				}
-				code, msg := fbtftp.WireError(err)
+				code, msg := tftp.WireError(err)
 				if code != tt.code {
 					t.Fatalf("code %d (%s), want %d", code, msg, tt.code)
 				}
@@ -165,7 +166,7 @@ func TestRefusedOriginIsNeverContacted(t *testing.T) {
 		"ftp://127.0.0.1/obj",
 	} {
 		_, err := h.ServeTFTP(context.Background(), newRequest(route))
-		if code, _ := fbtftp.WireError(err); code != fbtftp.CodeAccessViolation && !strings.HasPrefix(route, "ftp") {
+		if code, _ := tftp.WireError(err); code != tftp.CodeAccessViolation && !strings.HasPrefix(route, "ftp") {
 			t.Errorf("%s: code %d (%v), want 2", route, code, err)
 		}
 	}
@@ -186,7 +187,7 @@ func TestAllowedNetworks(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = h.ServeTFTP(context.Background(), newRequest("http://192.0.2.1:9/obj"))
-	if code, _ := fbtftp.WireError(err); code != fbtftp.CodeUndefined || !strings.Contains(err.Error(), "outside the allowed networks") {
+	if code, _ := tftp.WireError(err); code != tftp.CodeUndefined || !strings.Contains(err.Error(), "outside the allowed networks") {
 		t.Fatalf("route off the allowed networks: %v", err)
 	}
 	data, err := h.ServeTFTP(context.Background(), newRequest(o.URL+"/obj"))
@@ -214,7 +215,7 @@ func TestOriginPrefixFallback(t *testing.T) {
 	if got, want := o.last.Load(), "/tftp/boot/a%20b%25c/vmlinuz"; got != want {
 		t.Fatalf("origin asked for %q, want %q", got, want)
 	}
-	if _, err := h.ServeTFTP(context.Background(), newRequest("boot/../x")); !errors.Is(err, fbtftp.ErrAccessViolation) {
+	if _, err := h.ServeTFTP(context.Background(), newRequest("boot/../x")); !errors.Is(err, tftp.ErrAccessViolation) {
 		t.Fatalf(".. : %v", err)
 	}
 	// Without a next handler, names go to the prefix directly.
@@ -239,8 +240,8 @@ func TestReceiveTFTP(t *testing.T) {
 	}
 	for _, p := range []string{"http://127.0.0.1:1/x", "/local"} {
 		r := newRequest(p)
-		r.Op = fbtftp.OpWRQ
-		if _, err := h.ReceiveTFTP(context.Background(), r); !errors.Is(err, fbtftp.ErrAccessViolation) {
+		r.Op = tftp.OpWRQ
+		if _, err := h.ReceiveTFTP(context.Background(), r); !errors.Is(err, tftp.ErrAccessViolation) {
 			t.Errorf("%s: %v, want access violation", p, err)
 		}
 	}

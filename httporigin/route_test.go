@@ -13,6 +13,7 @@ import (
 
 	"github.com/fbtftp-go/fbtftp"
 	"github.com/fbtftp-go/fbtftp/internal/remap"
+	"github.com/fbtftp-go/fbtftp/tftp"
 )
 
 // recordingOrigin answers 200 "ok" to everything and records each request
@@ -148,7 +149,7 @@ func TestRouteBypasses(t *testing.T) {
 	}
 	for _, name := range refused {
 		err := serveName(h, rules, name)
-		if code, _ := fbtftp.WireError(err); code != fbtftp.CodeAccessViolation {
+		if code, _ := tftp.WireError(err); code != tftp.CodeAccessViolation {
 			t.Errorf("%q: code %d (%v), want 2", name, code, err)
 		}
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/fbtftp-go/fbtftp/internal/master"
 	"github.com/fbtftp-go/fbtftp/internal/sandbox"
 	"github.com/fbtftp-go/fbtftp/internal/udp"
+	"github.com/fbtftp-go/fbtftp/tftp"
 )
 
 // ServerStats are server-wide counters, handed to Server.ServerStats every
@@ -31,7 +32,7 @@ type ServerStats struct {
 	Interval time.Duration // covered by the counters below
 
 	Requests, Accepted, Malformed, Rejected, Busy, Duplicates uint64
-	Sessions                                                  map[fbtftp.Outcome]uint64
+	Sessions                                                  map[tftp.Outcome]uint64
 	BytesSent, BytesReceived, Retransmits, ErrorsSent         uint64
 	WorkerSpawns, WorkerSpawnFailures, WorkerCrashes          uint64
 
@@ -71,7 +72,7 @@ type Server struct {
 	Logger *zap.Logger
 
 	// SessionStats is called after every session, with its full stats.
-	SessionStats func(*fbtftp.SessionStats)
+	SessionStats func(*tftp.SessionStats)
 	// ServerStats is called every StatsInterval (default 60 s) and once
 	// more when the server stops.
 	ServerStats   func(*ServerStats)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/fbtftp-go/fbtftp/internal/client"
 	"github.com/fbtftp-go/fbtftp/internal/proto"
+	"github.com/fbtftp-go/fbtftp/tftp"
 )
 
 var errUsage = errors.New("usage")
@@ -175,7 +176,7 @@ func verify(size *atomic.Int64, r client.Result, w *counter, digest []byte) erro
 
 // errorKey groups errors for the report without per-session details.
 func errorKey(err error) string {
-	var se *client.ServerError
+	var se *tftp.Error
 	switch {
 	case errors.As(err, &se):
 		return fmt.Sprintf("server error %d: %s", se.Code, se.Message)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/fbtftp-go/fbtftp/internal/client"
+	"github.com/fbtftp-go/fbtftp/tftp"
 )
 
 // runningServer is a server under test started by the harness.
@@ -116,7 +117,7 @@ func (s *runningServer) probe(ctx context.Context, file string) error {
 		default:
 		}
 		_, err = client.Get(ctx, s.addr, file, client.Options{Timeout: 100 * time.Millisecond, Retries: -1}, io.Discard)
-		var se *client.ServerError
+		var se *tftp.Error
 		switch {
 		case err == nil:
 			return nil

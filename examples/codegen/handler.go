@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/fbtftp-go/fbtftp"
+	"github.com/fbtftp-go/fbtftp/tftp"
 )
 
 // defaultKernelURL is chained by ipxe/boot.ipxe when the master sets no
@@ -33,7 +34,7 @@ func (handler) ServeTFTP(ctx context.Context, r *fbtftp.Request) (fbtftp.Respons
 	case "uptime.txt":
 		return stream(writeUptime), nil
 	}
-	return nil, fbtftp.ErrNotFound // ERROR 1 File not found
+	return nil, tftp.ErrNotFound // ERROR 1 File not found
 }
 
 // hello greets the client by its address and names the server address it

@@ -10,10 +10,11 @@ import (
 	"testing"
 
 	"github.com/fbtftp-go/fbtftp"
+	"github.com/fbtftp-go/fbtftp/tftp"
 )
 
 // request is what the worker would hand the handler for name.
-func request(op fbtftp.Opcode, name string, extra map[string]string) *fbtftp.Request {
+func request(op tftp.Opcode, name string, extra map[string]string) *fbtftp.Request {
 	return &fbtftp.Request{
 		SessionID: "test-1",
 		Op:        op,
@@ -31,7 +32,7 @@ func request(op fbtftp.Opcode, name string, extra map[string]string) *fbtftp.Req
 // download runs ServeTFTP and reads the whole response.
 func download(t *testing.T, name string, extra map[string]string) (string, int64, error) {
 	t.Helper()
-	data, err := handler{}.ServeTFTP(context.Background(), request(fbtftp.OpRRQ, name, extra))
+	data, err := handler{}.ServeTFTP(context.Background(), request(tftp.OpRRQ, name, extra))
 	if err != nil {
 		return "", 0, err
 	}
@@ -83,18 +84,18 @@ func TestServeErrors(t *testing.T) {
 	tests := []struct {
 		name  string
 		extra map[string]string
-		code  fbtftp.ErrorCode
+		code  tftp.ErrorCode
 	}{
-		{"missing", nil, fbtftp.CodeNotFound},
-		{"hello.txt/x", nil, fbtftp.CodeNotFound},
-		{"upload/x", nil, fbtftp.CodeNotFound},
-		{"ipxe/boot.ipxe", map[string]string{"kernel-url": "boot/vmlinuz"}, fbtftp.CodeUndefined},
-		{"ipxe/boot.ipxe", map[string]string{"kernel-url": "http://[::1"}, fbtftp.CodeUndefined},
+		{"missing", nil, tftp.CodeNotFound},
+		{"hello.txt/x", nil, tftp.CodeNotFound},
+		{"upload/x", nil, tftp.CodeNotFound},
+		{"ipxe/boot.ipxe", map[string]string{"kernel-url": "boot/vmlinuz"}, tftp.CodeUndefined},
+		{"ipxe/boot.ipxe", map[string]string{"kernel-url": "http://[::1"}, tftp.CodeUndefined},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, _, err := download(t, tt.name, tt.extra)
-			if code, msg := fbtftp.WireError(err); err == nil || code != tt.code {
+			if code, msg := tftp.WireError(err); err == nil || code != tt.code {
 				t.Fatalf("%v: wire %v %q, want code %v", err, code, msg, tt.code)
 			}
 		})
@@ -102,7 +103,7 @@ func TestServeErrors(t *testing.T) {
 }
 
 func TestReceive(t *testing.T) {
-	w, err := handler{}.ReceiveTFTP(context.Background(), request(fbtftp.OpWRQ, "/upload/x", nil))
+	w, err := handler{}.ReceiveTFTP(context.Background(), request(tftp.OpWRQ, "/upload/x", nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +116,7 @@ func TestReceive(t *testing.T) {
 		t.Fatalf("commit: %v, %d bytes", err, w.(*discard).n)
 	}
 	for _, name := range []string{"upload/", "hello.txt", "uploadx"} {
-		if _, err := (handler{}).ReceiveTFTP(context.Background(), request(fbtftp.OpWRQ, name, nil)); !errors.Is(err, fbtftp.ErrNotFound) {
+		if _, err := (handler{}).ReceiveTFTP(context.Background(), request(tftp.OpWRQ, name, nil)); !errors.Is(err, tftp.ErrNotFound) {
 			t.Errorf("%s: %v, want not found", name, err)
 		}
 	}

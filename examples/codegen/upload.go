@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/fbtftp-go/fbtftp"
+	"github.com/fbtftp-go/fbtftp/tftp"
 )
 
 // ReceiveTFTP accepts uploads (WRQ) to upload/NAME and throws the data
@@ -14,7 +15,7 @@ import (
 func (handler) ReceiveTFTP(ctx context.Context, r *fbtftp.Request) (fbtftp.WriteTarget, error) {
 	name, ok := strings.CutPrefix(strings.TrimLeft(r.Path, "/"), "upload/")
 	if !ok || name == "" {
-		return nil, fbtftp.ErrNotFound
+		return nil, tftp.ErrNotFound
 	}
 	return &discard{log: r.Logger, name: name}, nil
 }

@@ -59,6 +59,7 @@ import (
 	"syscall"
 
 	"github.com/fbtftp-go/fbtftp"
+	"github.com/fbtftp-go/fbtftp/tftp"
 )
 
 // envInventory names the inventory file.
@@ -157,7 +158,7 @@ func (h *handler) ServeTFTP(ctx context.Context, r *fbtftp.Request) (fbtftp.Resp
 	m, how, found := h.lookup(r, strings.TrimPrefix(suffix, "-"))
 	if !found {
 		// Not this machine's name: GRUB tries the next one.
-		return nil, fbtftp.ErrNotFound
+		return nil, tftp.ErrNotFound
 	}
 	r.Logger.Info("grub config generated", "hostname", m.Hostname, "matched_by", how)
 	return fbtftp.BytesResponse(render(r, m, how)), nil // size known: tsize acknowledged

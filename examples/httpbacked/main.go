@@ -35,6 +35,7 @@ import (
 
 	"github.com/fbtftp-go/fbtftp"
 	"github.com/fbtftp-go/fbtftp/httporigin"
+	"github.com/fbtftp-go/fbtftp/tftp"
 )
 
 // router applies the site's naming rules, then hands the request to the
@@ -50,7 +51,7 @@ func (rt *router) ServeTFTP(ctx context.Context, r *fbtftp.Request) (fbtftp.Resp
 	name := strings.TrimLeft(r.Path, "/") // a leading "/" is the client's habit
 	if !rt.allowed(name) {
 		r.Logger.Info("name outside the served prefixes: refused")
-		return nil, fbtftp.ErrAccessViolation // ERROR 2, the origin is not contacted
+		return nil, tftp.ErrAccessViolation // ERROR 2, the origin is not contacted
 	}
 	if mac, ok := pxelinuxMAC(name); ok {
 		name = "hosts/" + mac + "/pxelinux.cfg"

@@ -19,8 +19,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/fbtftp-go/fbtftp"
 	"github.com/fbtftp-go/fbtftp/server"
+	"github.com/fbtftp-go/fbtftp/tftp"
 )
 
 // publisher writes one JSON object per line; callbacks may run
@@ -60,7 +60,7 @@ func main() {
 		WorkerPath:    *worker,
 		Prefork:       2,
 		StatsInterval: *interval,
-		SessionStats: func(st *fbtftp.SessionStats) {
+		SessionStats: func(st *tftp.SessionStats) {
 			pub.publish("session", map[string]any{
 				"session_id": st.SessionID, "peer": st.Peer.String(), "file": st.Filename,
 				"outcome": st.Outcome, "bytes": st.Bytes, "blksize": st.Blksize,

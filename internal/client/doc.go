@@ -7,7 +7,7 @@
 // in lockstep or with windows, follow block numbers past 65535, re-ACK
 // duplicate DATA, retransmit on timeout within a bounded budget, answer a
 // packet from a stranger with ERROR 5 (RFC 1350 §4) and return a server's
-// ERROR as a *ServerError. Result reports what was negotiated and measured.
+// ERROR as a *tftp.Error (Remote set). Result reports what was negotiated and measured.
 //
 // Session is the lower level: one UDP socket with Send, SendTo and Recv, for
 // tests that must script exact packet sequences (drop ACK n, duplicate an

@@ -11,27 +11,6 @@ import (
 // budget ran out, and by Session.Recv when nothing arrived in time.
 var ErrTimeout = errors.New("tftp: timeout")
 
-// ServerError is an ERROR packet the server sent (RFC 1350 §5): the code
-// and the message exactly as received.
-type ServerError struct {
-	Code    proto.ErrorCode
-	Message string
-}
-
-func (e *ServerError) Error() string {
-	return fmt.Sprintf("tftp: server error %d (%s): %s", uint16(e.Code), e.Code, e.Message)
-}
-
-// Is reports whether target is a *ServerError with the same code, so that
-// errors.Is(err, &ServerError{Code: proto.ErrNotFound}) works.
-func (e *ServerError) Is(target error) bool {
-	t, ok := target.(*ServerError)
-	return ok && t.Code == e.Code
-}
-
-// TFTPError returns the code and message, like proto.Error.
-func (e *ServerError) TFTPError() (proto.ErrorCode, string) { return e.Code, e.Message }
-
 // ProtocolError reports a packet from the server that breaks the protocol
 // (a malformed or unexpected packet, an OACK we did not ask for, a DATA
 // block larger than the block size). The client answered it with an ERROR

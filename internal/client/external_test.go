@@ -14,6 +14,7 @@ import (
 	"github.com/fbtftp-go/fbtftp/internal/client"
 	"github.com/fbtftp-go/fbtftp/internal/client/clienttest"
 	"github.com/fbtftp-go/fbtftp/internal/proto"
+	"github.com/fbtftp-go/fbtftp/tftp"
 )
 
 func content(n int) []byte {
@@ -116,13 +117,13 @@ func TestInTFTPD(t *testing.T) {
 		// tftpd-hpa 5.2 cannot size a netascii transfer: it answers
 		// ERROR 8 "Unsupported option(s) requested".
 		_, _, err := get(t, addr, "text.txt", client.Options{Mode: proto.ModeNetascii, Tsize: true})
-		if !errors.Is(err, &client.ServerError{Code: proto.ErrOptionRefused}) {
+		if !errors.Is(err, &tftp.Error{Code: proto.ErrOptionRefused}) {
 			t.Fatalf("err %v, want a server error 8", err)
 		}
 	})
 	t.Run("not-found", func(t *testing.T) {
 		_, _, err := get(t, addr, "missing", client.Options{})
-		var se *client.ServerError
+		var se *tftp.Error
 		if !errors.As(err, &se) || se.Code != proto.ErrNotFound {
 			t.Fatalf("err %v, want a server error 1", err)
 		}

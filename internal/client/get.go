@@ -22,7 +22,7 @@ import (
 // up to Options.Retries times in a row. A packet from another address than
 // the server's transfer ID gets ERROR 5 and is otherwise ignored.
 //
-// The error is a *ServerError when the server sent ERROR, a *ProtocolError
+// The error is a *tftp.Error (Remote set) when the server sent ERROR, a *ProtocolError
 // when it broke the protocol, wraps ErrTimeout when it went silent, or is
 // ctx's error. The Result is filled as far as the transfer went.
 func Get(ctx context.Context, server netip.AddrPort, file string, opts Options, w io.Writer) (Result, error) {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fbtftp-go/fbtftp/internal/proto"
+	"github.com/fbtftp-go/fbtftp/tftp"
 )
 
 func testCtx(t *testing.T) context.Context {
@@ -242,15 +243,12 @@ func TestGetErrors(t *testing.T) {
 				tid.SendError(tid.Server(), proto.ErrNotFound, "File not found")
 			},
 			check: func(t *testing.T, err error) {
-				var se *ServerError
-				if !errors.As(err, &se) || se.Code != proto.ErrNotFound || se.Message != "File not found" {
+				var se *tftp.Error
+				if !errors.As(err, &se) || !se.Remote || se.Code != proto.ErrNotFound || se.Message != "File not found" {
 					t.Fatalf("err %v", err)
 				}
-				if !errors.Is(err, &ServerError{Code: proto.ErrNotFound}) || errors.Is(err, &ServerError{Code: 2}) {
+				if !errors.Is(err, tftp.ErrNotFound) || errors.Is(err, tftp.ErrAccessViolation) || se.Error() == "" {
 					t.Fatal("errors.Is by code")
-				}
-				if c, m := se.TFTPError(); c != 1 || m != "File not found" || se.Error() == "" {
-					t.Fatal("TFTPError")
 				}
 			},
 		},

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fbtftp-go/fbtftp/internal/proto"
+	"github.com/fbtftp-go/fbtftp/tftp"
 )
 
 type putResult struct {
@@ -180,7 +181,7 @@ func TestPutErrors(t *testing.T) {
 		{"server-error", func(t *testing.T, tid *Session) {
 			tid.SendError(tid.Server(), proto.ErrFileExists, "File exists")
 		}, func(t *testing.T, err error) {
-			if !errors.Is(err, &ServerError{Code: proto.ErrFileExists}) {
+			if !errors.Is(err, &tftp.Error{Code: proto.ErrFileExists}) {
 				t.Fatalf("err %v", err)
 			}
 		}},
@@ -205,7 +206,7 @@ func TestPutErrors(t *testing.T) {
 			expect(t, tid, proto.OpDATA, 1)
 			tid.SendError(tid.Server(), proto.ErrDiskFull, "")
 		}, func(t *testing.T, err error) {
-			if !errors.Is(err, &ServerError{Code: proto.ErrDiskFull}) {
+			if !errors.Is(err, &tftp.Error{Code: proto.ErrDiskFull}) {
 				t.Fatalf("err %v", err)
 			}
 		}},

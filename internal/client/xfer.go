@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fbtftp-go/fbtftp/internal/proto"
+	"github.com/fbtftp-go/fbtftp/tftp"
 )
 
 // Result describes a finished (or failed) transfer.
@@ -174,13 +175,13 @@ func (x *xfer) cancelled(err error) error {
 	return x.abort(proto.ErrUndefined, "transfer cancelled", err)
 }
 
-// serverError turns an ERROR packet into a *ServerError.
+// serverError turns an ERROR packet into a *tftp.Error with Remote set.
 func serverError(b []byte) error {
 	e, err := proto.ParseError(b)
 	if err != nil {
 		return &ProtocolError{Code: proto.ErrIllegalOp, Reason: "malformed ERROR packet"}
 	}
-	return &ServerError{Code: e.Code, Message: e.Message}
+	return &tftp.Error{Code: e.Code, Message: e.Message, Remote: true}
 }
 
 // acceptOACK validates an OACK and applies it to the Result.

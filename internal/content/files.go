@@ -11,7 +11,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/fbtftp-go/fbtftp/internal/proto"
+	"github.com/fbtftp-go/fbtftp/tftp"
 )
 
 // Messages sent with refusals. They follow tftpd-hpa's texts where it has
@@ -68,7 +68,7 @@ func (s *FileStore) Close() error {
 // component is refused with ERROR 2.
 func Clean(name string) (string, error) {
 	if strings.IndexByte(name, 0) >= 0 {
-		return "", &proto.Error{Code: proto.ErrAccessViolation, Message: MsgBadFilename}
+		return "", &tftp.Error{Code: tftp.CodeAccessViolation, Message: MsgBadFilename}
 	}
 	parts := strings.Split(name, "/")
 	out := parts[:0]
@@ -77,7 +77,7 @@ func Clean(name string) (string, error) {
 		case "", ".":
 			continue
 		case "..":
-			return "", &proto.Error{Code: proto.ErrAccessViolation, Message: MsgReversePath}
+			return "", &tftp.Error{Code: tftp.CodeAccessViolation, Message: MsgReversePath}
 		}
 		out = append(out, p)
 	}
@@ -113,11 +113,11 @@ func (s *FileStore) Open(name string) (*os.File, error) {
 	}
 	if !fi.Mode().IsRegular() {
 		f.Close()
-		return nil, &proto.Error{Code: proto.ErrAccessViolation, Message: MsgNotRegular}
+		return nil, &tftp.Error{Code: tftp.CodeAccessViolation, Message: MsgNotRegular}
 	}
 	if !s.Permissive && fi.Mode().Perm()&0o004 == 0 {
 		f.Close()
-		return nil, &proto.Error{Code: proto.ErrAccessViolation, Message: MsgWorldRead}
+		return nil, &tftp.Error{Code: tftp.CodeAccessViolation, Message: MsgWorldRead}
 	}
 	return f, nil
 }
@@ -127,17 +127,17 @@ func MapOpenError(err error) error {
 	var errno syscall.Errno
 	switch {
 	case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ENOTDIR), errors.Is(err, syscall.ENAMETOOLONG):
-		return &proto.Error{Code: proto.ErrNotFound, Message: proto.ErrNotFound.String()}
+		return &tftp.Error{Code: tftp.CodeNotFound, Message: tftp.CodeNotFound.String()}
 	case errors.Is(err, fs.ErrPermission):
-		return &proto.Error{Code: proto.ErrAccessViolation, Message: MsgPermission}
+		return &tftp.Error{Code: tftp.CodeAccessViolation, Message: MsgPermission}
 	case errors.Is(err, syscall.ELOOP):
-		return &proto.Error{Code: proto.ErrAccessViolation, Message: MsgTooManyLinks}
+		return &tftp.Error{Code: tftp.CodeAccessViolation, Message: MsgTooManyLinks}
 	case errors.As(err, &errno):
 		return fmt.Errorf("open: %w", err)
 	}
 	// os.Root reports a path that leaves the root with its own error text.
 	if strings.Contains(err.Error(), "escapes") {
-		return &proto.Error{Code: proto.ErrAccessViolation, Message: MsgEscapes}
+		return &tftp.Error{Code: tftp.CodeAccessViolation, Message: MsgEscapes}
 	}
 	return fmt.Errorf("open: %w", err)
 }

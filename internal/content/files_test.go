@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/fbtftp-go/fbtftp/internal/proto"
+	"github.com/fbtftp-go/fbtftp/tftp"
 )
 
 func TestClean(t *testing.T) {
@@ -31,7 +32,7 @@ func TestClean(t *testing.T) {
 	for _, c := range cases {
 		got, err := Clean(c.in)
 		if c.fail {
-			var pe *proto.Error
+			var pe *tftp.Error
 			if !errors.As(err, &pe) || pe.Code != c.code {
 				t.Errorf("Clean(%q) err %v, want code %d", c.in, err, c.code)
 			}
@@ -44,7 +45,7 @@ func TestClean(t *testing.T) {
 }
 
 func codeOf(err error) (proto.ErrorCode, string, bool) {
-	var pe *proto.Error
+	var pe *tftp.Error
 	if errors.As(err, &pe) {
 		return pe.Code, pe.Message, true
 	}

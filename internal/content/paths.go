@@ -3,7 +3,7 @@ package content
 import (
 	"strings"
 
-	"github.com/fbtftp-go/fbtftp/internal/proto"
+	"github.com/fbtftp-go/fbtftp/tftp"
 )
 
 // Messages of in.tftpd's non-secure (no -s) path checks, sent with ERROR 2.
@@ -35,7 +35,7 @@ const (
 // too (in.tftpd says "Forbidden directory"), and "/srv/tftpX/a" is refused
 // (in.tftpd looks it up outside the directory). The first root that
 // contains the name wins, in command-line order. All refusals are
-// *proto.Error values with code 2 (access violation).
+// *tftp.Error values with code 2 (access violation).
 //
 // rel is "." when the name is the root itself; the caller opens rel under
 // root (content.FileStore confines the lookup, symbolic links included).
@@ -102,5 +102,5 @@ func equalParts(a, b []string) bool {
 }
 
 func accessError(msg string) error {
-	return &proto.Error{Code: proto.ErrAccessViolation, Message: msg}
+	return &tftp.Error{Code: tftp.CodeAccessViolation, Message: msg}
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/fbtftp-go/fbtftp/internal/proto"
+	"github.com/fbtftp-go/fbtftp/tftp"
 )
 
 func TestResolve(t *testing.T) {
@@ -55,7 +56,7 @@ func TestResolve(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			root, rel, err := Resolve(c.file, c.roots, c.secure)
 			if c.errMsg != "" {
-				var pe *proto.Error
+				var pe *tftp.Error
 				if !errors.As(err, &pe) || pe.Code != proto.ErrAccessViolation || pe.Message != c.errMsg {
 					t.Fatalf("Resolve(%q) = %q, %q, %v; want ERROR 2 %q", c.file, root, rel, err, c.errMsg)
 				}

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/fbtftp-go/fbtftp/internal/proto"
+	"github.com/fbtftp-go/fbtftp/tftp"
 )
 
 // Messages sent with upload refusals; tftpd-hpa's text where it has one.
@@ -72,27 +72,10 @@ func IsUploadTemp(name string) bool {
 	return err == nil && isTempName(path.Base(rel))
 }
 
-// uploadError carries the TFTP code and message for the client and the
-// cause for the logs. Both fbtftp.WireError and transfer.ErrorFor use
-// TFTPError.
-type uploadError struct {
-	code proto.ErrorCode
-	msg  string
-	err  error
-}
-
-func (e *uploadError) Error() string {
-	if e.err == nil {
-		return e.msg
-	}
-	return e.msg + ": " + e.err.Error()
-}
-
-func (e *uploadError) Unwrap() error                        { return e.err }
-func (e *uploadError) TFTPError() (proto.ErrorCode, string) { return e.code, e.msg }
-
+// denied is an access violation with msg for the client and the cause for
+// the logs.
 func denied(msg string, cause error) error {
-	return &uploadError{code: proto.ErrAccessViolation, msg: msg, err: cause}
+	return &tftp.Error{Code: tftp.CodeAccessViolation, Message: msg, Err: cause}
 }
 
 // MapWriteError gives an error from creating, writing, syncing or renaming
@@ -100,14 +83,11 @@ func denied(msg string, cause error) error {
 // allocation exceeded" (tftpd-hpa's text), a permission problem or a
 // read-only file system ERROR 2; anything else keeps no code (ERROR 0).
 func MapWriteError(op string, err error) error {
-	var coded interface {
-		TFTPError() (proto.ErrorCode, string)
-	}
 	switch {
-	case errors.As(err, &coded):
+	case errors.As(err, new(*tftp.Error)):
 		return err
 	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT), errors.Is(err, syscall.EFBIG):
-		return &uploadError{code: proto.ErrDiskFull, msg: proto.ErrDiskFull.String(), err: fmt.Errorf("%s: %w", op, err)}
+		return &tftp.Error{Code: tftp.CodeDiskFull, Err: fmt.Errorf("%s: %w", op, err)}
 	case errors.Is(err, syscall.EROFS):
 		return denied(MsgReadOnlyFS, fmt.Errorf("%s: %w", op, err))
 	case errors.Is(err, fs.ErrPermission):
@@ -222,7 +202,7 @@ func (u *Upload) start(opts UploadOptions) error {
 		u.mode = st.perm
 	case errors.Is(err, fs.ErrNotExist):
 		if !opts.Create {
-			return &uploadError{code: proto.ErrNotFound, msg: proto.ErrNotFound.String(), err: err}
+			return &tftp.Error{Code: tftp.CodeNotFound, Err: err}
 		}
 		u.mode = 0o666 &^ opts.Umask.Perm()
 		// tftpd-hpa creates the file, then applies the world-writable

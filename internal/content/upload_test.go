@@ -12,14 +12,12 @@ import (
 	"testing"
 
 	"github.com/fbtftp-go/fbtftp/internal/proto"
+	"github.com/fbtftp-go/fbtftp/tftp"
 )
 
 func uploadCode(err error) (proto.ErrorCode, string) {
-	var c interface {
-		TFTPError() (proto.ErrorCode, string)
-	}
-	if errors.As(err, &c) {
-		return c.TFTPError()
+	if errors.As(err, new(*tftp.Error)) {
+		return tftp.WireError(err)
 	}
 	return proto.ErrUndefined, ""
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/fbtftp-go/fbtftp/internal/proto"
 	"github.com/fbtftp-go/fbtftp/internal/stats"
 	"github.com/fbtftp-go/fbtftp/internal/udp"
+	"github.com/fbtftp-go/fbtftp/tftp"
 )
 
 // The test binary doubles as the worker (helper-process pattern): with
@@ -284,7 +285,7 @@ func TestErrors(t *testing.T) {
 	}{{"missing", proto.ErrNotFound}, {"../etc/passwd", proto.ErrAccessViolation}, {"/", proto.ErrAccessViolation}}
 	for _, c := range cases {
 		_, _, err := get(t, e.addr, c.file, client.Options{})
-		var se *client.ServerError
+		var se *tftp.Error
 		if !errors.As(err, &se) || se.Code != c.code {
 			t.Errorf("%s: %v, want code %d", c.file, err, c.code)
 		}
@@ -426,7 +427,7 @@ func TestBusyAndDuplicates(t *testing.T) {
 	waitFor(t, "duplicate", func() bool { return e.m.Counters().Duplicates == 1 })
 	// Another client is told the server is busy.
 	_, _, err = get(t, e.addr, "one", client.Options{Retries: -1})
-	var se *client.ServerError
+	var se *tftp.Error
 	if !errors.As(err, &se) || se.Code != proto.ErrUndefined || se.Message != "server busy" {
 		t.Fatalf("%v", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/fbtftp-go/fbtftp/internal/client"
 	"github.com/fbtftp-go/fbtftp/internal/master"
 	"github.com/fbtftp-go/fbtftp/internal/proto"
+	"github.com/fbtftp-go/fbtftp/tftp"
 )
 
 // TestRefusalsLogged: busy, unknown-mode and uploads-off refusals leave a
@@ -32,7 +33,7 @@ func TestRefusalsLogged(t *testing.T) {
 	waitFor(t, "session in flight", func() bool { return e.m.Counters().Accepted == 1 })
 
 	_, _, err = get(t, e.addr, "one", client.Options{Retries: -1})
-	var se *client.ServerError
+	var se *tftp.Error
 	if !errors.As(err, &se) || se.Message != "server busy" {
 		t.Fatalf("%v", err)
 	}

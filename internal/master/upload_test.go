@@ -24,6 +24,7 @@ import (
 	"github.com/fbtftp-go/fbtftp/internal/sandbox"
 	"github.com/fbtftp-go/fbtftp/internal/stats"
 	"github.com/fbtftp-go/fbtftp/test/testenv"
+	"github.com/fbtftp-go/fbtftp/tftp"
 )
 
 // uploadWorkerEnv makes the test binary a stock worker (fbtftp.NewFileHandler,
@@ -112,7 +113,7 @@ func noTemp(t *testing.T, root string) {
 }
 
 func serverErr(err error) (proto.ErrorCode, string, bool) {
-	var se *client.ServerError
+	var se *tftp.Error
 	if errors.As(err, &se) {
 		return se.Code, se.Message, true
 	}

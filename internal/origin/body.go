@@ -85,7 +85,7 @@ func (b *Body) Read(p []byte) (int, error) {
 // Size returns the Content-Length and true, or false for a chunked reply.
 func (b *Body) Size() (int64, bool) { return b.size, b.size >= 0 }
 
-// Source reports the content as fetched from the origin during the session (fbtftp.Source).
+// Source reports the content as fetched from the origin during the session (tftp.Source).
 func (b *Body) Source() stats.Source { return stats.SourceOrigin }
 
 // Close ends the download and releases the connection.
@@ -106,5 +106,5 @@ type File struct {
 // Size returns the entry's length and true.
 func (f *File) Size() (int64, bool) { return f.size, true }
 
-// Source reports the content as a complete cached copy (fbtftp.Source).
+// Source reports the content as a complete cached copy (tftp.Source).
 func (f *File) Source() stats.Source { return stats.SourceCache }

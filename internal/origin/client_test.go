@@ -17,18 +17,17 @@ import (
 	"time"
 
 	"github.com/fbtftp-go/fbtftp/internal/proto"
+	"github.com/fbtftp-go/fbtftp/tftp"
 )
 
 // wire returns what the TFTP engine would send for err.
 func wire(t *testing.T, err error) (proto.ErrorCode, string) {
 	t.Helper()
-	var c interface {
-		TFTPError() (proto.ErrorCode, string)
-	}
-	if !errors.As(err, &c) {
+	var e *tftp.Error
+	if !errors.As(err, &e) {
 		t.Fatalf("error %q carries no TFTP code", err)
 	}
-	return c.TFTPError()
+	return tftp.WireError(err)
 }
 
 // origin is a loopback HTTP server that counts its requests.

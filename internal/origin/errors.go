@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/fbtftp-go/fbtftp/internal/proto"
+	"github.com/fbtftp-go/fbtftp/tftp"
 )
 
 // The wire errors of this package. Every error Open and the readers return
@@ -14,12 +14,12 @@ import (
 // the error text (status, URL, network error) is for logs only.
 var (
 	// errNotFound is sent for 404 and 410.
-	errNotFound = &proto.Error{Code: proto.ErrNotFound, Message: proto.ErrNotFound.String()}
+	errNotFound = &tftp.Error{Code: tftp.CodeNotFound, Message: tftp.CodeNotFound.String()}
 	// errAccess is sent for 401 and 403.
-	errAccess = &proto.Error{Code: proto.ErrAccessViolation, Message: proto.ErrAccessViolation.String()}
+	errAccess = &tftp.Error{Code: tftp.CodeAccessViolation, Message: tftp.CodeAccessViolation.String()}
 	// errOrigin is sent for everything else: other statuses, network
 	// errors, timeouts, short bodies, bad URLs, cache failures.
-	errOrigin = &proto.Error{Code: proto.ErrUndefined, Message: "origin error"}
+	errOrigin = &tftp.Error{Code: tftp.CodeUndefined, Message: "origin error"}
 )
 
 // Causes, for logs and errors.Is.
@@ -42,7 +42,7 @@ var (
 
 // wrap returns an error that sends wire on the wire and reads
 // "origin: <url>: <cause>" in logs.
-func wrap(wire *proto.Error, url string, cause error) error {
+func wrap(wire *tftp.Error, url string, cause error) error {
 	return fmt.Errorf("origin: %s: %w: %w", url, cause, wire)
 }
 

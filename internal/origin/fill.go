@@ -448,7 +448,7 @@ func (r *fillReader) Read(p []byte) (int, error) {
 // Size returns the Content-Length and true, or false for a chunked reply.
 func (r *fillReader) Size() (int64, bool) { return r.fl.size, r.fl.size >= 0 }
 
-// Source reports the content as fetched from the origin into the cache during the session (fbtftp.Source).
+// Source reports the content as fetched from the origin into the cache during the session (tftp.Source).
 func (r *fillReader) Source() stats.Source { return stats.SourceOrigin }
 
 // Close releases the reader. The fill goes on for the cache.

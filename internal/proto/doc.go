@@ -1,6 +1,7 @@
 // Package proto is the TFTP wire format: packet parsing and encoding, error
 // codes, option negotiation and netascii conversion. It does no I/O and
-// imports only the standard library.
+// imports only the standard library and package tftp, whose Opcode, Mode,
+// Option and ErrorCode it uses under its own names.
 //
 // Parsers check every length and NUL terminator and never panic on any
 // input. They accept requests up to MaxPacketSize (the largest UDP payload),

@@ -12,7 +12,7 @@ func FuzzParsePacket(f *testing.F) {
 		req(OpRRQ, "pxelinux.0", "octet", "tsize", "0", "blksize", "1468"),
 		req(OpWRQ, "f", "netascii"),
 		AppendData(nil, 1, []byte("x")), AppendAck(nil, 2), AppendError(nil, 1, "nope"),
-		AppendOACK(nil, []Option{{"blksize", "512"}}), {0}, {}, {0, 1, 0, 0},
+		AppendOACK(nil, []Option{{Name: "blksize", Value: "512"}}), {0}, {}, {0, 1, 0, 0},
 	} {
 		f.Add(s)
 	}
@@ -67,7 +67,7 @@ func FuzzNegotiate(f *testing.F) {
 		if rrq {
 			op = OpRRQ
 		}
-		req := []Option{{n1, v1}, {n2, v2}, {"x-unknown", v1}}
+		req := []Option{{Name: n1, Value: v1}, {Name: n2, Value: v2}, {Name: "x-unknown", Value: v1}}
 		lim := Limits{MaxBlksize: maxBlk, MaxWindowsize: maxWin}
 		p := Negotiate(op, req, lim, size)
 		if p.Blksize < MinBlksize || p.Blksize > lim.maxBlksize() && p.Blksize != DefaultBlksize {

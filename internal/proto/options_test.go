@@ -10,7 +10,7 @@ func TestNegotiate(t *testing.T) {
 	o := func(kv ...string) []Option {
 		var r []Option
 		for i := 0; i+1 < len(kv); i += 2 {
-			r = append(r, Option{kv[i], kv[i+1]})
+			r = append(r, Option{Name: kv[i], Value: kv[i+1]})
 		}
 		return r
 	}

@@ -6,40 +6,32 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/fbtftp-go/fbtftp/tftp"
 )
 
-// Opcode is the first 16-bit field of every TFTP packet (RFC 1350 §5,
-// RFC 2347 for OACK).
-type Opcode uint16
+// Opcode, Mode and Option are the public vocabulary's (package tftp).
+type (
+	Opcode = tftp.Opcode
+	Mode   = tftp.Mode
+	Option = tftp.Option
+)
 
 // The TFTP opcodes.
 const (
-	OpRRQ   Opcode = 1 // read request
-	OpWRQ   Opcode = 2 // write request
-	OpDATA  Opcode = 3 // data block
-	OpACK   Opcode = 4 // acknowledgement
-	OpERROR Opcode = 5 // error
-	OpOACK  Opcode = 6 // option acknowledgement (RFC 2347)
+	OpRRQ   = tftp.OpRRQ
+	OpWRQ   = tftp.OpWRQ
+	OpDATA  = tftp.OpDATA
+	OpACK   = tftp.OpACK
+	OpERROR = tftp.OpERROR
+	OpOACK  = tftp.OpOACK
 )
 
-// String returns the opcode's conventional name, or "opcode(N)".
-func (o Opcode) String() string {
-	switch o {
-	case OpRRQ:
-		return "RRQ"
-	case OpWRQ:
-		return "WRQ"
-	case OpDATA:
-		return "DATA"
-	case OpACK:
-		return "ACK"
-	case OpERROR:
-		return "ERROR"
-	case OpOACK:
-		return "OACK"
-	}
-	return fmt.Sprintf("opcode(%d)", uint16(o))
-}
+// The supported transfer modes.
+const (
+	ModeOctet    = tftp.ModeOctet
+	ModeNetascii = tftp.ModeNetascii
+)
 
 // Limits on what the parser accepts. They bound memory and work per packet;
 // a request that exceeds one is malformed.
@@ -82,30 +74,6 @@ var (
 // mode is neither "octet" nor "netascii" (for example RFC 1350's "mail").
 // The request is still returned; the caller answers ERROR 4.
 var ErrUnknownMode = errors.New("unknown transfer mode")
-
-// Mode is a transfer mode (RFC 1350 §1).
-type Mode uint8
-
-// The supported transfer modes.
-const (
-	ModeOctet Mode = iota
-	ModeNetascii
-)
-
-// String returns "octet" or "netascii".
-func (m Mode) String() string {
-	if m == ModeNetascii {
-		return "netascii"
-	}
-	return "octet"
-}
-
-// Option is one option name/value pair as the client sent it (RFC 2347).
-// Names keep the client's spelling; compare them with strings.EqualFold.
-type Option struct {
-	Name  string
-	Value string
-}
 
 // Request is a parsed RRQ or WRQ.
 //

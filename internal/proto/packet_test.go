@@ -28,8 +28,8 @@ func TestParseRequest(t *testing.T) {
 		{"rrq octet", req(OpRRQ, "pxelinux.0", "octet"), &Request{Op: OpRRQ, Filename: "pxelinux.0", RawMode: "octet"}, nil},
 		{"wrq netascii upper", req(OpWRQ, "cfg", "NetASCII"), &Request{Op: OpWRQ, Filename: "cfg", Mode: ModeNetascii, RawMode: "NetASCII"}, nil},
 		{"options in order", req(OpRRQ, "f", "octet", "tsize", "0", "BLKSIZE", "1468", "x-vendor", "y"),
-			&Request{Op: OpRRQ, Filename: "f", RawMode: "octet", Options: []Option{{"tsize", "0"}, {"BLKSIZE", "1468"}, {"x-vendor", "y"}}}, nil},
-		{"empty value", req(OpRRQ, "f", "octet", "tsize", ""), &Request{Op: OpRRQ, Filename: "f", RawMode: "octet", Options: []Option{{"tsize", ""}}}, nil},
+			&Request{Op: OpRRQ, Filename: "f", RawMode: "octet", Options: []Option{{Name: "tsize", Value: "0"}, {Name: "BLKSIZE", Value: "1468"}, {Name: "x-vendor", Value: "y"}}}, nil},
+		{"empty value", req(OpRRQ, "f", "octet", "tsize", ""), &Request{Op: OpRRQ, Filename: "f", RawMode: "octet", Options: []Option{{Name: "tsize", Value: ""}}}, nil},
 		{"longest filename", req(OpRRQ, long, "octet"), &Request{Op: OpRRQ, Filename: long, RawMode: "octet"}, nil},
 		{"mail mode", req(OpRRQ, "f", "mail"), &Request{Op: OpRRQ, Filename: "f", RawMode: "mail"}, ErrUnknownMode},
 		{"empty mode", req(OpRRQ, "f", ""), &Request{Op: OpRRQ, Filename: "f", RawMode: ""}, ErrUnknownMode},
@@ -148,7 +148,7 @@ func TestErrorPacket(t *testing.T) {
 }
 
 func TestOACK(t *testing.T) {
-	opts := []Option{{"blksize", "1468"}, {"tsize", "123"}}
+	opts := []Option{{Name: "blksize", Value: "1468"}, {Name: "tsize", Value: "123"}}
 	got, err := ParseOACK(AppendOACK(nil, opts))
 	if err != nil || !reflect.DeepEqual(got, opts) {
 		t.Fatalf("%v %v", got, err)
@@ -182,13 +182,6 @@ func TestNames(t *testing.T) {
 		if c.String() != s {
 			t.Errorf("%d: %q want %q", c, c.String(), s)
 		}
-	}
-	e := &Error{Code: ErrNotFound}
-	if e.Error() != "File not found" {
-		t.Error(e.Error())
-	}
-	if c, m := (&Error{ErrDiskFull, "quota"}).TFTPError(); c != ErrDiskFull || m != "quota" {
-		t.Error("TFTPError")
 	}
 	if op, ok := PeekOpcode([]byte{0, 3, 9}); !ok || op != OpDATA {
 		t.Error("PeekOpcode")

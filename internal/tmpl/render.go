@@ -11,7 +11,7 @@ import (
 	"text/template/parse"
 	"time"
 
-	"github.com/fbtftp-go/fbtftp/internal/proto"
+	"github.com/fbtftp-go/fbtftp/tftp"
 )
 
 // The limits of Render.
@@ -41,7 +41,7 @@ var (
 )
 
 // errWire is what a client sees of any Render failure.
-var errWire = &proto.Error{Code: proto.ErrUndefined, Message: "template error"}
+var errWire = &tftp.Error{Code: tftp.CodeUndefined, Message: "template error"}
 
 // The guard functions Render inserts: guardName at the start of every
 // range body and template body, exitName at the end of template bodies.

@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"syscall"
 	"time"
 
 	"github.com/fbtftp-go/fbtftp/internal/proto"
 	"github.com/fbtftp-go/fbtftp/internal/stats"
+	"github.com/fbtftp-go/fbtftp/tftp"
 )
 
 // Defaults used when a Config field is zero.
@@ -69,42 +69,12 @@ var ErrTimeout = errors.New("transfer timed out")
 // ErrShutdown is returned when the context ended the transfer.
 var ErrShutdown = errors.New("transfer stopped by shutdown")
 
-// ClientError is returned when the peer ended the session with an ERROR.
-type ClientError struct {
-	Code    proto.ErrorCode
-	Message string
-}
-
-func (e *ClientError) Error() string {
-	return fmt.Sprintf("client sent error %d: %q", e.Code, e.Message)
-}
-
 // Committer is implemented by WRQ sinks that make the received data durable
 // (for example: fsync and rename a temporary file). Receive calls Commit
 // after the last block is written and before the final ACK; an error is
 // sent to the client instead of that ACK.
 type Committer interface {
 	Commit() error
-}
-
-// Coded is implemented by errors that carry the TFTP code and message to
-// send (proto.Error, fbtftp.Error).
-type Coded interface {
-	TFTPError() (proto.ErrorCode, string)
-}
-
-// ErrorFor maps an error from a content source or sink to the ERROR packet
-// to send: a Coded error gives its own code; ENOSPC/EDQUOT/EFBIG give 3;
-// anything else gives 0 with a generic text (details stay in the logs).
-func ErrorFor(err error) (proto.ErrorCode, string) {
-	var c Coded
-	if errors.As(err, &c) {
-		return c.TFTPError()
-	}
-	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || errors.Is(err, syscall.EFBIG) {
-		return proto.ErrDiskFull, proto.ErrDiskFull.String()
-	}
-	return proto.ErrUndefined, "server error"
 }
 
 func (t *Transfer) init(recvSize int) {
@@ -182,7 +152,7 @@ func (t *Transfer) sendError(code proto.ErrorCode, msg string) {
 
 // fail ends the session with an error sent to the peer.
 func (t *Transfer) fail(err error) error {
-	code, msg := ErrorFor(err)
+	code, msg := tftp.WireError(err)
 	t.sendError(code, msg)
 	t.Stats.Outcome = stats.OutcomeForCode(code)
 	return err
@@ -269,7 +239,7 @@ func (t *Transfer) clientError(pkt []byte, probe bool) error {
 		return nil
 	}
 	t.Stats.Outcome = stats.OutcomeClientError
-	return &ClientError{Code: e.Code, Message: e.Message}
+	return &tftp.Error{Code: e.Code, Message: e.Message, Remote: true}
 }
 
 func (t *Transfer) finish() {

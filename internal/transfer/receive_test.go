@@ -11,6 +11,7 @@ import (
 
 	"github.com/fbtftp-go/fbtftp/internal/proto"
 	"github.com/fbtftp-go/fbtftp/internal/stats"
+	"github.com/fbtftp-go/fbtftp/tftp"
 )
 
 type recvCase struct {
@@ -200,7 +201,7 @@ func TestReceiveSinkErrors(t *testing.T) {
 	})
 	t.Run("coded error", func(t *testing.T) {
 		r := runRecv(t, recvCase{size: 5000, sink: func(*bytes.Buffer) interface{ Write([]byte) (int, error) } {
-			return &errWriter{err: &proto.Error{Code: proto.ErrDiskFull, Message: "upload too large"}, after: 1000}
+			return &errWriter{err: &tftp.Error{Code: tftp.CodeDiskFull, Message: "upload too large"}, after: 1000}
 		}})
 		if len(r.c.errs) != 1 || r.c.errs[0].Message != "upload too large" {
 			t.Fatalf("client got %v", r.c.errs)
@@ -231,8 +232,8 @@ func TestReceiveClientErrorAndStranger(t *testing.T) {
 		n.after(time.Millisecond, func() { n.sendFrom(strangerAddr, proto.AppendData(nil, 2, []byte("evil"))) })
 		n.after(3*time.Millisecond, func() { n.clientSend(proto.AppendError(nil, proto.ErrDiskFull, "client disk full")) })
 	}})
-	var ce *ClientError
-	if !errors.As(r.err, &ce) || r.st.Outcome != stats.OutcomeClientError || r.st.ErrorCode != proto.ErrDiskFull {
+	var ce *tftp.Error
+	if !errors.As(r.err, &ce) || !ce.Remote || r.st.Outcome != stats.OutcomeClientError || r.st.ErrorCode != proto.ErrDiskFull {
 		t.Fatalf("err %v stats %+v", r.err, r.st)
 	}
 	if len(r.n.stranger) != 1 || r.n.sent[proto.OpERROR] != 0 {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/fbtftp-go/fbtftp/internal/proto"
 	"github.com/fbtftp-go/fbtftp/internal/stats"
+	"github.com/fbtftp-go/fbtftp/tftp"
 )
 
 // payload returns n deterministic pseudo-random bytes.
@@ -340,8 +341,8 @@ func TestSendOACK(t *testing.T) {
 	t.Run("ERROR 8 without tsize is a client error", func(t *testing.T) {
 		p := proto.Params{Blksize: 1024, Windowsize: 1, Tsize: -1, Acked: acked[1:]}
 		r := runSend(t, sendCase{size: 1000, params: p, clientFn: func(c *rrqClient) { c.probe = true }})
-		var ce *ClientError
-		if !errors.As(r.err, &ce) || r.st.Outcome != stats.OutcomeClientError {
+		var ce *tftp.Error
+		if !errors.As(r.err, &ce) || !ce.Remote || r.st.Outcome != stats.OutcomeClientError {
 			t.Fatalf("err %v outcome %q", r.err, r.st.Outcome)
 		}
 	})
@@ -356,8 +357,8 @@ func TestSendOACK(t *testing.T) {
 
 func TestSendClientError(t *testing.T) {
 	r := runSend(t, sendCase{size: 100_000, params: proto.Params{Windowsize: 4, Tsize: -1}, clientFn: func(c *rrqClient) { c.errAfter = 10 }})
-	var ce *ClientError
-	if !errors.As(r.err, &ce) || ce.Code != 0 || r.st.Outcome != stats.OutcomeClientError || r.st.ErrorMessage != "disk on fire" {
+	var ce *tftp.Error
+	if !errors.As(r.err, &ce) || !ce.Remote || ce.Code != 0 || r.st.Outcome != stats.OutcomeClientError || r.st.ErrorMessage != "disk on fire" {
 		t.Fatalf("err %v outcome %q stats %+v", r.err, r.st.Outcome, r.st)
 	}
 	if r.n.sent[proto.OpERROR] != 0 {

@@ -14,6 +14,7 @@ import (
 	"github.com/fbtftp-go/fbtftp/internal/client"
 	"github.com/fbtftp-go/fbtftp/internal/proto"
 	fbserver "github.com/fbtftp-go/fbtftp/server"
+	"github.com/fbtftp-go/fbtftp/tftp"
 )
 
 // examples/codegen and examples/codegen/minimal, the workers of
@@ -22,7 +23,7 @@ import (
 // wantServerError checks that err is the server's ERROR code.
 func wantServerError(t *testing.T, what string, err error, code proto.ErrorCode) {
 	t.Helper()
-	var se *client.ServerError
+	var se *tftp.Error
 	if !errors.As(err, &se) || se.Code != code {
 		t.Errorf("%s: %v, want ERROR %d", what, err, code)
 	}
@@ -115,7 +116,7 @@ func TestCodegenExample(t *testing.T) {
 // TestCodegenExtra runs the example under server.Server, the master as a
 // library, whose Settings.Extra reaches Request.Extra.
 func TestCodegenExtra(t *testing.T) {
-	sessions := make(chan *fbtftp.SessionStats, 10)
+	sessions := make(chan *tftp.SessionStats, 10)
 	ready := make(chan netip.AddrPort, 1)
 	srv := &fbserver.Server{
 		Addr:       "127.0.0.1:0",
@@ -124,7 +125,7 @@ func TestCodegenExtra(t *testing.T) {
 		Settings: fbtftp.Settings{Extra: map[string]string{
 			"kernel-url": "https://boot.test.example/k/vmlinuz-6.12",
 		}},
-		SessionStats: func(st *fbtftp.SessionStats) { sessions <- st },
+		SessionStats: func(st *tftp.SessionStats) { sessions <- st },
 		Listening:    func(addrs []string) { ready <- netip.MustParseAddrPort(addrs[0]) },
 	}
 	ctx, cancel := context.WithCancel(context.Background())

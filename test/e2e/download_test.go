@@ -18,6 +18,7 @@ import (
 	"github.com/fbtftp-go/fbtftp/internal/client"
 	"github.com/fbtftp-go/fbtftp/internal/proto"
 	"github.com/fbtftp-go/fbtftp/test/testenv"
+	"github.com/fbtftp-go/fbtftp/tftp"
 )
 
 var sizes = map[string]int{
@@ -138,7 +139,7 @@ func TestErrorsEndToEnd(t *testing.T) {
 		{strings.Repeat("a", 4000), proto.ErrNotFound},
 	} {
 		_, _, err := get(t, s.addr, c.file, client.Options{})
-		var se *client.ServerError
+		var se *tftp.Error
 		if !errors.As(err, &se) || se.Code != c.code {
 			t.Errorf("%.40s: %v, want code %d", c.file, err, c.code)
 		}
@@ -146,7 +147,7 @@ func TestErrorsEndToEnd(t *testing.T) {
 	// The symlink leads out of the root: refused without a chroot (ERROR
 	// 2), or resolved inside the chroot where /etc/passwd does not exist.
 	_, _, err := get(t, s.addr, "escape", client.Options{})
-	var se *client.ServerError
+	var se *tftp.Error
 	if !errors.As(err, &se) || (se.Code != proto.ErrAccessViolation && se.Code != proto.ErrNotFound) {
 		t.Errorf("escape: %v", err)
 	}
@@ -347,7 +348,7 @@ func TestStaticExample(t *testing.T) {
 		}
 	}
 	_, _, err := get(t, s.addr, "missing", client.Options{})
-	var se *client.ServerError
+	var se *tftp.Error
 	if !errors.As(err, &se) || se.Code != proto.ErrNotFound {
 		t.Fatalf("missing: %v", err)
 	}

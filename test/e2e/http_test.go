@@ -23,6 +23,7 @@ import (
 
 	"github.com/fbtftp-go/fbtftp/internal/client"
 	"github.com/fbtftp-go/fbtftp/internal/proto"
+	"github.com/fbtftp-go/fbtftp/tftp"
 )
 
 // httpOrigin is an HTTP origin on loopback for the tests. Objects:
@@ -263,7 +264,7 @@ func TestHTTPOriginStreams(t *testing.T) {
 		{"stall", proto.ErrUndefined, "origin idle timeout"},
 	} {
 		_, _, err := get(t, s.addr, c.name, client.Options{})
-		var se *client.ServerError
+		var se *tftp.Error
 		if !errors.As(err, &se) || se.Code != c.code {
 			t.Errorf("%s: %v, want ERROR %d", c.name, err, c.code)
 			continue
@@ -396,7 +397,7 @@ func TestHTTPRoutes(t *testing.T) {
 	}
 	other := newHTTPOrigin(t) // on loopback too, but no rule names it
 	_, _, err = get(t, s.addr, "any/"+strings.TrimPrefix(other.URL, "http://")+"/big/10", client.Options{})
-	var se *client.ServerError
+	var se *tftp.Error
 	if !errors.As(err, &se) || se.Code != proto.ErrAccessViolation {
 		t.Fatalf("route with a client-chosen host: %v, want ERROR 2", err)
 	}
@@ -433,7 +434,7 @@ func TestHTTPClientURLsAndTraversal(t *testing.T) {
 	}
 	s := startServer(t, root, "127.0.0.1:0", "--auto-worker", "-m", mapFile, "--http-origin", o.URL+"/tftp/")
 	host := strings.TrimPrefix(o.URL, "http://")
-	var se *client.ServerError
+	var se *tftp.Error
 	for _, name := range []string{"http://admin:pw@" + host + "/big/10", "http://" + host + "/big/10"} {
 		b, _, err := get(t, s.addr, name, client.Options{})
 		if !errors.As(err, &se) || se.Code != proto.ErrNotFound {
@@ -561,7 +562,7 @@ func TestHTTPSOriginInChroot(t *testing.T) {
 	// certificate: refused.
 	s1 := startServer(t, root, "127.0.0.1:0", "--http-origin", ts.URL+"/boot/")
 	_, _, err := get(t, s1.addr, "kernel", client.Options{})
-	var se *client.ServerError
+	var se *tftp.Error
 	if !errors.As(err, &se) || se.Code != proto.ErrUndefined {
 		t.Fatalf("untrusted certificate: %v, want ERROR 0", err)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/fbtftp-go/fbtftp/internal/client"
 	"github.com/fbtftp-go/fbtftp/internal/proto"
 	"github.com/fbtftp-go/fbtftp/test/testenv"
+	"github.com/fbtftp-go/fbtftp/tftp"
 )
 
 // Tests of the ways in.tftpd is run: inetd/xinetd (the socket on standard
@@ -490,7 +491,7 @@ func TestNonSecureMode(t *testing.T) {
 		got := map[string]string{}
 		for name, msg := range refusals {
 			_, _, err := get(t, server, name, client.Options{})
-			var se *client.ServerError
+			var se *tftp.Error
 			if !errors.As(err, &se) || se.Code != proto.ErrAccessViolation || se.Message != msg {
 				t.Errorf("%v %s: %v, want ERROR 2 %q", server, name, err, msg)
 			}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/fbtftp-go/fbtftp/internal/client"
+	"github.com/fbtftp-go/fbtftp/tftp"
 )
 
 // TestStatsExample runs examples/stats (a custom master on fbtftp.Server)
@@ -38,7 +39,7 @@ func TestStatsExample(t *testing.T) {
 		t.Fatalf("download: %v", err)
 	}
 	_, _, err := get(t, addr, "missing", client.Options{})
-	var se *client.ServerError
+	var se *tftp.Error
 	if !errors.As(err, &se) {
 		t.Fatalf("missing: %v", err)
 	}

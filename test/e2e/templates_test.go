@@ -10,6 +10,7 @@ import (
 
 	"github.com/fbtftp-go/fbtftp/internal/client"
 	"github.com/fbtftp-go/fbtftp/internal/proto"
+	"github.com/fbtftp-go/fbtftp/tftp"
 )
 
 // TestTemplates: the stock worker renders *.tmpl files per client, with
@@ -53,7 +54,7 @@ func TestTemplates(t *testing.T) {
 		t.Fatalf("direct .tmpl: %v %q", err, b)
 	}
 	_, _, err := get(t, s.addr, "broken", client.Options{})
-	var se *client.ServerError
+	var se *tftp.Error
 	if !errors.As(err, &se) || se.Code != proto.ErrUndefined || strings.Contains(se.Message, "nosuchkey") {
 		t.Fatalf("broken template: %v", err)
 	}

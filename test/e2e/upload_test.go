@@ -17,6 +17,7 @@ import (
 	"github.com/fbtftp-go/fbtftp/internal/client"
 	"github.com/fbtftp-go/fbtftp/internal/proto"
 	"github.com/fbtftp-go/fbtftp/test/testenv"
+	"github.com/fbtftp-go/fbtftp/tftp"
 )
 
 // Uploads (WRQ) through the real binaries: fbtftp-master -s ROOT with
@@ -197,7 +198,7 @@ func TestUploadFlagsEndToEnd(t *testing.T) {
 				}
 				stored(t, root, c.file, data, c.mode)
 			} else {
-				var se *client.ServerError
+				var se *tftp.Error
 				if !errors.As(err, &se) || se.Code != c.code || (c.msg != "" && se.Message != c.msg) {
 					t.Fatalf("got %v, want ERROR %d %q", err, c.code, c.msg)
 				}

@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/fbtftp-go/fbtftp"
+	"github.com/fbtftp-go/fbtftp/tftp"
 )
 
 func main() {
@@ -18,7 +19,7 @@ func main() {
 	defer stop()
 	h := fbtftp.HandlerFunc(func(ctx context.Context, r *fbtftp.Request) (fbtftp.ResponseData, error) {
 		if r.Path != "hello" {
-			return nil, fbtftp.ErrNotFound // ERROR 1 File not found
+			return nil, tftp.ErrNotFound // ERROR 1 File not found
 		}
 		return fbtftp.BytesResponse([]byte("hello " + r.Peer.Addr().String() + "\n")), nil
 	})
