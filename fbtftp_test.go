@@ -74,7 +74,7 @@ func TestFileHandler(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "ok"), []byte("ok"), 0o644)
 	h := NewFileHandler()
-	r := &Request{Filename: "/ok", Settings: &Settings{Roots: []string{dir}, Flags: FlagSecure}}
+	r := &Request{Filename: "/ok", Settings: &Settings{Roots: []string{dir}, Secure: true}}
 	d, err := h.ServeTFTP(context.Background(), r)
 	if err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@ package fbtftp
 import (
 	"context"
 	"errors"
-	"io/fs"
 	"log/slog"
 	"strings"
 
@@ -23,8 +22,8 @@ import (
 // The handler also implements WriteHandler, with tftpd-hpa's upload rules:
 // an existing file is replaced only if it is a regular file and, unless
 // Permissive, world-writable ("File must have global write permissions");
-// a missing one is created only with FlagCreate (in.tftpd -c; else ERROR 1),
-// with mode 0666 &^ Settings.Umask; FlagReadOnly refuses every upload. The
+// a missing one is created only with Create (in.tftpd -c; else ERROR 1),
+// with mode 0666 &^ Settings.Umask; ReadOnly refuses every upload. The
 // data goes to a temporary file in the target's directory (".NAME.fbtftp-upload",
 // mode 0600, locked with flock), which is fsynced and renamed over the
 // target after the last block: a failed upload leaves the old file as it
@@ -61,11 +60,11 @@ func openStore(r *Request) (*content.FileStore, string, error) {
 	if name == "" {
 		name = r.Filename
 	}
-	root, rel, err := content.Resolve(name, r.Settings.Roots, r.Settings.Flags&FlagSecure != 0)
+	root, rel, err := content.Resolve(name, r.Settings.Roots, r.Settings.Secure)
 	if err != nil {
 		return nil, "", err
 	}
-	s, err := content.OpenFileStore(root, r.Settings.Flags&FlagPermissive != 0)
+	s, err := content.OpenFileStore(root, r.Settings.Permissive)
 	return s, rel, err
 }
 
@@ -100,12 +99,12 @@ func (fileHandler) ReceiveTFTP(ctx context.Context, r *Request) (WriteTarget, er
 	}
 	defer store.Close() // the upload keeps its own handle on the directory
 	set := r.Settings
-	if set.Flags&FlagReadOnly != 0 {
+	if set.ReadOnly {
 		return nil, &tftp.Error{Code: tftp.CodeAccessViolation, Message: msgUploadsDisabled}
 	}
 	u, err := store.Upload(rel, content.UploadOptions{
-		Create: set.Flags&FlagCreate != 0,
-		Umask:  fs.FileMode(set.Umask) & fs.ModePerm,
+		Create: set.Create,
+		Umask:  set.Umask,
 	})
 	if errors.Is(err, content.ErrDirNotWritable) && r.Logger != nil {
 		r.Logger.Warn("upload refused: the worker's user cannot create the temporary file in the target's directory; "+

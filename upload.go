@@ -63,7 +63,7 @@ var errTooLarge = &tftp.Error{Code: tftp.CodeDiskFull, Message: msgTooLarge}
 // transfer, and Commit or Abort.
 func serveUpload(ctx context.Context, h Handler, r *Request, sess *udp.SessionConn, st *stats.SessionStats) error {
 	set := r.Settings
-	if set.Flags&FlagReadOnly != 0 {
+	if set.ReadOnly {
 		return refuse(sess, r.Peer, st, &tftp.Error{Code: tftp.CodeAccessViolation, Message: msgUploadsDisabled})
 	}
 	wh, ok := h.(WriteHandler)

@@ -23,18 +23,6 @@ import (
 	"github.com/fbtftp-go/fbtftp/tftp"
 )
 
-// Settings is the server configuration the master sends with each session
-// (timeouts, limits, roots, flags, free-form Extra values).
-type Settings = ipc.Settings
-
-// Settings flags (Settings.Flags).
-const (
-	FlagPermissive = ipc.FlagPermissive // in.tftpd -p: skip the world-readable/-writable checks
-	FlagCreate     = ipc.FlagCreate     // in.tftpd -c: uploads may create files
-	FlagReadOnly   = ipc.FlagReadOnly   // refuse every upload
-	FlagSecure     = ipc.FlagSecure     // in.tftpd -s: the worker runs chrooted in the root
-)
-
 // ErrNotStartedByMaster is returned by ServeWorker when the process was not
 // started by fbtftp-master (for example, run by hand).
 var ErrNotStartedByMaster = ipc.ErrNotStartedByMaster
@@ -143,7 +131,7 @@ func ServeWorker(ctx context.Context, h Handler, cfg WorkerConfig) error {
 		Peer:      ho.Peer,
 		Local:     ho.Local,
 		Extra:     ho.Settings.Extra,
-		Settings:  &ho.Settings,
+		Settings:  settingsFromWire(&ho.Settings),
 		Logger: log.With(slog.String("session_id", ho.SessionID), slog.String("peer", ho.Peer.String()),
 			slog.String("file", ho.Filename)),
 	}

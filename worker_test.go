@@ -107,7 +107,7 @@ func TestSessionPath(t *testing.T) {
 	write("f.bin", big)
 	write("menu.tmpl", "client {{.ClientIP}} asked {{.Filename}}\n")
 	write("text.txt", "a\nb\n")
-	set := &Settings{Roots: []string{root}, Flags: FlagSecure, Timeout: 200 * time.Millisecond, Retries: 3}
+	set := &Settings{Roots: []string{root}, Secure: true, Timeout: 200 * time.Millisecond, Retries: 3}
 	files := NewFileHandler()
 	rules, err := remap.Parse(strings.NewReader("a ^secret Private\nr ^old/(.*) \\1\n"))
 	if err != nil {

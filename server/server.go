@@ -124,7 +124,7 @@ func (s *Server) Run(ctx context.Context) error {
 	if !s.NoLandlock {
 		spec.Landlock, spec.FSRead, spec.FSWrite = true, []string{root}, s.WritableDirs
 	}
-	settings := s.Settings
+	settings := wireSettings(&s.Settings)
 	settings.Roots = []string{root}
 	if privileged {
 		settings.Roots = []string{"/"}
@@ -219,4 +219,31 @@ func safely(log *zap.Logger, what string, f func()) {
 		}
 	}()
 	f()
+}
+
+// wireSettings is the part of s a Handoff carries.
+func wireSettings(s *fbtftp.Settings) ipc.Settings {
+	w := ipc.Settings{
+		Timeout:         s.Timeout,
+		Retries:         s.Retries,
+		MaxBlksize:      s.MaxBlksize,
+		MaxWindowsize:   s.MaxWindowsize,
+		Refuse:          s.Refuse,
+		SessionDeadline: s.SessionDeadline,
+		Umask:           uint32(s.Umask.Perm()),
+		MaxUpload:       s.MaxUpload,
+		Roots:           s.Roots,
+		Verbosity:       s.Verbosity,
+		LogFormat:       s.LogFormat,
+		Extra:           s.Extra,
+	}
+	for _, f := range []struct {
+		on  bool
+		bit uint32
+	}{{s.Permissive, ipc.FlagPermissive}, {s.Create, ipc.FlagCreate}, {s.ReadOnly, ipc.FlagReadOnly}, {s.Secure, ipc.FlagSecure}} {
+		if f.on {
+			w.Flags |= f.bit
+		}
+	}
+	return w
 }
