@@ -70,27 +70,6 @@ func TestRequestOption(t *testing.T) {
 	}
 }
 
-func TestFileHandler(t *testing.T) {
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "ok"), []byte("ok"), 0o644)
-	h := NewFileHandler()
-	r := &Request{Filename: "/ok", Settings: &Settings{Roots: []string{dir}, Secure: true}}
-	d, err := h.ServeTFTP(context.Background(), r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.Close()
-	r.Filename = "../x"
-	if _, err := h.ServeTFTP(context.Background(), r); !errors.Is(err, tftp.ErrAccessViolation) {
-		if code, _ := tftp.WireError(err); code != tftp.CodeAccessViolation {
-			t.Fatalf("../x: %v", err)
-		}
-	}
-	if _, err := h.ServeTFTP(context.Background(), &Request{Filename: "ok", Settings: &Settings{}}); err == nil {
-		t.Fatal("no root accepted")
-	}
-}
-
 func TestServeTFTPRecovers(t *testing.T) {
 	h := HandlerFunc(func(context.Context, *Request) (ResponseData, error) { panic("boom") })
 	if _, err := serveTFTP(context.Background(), h, &Request{}); err == nil || !strings.Contains(err.Error(), "panic") {
@@ -104,7 +83,7 @@ func TestServeTFTPRecovers(t *testing.T) {
 
 func TestServeWorkerByHand(t *testing.T) {
 	// Descriptor 3 is not the master's socketpair in a test binary.
-	if err := ServeWorker(context.Background(), NewFileHandler(), WorkerConfig{}); !errors.Is(err, ErrNotStartedByMaster) {
+	if err := ServeWorker(context.Background(), HandlerFunc(nil), WorkerConfig{}); !errors.Is(err, ErrNotStartedByMaster) {
 		t.Fatalf("%v", err)
 	}
 }

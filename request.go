@@ -66,3 +66,11 @@ func (r *Request) Option(name string) (string, bool) {
 	}
 	return "", false
 }
+
+// IsURL reports whether s starts with http:// or https:// (any case). See
+// Request.Route for when a request's Path is a route to an HTTP origin.
+func IsURL(s string) bool {
+	return hasPrefixFold(s, "http://") || hasPrefixFold(s, "https://")
+}
+
+func hasPrefixFold(s, p string) bool { return len(s) >= len(p) && strings.EqualFold(s[:len(p)], p) }

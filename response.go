@@ -53,15 +53,9 @@ func BytesResponse(b []byte) ResponseData {
 type bytesResponse struct {
 	*bytes.Reader
 	size int64
-	src  tftp.Source // tftp.SourceCustom unless set
 }
 
-func (b *bytesResponse) Source() tftp.Source {
-	if b.src == tftp.SourceNone {
-		return tftp.SourceCustom
-	}
-	return b.src
-}
+func (b *bytesResponse) Source() tftp.Source { return tftp.SourceCustom }
 
 func (b *bytesResponse) Size() (int64, bool) { return b.size, true }
 func (b *bytesResponse) Close() error        { return nil }

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -104,42 +102,4 @@ type writeHandlerFunc func(context.Context, *Request) (WriteTarget, error)
 
 func (f writeHandlerFunc) ReceiveTFTP(ctx context.Context, r *Request) (WriteTarget, error) {
 	return f(ctx, r)
-}
-
-func TestFileHandlerUpload(t *testing.T) {
-	dir := t.TempDir()
-	h, ok := NewFileHandler().(WriteHandler)
-	if !ok {
-		t.Fatal("the file handler does not implement WriteHandler")
-	}
-	set := &Settings{Roots: []string{dir}, Secure: true, Create: true, Permissive: true, Umask: 0o022}
-	r := &Request{Filename: "/new", Settings: set, Logger: wlog.Discard()}
-	w, err := h.ReceiveTFTP(context.Background(), r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Write([]byte("data"))
-	// While the upload runs, its temporary file cannot be downloaded.
-	if _, err := NewFileHandler().ServeTFTP(context.Background(), &Request{Filename: ".new.fbtftp-upload",
-		Settings: &Settings{Roots: []string{dir}, Secure: true, Permissive: true}}); !errors.Is(err, tftp.ErrNotFound) {
-		t.Errorf("download of the temporary file: %v", err)
-	}
-	if err := w.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	fi, err := os.Stat(filepath.Join(dir, "new"))
-	if err != nil || fi.Mode().Perm() != 0o644 || fi.Size() != 4 {
-		t.Fatalf("%v %v", fi, err)
-	}
-	set.ReadOnly = true
-	if _, err := h.ReceiveTFTP(context.Background(), r); !errors.Is(err, tftp.ErrAccessViolation) {
-		t.Fatalf("read-only: %v", err)
-	}
-	*set = Settings{Roots: set.Roots, Secure: true}
-	r.Filename = "other"
-	if _, err := h.ReceiveTFTP(context.Background(), r); err == nil {
-		t.Fatal("create without Create accepted")
-	} else if code, msg := tftp.WireError(err); code != tftp.CodeNotFound || msg != "File not found" {
-		t.Fatalf("create without FlagCreate: %v", err)
-	}
 }

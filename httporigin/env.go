@@ -138,7 +138,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 // FromEnv builds a Handler from the master's --http-* options (the
 // environment every worker inherits) and the URL prefixes the master's map
 // file (FBTFTP_MAPFILE) spells out (remap.Rules.URLPrefixes):
-// fbtftp-worker-http is FromEnv(fbtftp.NewFileHandler(), os.Getenv), and a
+// fbtftp-worker-http is FromEnv over the stock file server (package fileserver), and a
 // custom worker can use
 // the same flags with its own next handler, or nil to serve only from the
 // origin (examples/httpbacked). Call it before the sandbox.

@@ -8,6 +8,7 @@ import (
 	"syscall"
 
 	"github.com/fbtftp-go/fbtftp"
+	"github.com/fbtftp-go/fbtftp/fileserver"
 	"github.com/fbtftp-go/fbtftp/httporigin"
 )
 
@@ -19,7 +20,11 @@ func ExampleNew() {
 	defer stop()
 	// Built before ServeWorker: the cache directory is opened before the
 	// worker's chroot.
-	h, err := httporigin.New(fbtftp.NewFileHandler(), httporigin.Config{
+	files, err := fileserver.New(fileserver.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	h, err := httporigin.New(files, httporigin.Config{
 		Origin:   "http://repo.example/tftp/",
 		CacheDir: "/var/cache/fbtftp",
 	})

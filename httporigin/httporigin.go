@@ -5,7 +5,7 @@
 //
 // A request goes to the origin when the map rules routed it to a URL (see
 // fbtftp.Request.Route: a name the client sent is never one), or, with
-// Config.Origin set, when the next handler (usually fbtftp.NewFileHandler)
+// Config.Origin set, when the next handler (usually the stock file server, fileserver.New)
 // does not have the file: Origin + the name, one escaped segment per
 // component. The object is streamed while it is sent: no whole-file
 // buffering, tsize from Content-Length, retransmissions inside the window

@@ -18,6 +18,7 @@ import (
 	"github.com/fbtftp-go/fbtftp/internal/master"
 	"github.com/fbtftp-go/fbtftp/internal/remap"
 	"github.com/fbtftp-go/fbtftp/internal/sandbox"
+	"github.com/fbtftp-go/fbtftp/internal/workermain"
 )
 
 // sysexits(3) codes, as in.tftpd uses them.
@@ -153,7 +154,7 @@ func (o *options) masterConfig(log *zap.Logger) (master.Config, error) {
 		env = append(env, fbtftp.EnvMapFile+"="+settings.MapFile)
 	}
 	if o.templateData != "" {
-		env = append(env, fbtftp.EnvTemplateData+"="+o.templateData)
+		env = append(env, workermain.EnvTemplateData+"="+o.templateData)
 	}
 	if o.useHTTP {
 		env = append(env, o.http.Environ()...)

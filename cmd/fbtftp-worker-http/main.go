@@ -16,6 +16,10 @@ import (
 
 func main() {
 	workermain.Run("fbtftp-worker-http", func() (fbtftp.Handler, error) {
-		return httporigin.FromEnv(fbtftp.NewFileHandler(), os.Getenv)
+		files, err := workermain.FileServer()
+		if err != nil {
+			return nil, err
+		}
+		return httporigin.FromEnv(files, os.Getenv)
 	})
 }

@@ -7,10 +7,9 @@
 package main
 
 import (
-	"github.com/fbtftp-go/fbtftp"
 	"github.com/fbtftp-go/fbtftp/internal/workermain"
 )
 
 func main() {
-	workermain.Run("fbtftp-worker", func() (fbtftp.Handler, error) { return fbtftp.NewFileHandler(), nil })
+	workermain.Run("fbtftp-worker", workermain.FileServer)
 }

@@ -59,6 +59,7 @@ import (
 	"syscall"
 
 	"github.com/fbtftp-go/fbtftp"
+	"github.com/fbtftp-go/fbtftp/fileserver"
 	"github.com/fbtftp-go/fbtftp/tftp"
 )
 
@@ -146,7 +147,7 @@ func check(m machine) error {
 // from the root.
 type handler struct {
 	inv   *inventory
-	files fbtftp.Handler // fbtftp.NewFileHandler()
+	files fbtftp.Handler // fileserver.New
 }
 
 func (h *handler) ServeTFTP(ctx context.Context, r *fbtftp.Request) (fbtftp.ResponseData, error) {
@@ -237,6 +238,10 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	h := &handler{inv: inv, files: fbtftp.NewFileHandler()}
+	files, err := fileserver.New(fileserver.Config{})
+	if err != nil {
+		return err
+	}
+	h := &handler{inv: inv, files: files}
 	return fbtftp.ServeWorker(ctx, h, fbtftp.WorkerConfig{})
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/fbtftp-go/fbtftp"
+	"github.com/fbtftp-go/fbtftp/fileserver"
 	"github.com/fbtftp-go/fbtftp/internal/client"
 	"github.com/fbtftp-go/fbtftp/internal/ipc"
 	"github.com/fbtftp-go/fbtftp/internal/master"
@@ -42,7 +43,7 @@ func runWorker(mode string) int {
 			return 2 // a worker that cannot start, while the file exists
 		}
 	}
-	files := fbtftp.NewFileHandler()
+	files, _ := fileserver.New(fileserver.Config{})
 	h := fbtftp.HandlerFunc(func(ctx context.Context, r *fbtftp.Request) (fbtftp.ResponseData, error) {
 		switch name := strings.TrimLeft(r.Filename, "/"); {
 		case mode == "crash" || r.Filename == "crash":

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/fbtftp-go/fbtftp"
+	"github.com/fbtftp-go/fbtftp/fileserver"
 	"github.com/fbtftp-go/fbtftp/internal/client"
 	"github.com/fbtftp-go/fbtftp/internal/ipc"
 	"github.com/fbtftp-go/fbtftp/internal/master"
@@ -27,7 +28,7 @@ import (
 	"github.com/fbtftp-go/fbtftp/tftp"
 )
 
-// uploadWorkerEnv makes the test binary a stock worker (fbtftp.NewFileHandler,
+// uploadWorkerEnv makes the test binary a stock worker (fileserver.New,
 // which implements WriteHandler). It is checked in init, before TestMain.
 const uploadWorkerEnv = "FBTFTP_TEST_UPLOAD_WORKER"
 
@@ -36,7 +37,10 @@ func init() {
 		return
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
-	err := fbtftp.ServeWorker(ctx, fbtftp.NewFileHandler(), fbtftp.WorkerConfig{})
+	files, err := fileserver.New(fileserver.Config{})
+	if err == nil {
+		err = fbtftp.ServeWorker(ctx, files, fbtftp.WorkerConfig{})
+	}
 	stop()
 	if err != nil {
 		os.Exit(1)

@@ -12,8 +12,25 @@ import (
 	"syscall"
 
 	"github.com/fbtftp-go/fbtftp"
+	"github.com/fbtftp-go/fbtftp/fileserver"
 	"github.com/fbtftp-go/fbtftp/internal/wlog"
 )
+
+// EnvTemplateData names the environment variable through which the master
+// gives the stock workers its --template-data file.
+const EnvTemplateData = "FBTFTP_TEMPLATE_DATA"
+
+// FileServer is the stock file server with the master's template data.
+func FileServer() (fbtftp.Handler, error) {
+	var data []byte
+	if p := os.Getenv(EnvTemplateData); p != "" {
+		var err error
+		if data, err = os.ReadFile(p); err != nil {
+			return nil, err
+		}
+	}
+	return fileserver.New(fileserver.Config{TemplateData: data})
+}
 
 // Run builds the handler (before the sandbox), serves one session and
 // exits: status 2 when not started by fbtftp-master, 1 on a failed session

@@ -1,4 +1,4 @@
-package fbtftp
+package fileserver
 
 import (
 	"bytes"
@@ -9,14 +9,11 @@ import (
 	"os"
 	"strings"
 
+	"github.com/fbtftp-go/fbtftp"
 	"github.com/fbtftp-go/fbtftp/internal/content"
 	"github.com/fbtftp-go/fbtftp/internal/tmpl"
 	"github.com/fbtftp-go/fbtftp/tftp"
 )
-
-// EnvTemplateData names the environment variable through which the master
-// gives workers its --template-data file (JSON values keyed by MAC or IP).
-const EnvTemplateData = "FBTFTP_TEMPLATE_DATA"
 
 // templateSuffix marks a file the stock handler renders per request.
 const templateSuffix = ".tmpl"
@@ -24,30 +21,13 @@ const templateSuffix = ".tmpl"
 // maxTemplateSource bounds a template file read into memory.
 const maxTemplateSource = 1 << 20
 
-// loadTemplateValues reads the --template-data file named in the
-// environment; it runs when the handler is built, before the chroot.
-func loadTemplateValues() (tmpl.Store, error) {
-	p := os.Getenv(EnvTemplateData)
-	if p == "" {
-		return tmpl.Store{}, nil
-	}
-	s, err := tmpl.LoadValues(p)
-	if err != nil {
-		return tmpl.Store{}, fmt.Errorf("template data %s: %w", p, err)
-	}
-	return s, nil
-}
-
 // render serves a template: rel names a "*.tmpl" file in store, rendered
 // with text/template for this client (IP, MAC when known, the requested
 // name, the local address, the host name and the values of the data file
 // for this MAC or IP). Its size is known once rendered, so tsize is
 // acknowledged. A template error is ERROR 0 "template error" on the wire;
 // the log gets the file and line.
-func (h fileHandler) render(ctx context.Context, r *Request, store *content.FileStore, rel string) (ResponseData, error) {
-	if h.valuesErr != nil {
-		return nil, h.valuesErr
-	}
+func (h fileHandler) render(ctx context.Context, r *fbtftp.Request, store *content.FileStore, rel string) (fbtftp.ResponseData, error) {
 	f, err := store.Open(rel)
 	if err != nil {
 		return nil, err
@@ -74,20 +54,20 @@ func (h fileHandler) render(ctx context.Context, r *Request, store *content.File
 	if err != nil {
 		return nil, err
 	}
-	return &bytesResponse{Reader: bytes.NewReader(out), size: int64(len(out)), src: tftp.SourceTemplate}, nil
+	return &rendered{Reader: bytes.NewReader(out)}, nil
 }
 
 // serveOrRender opens rel, or renders it when it is a template; a missing
 // file is also looked up as rel+".tmpl", so "pxelinux.cfg/01-aa-bb-..."
 // can be answered by "pxelinux.cfg/01-aa-bb-....tmpl" and a remap rule can
 // route many names to one template.
-func (h fileHandler) serveOrRender(ctx context.Context, r *Request, store *content.FileStore, rel string) (ResponseData, error) {
+func (h fileHandler) serveOrRender(ctx context.Context, r *fbtftp.Request, store *content.FileStore, rel string) (fbtftp.ResponseData, error) {
 	if strings.HasSuffix(rel, templateSuffix) {
 		return h.render(ctx, r, store, rel)
 	}
 	f, err := store.Open(rel)
 	if err == nil {
-		return FileResponse(f)
+		return fbtftp.FileResponse(f)
 	}
 	if !errors.Is(err, tftp.ErrNotFound) {
 		if code, _ := tftp.WireError(err); code != tftp.CodeNotFound {
@@ -101,3 +81,11 @@ func (h fileHandler) serveOrRender(ctx context.Context, r *Request, store *conte
 	}
 	return nil, err
 }
+
+// rendered is a rendered template: its size is known, so tsize is
+// acknowledged, and it reports itself as such in the session line.
+type rendered struct{ *bytes.Reader }
+
+func (r *rendered) Size() (int64, bool) { return r.Reader.Size(), true }
+func (r *rendered) Close() error        { return nil }
+func (r *rendered) Source() tftp.Source { return tftp.SourceTemplate }
