@@ -1,6 +1,7 @@
 package fbtftp
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -36,37 +37,98 @@ type WorkerConfig struct {
 }
 
 // ServeWorker is the whole life of a worker process, for a custom worker's
-// main: it connects to the master (descriptor 3), confines the process
-// (chroot, unprivileged user, no_new_privs) as the master asks, says it is
-// ready, waits for one session, asks h for the content (for an upload: its
-// WriteHandler for the target), runs the transfer (options, OACK, lockstep
-// or windowed DATA, retransmissions), reports the session's stats to the
-// master and returns.
-//
-// It returns ErrNotStartedByMaster when there is no master, nil when the
-// master went away before handing a session over, and otherwise the
-// session's error, if any (already reported to the master).
-// Cancelling ctx (for example on SIGTERM) ends the session: the client gets
-// ERROR 0 and the outcome is "shutdown".
+// main: Connect, then Serve. It returns ErrNotStartedByMaster when there is
+// no master, nil when the master went away before handing a session over,
+// and otherwise the session's error, if any (already reported to the
+// master).
 func ServeWorker(ctx context.Context, h Handler, cfg WorkerConfig) error {
+	w, err := Connect()
+	if err != nil {
+		return err
+	}
+	return w.Serve(ctx, h, cfg)
+}
+
+// Worker is a worker process's side of its master, between Connect and
+// Serve. Its methods give what the master checked and handed over for a
+// handler to be built with, before the sandbox is in place.
+type Worker struct {
+	conn *ipc.Conn
+	spec sandbox.Spec
+	wc   *ipc.WorkerConfig
+	// rules are wc's map rules, parsed; nil when none.
+	rules *remap.Rules
+}
+
+// Connect connects to the master that started this process (descriptor 3)
+// and reads the configuration it handed over (descriptor 4): the sandbox to
+// apply, the checked map rules and template data. The process is not
+// confined yet: a handler that needs a file outside the served directory
+// (a cache, a certificate) opens it between Connect and Serve.
+//
+// It returns an error wrapping ErrNotStartedByMaster when the process was
+// not started by fbtftp-master or server.Server (run by hand).
+func Connect() (*Worker, error) {
 	conn, err := ipc.FromFD(ipc.WorkerFD)
 	if err != nil {
+		return nil, err
+	}
+	w := &Worker{conn: conn}
+	if err := w.init(); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return w, nil
+}
+
+func (w *Worker) init() error {
+	var err error
+	if w.spec, err = sandbox.FromEnv(os.Getenv); err != nil {
 		return err
 	}
-	defer conn.Close()
-	spec, err := sandbox.FromEnv(os.Getenv)
-	if err != nil {
+	if w.wc, err = ipc.ReadWorkerConfig(ipc.ConfigFD); err != nil {
 		return err
 	}
-	// Remap rules are read before the chroot: the map file may lie
-	// outside the root.
-	var rules *remap.Rules
-	if p := os.Getenv(EnvMapFile); p != "" {
-		if rules, err = remap.LoadFile(p); err != nil {
-			return fmt.Errorf("map file: %w", err)
+	if len(w.wc.MapRules) > 0 {
+		// Checked by the master: an error here means a broken master.
+		if w.rules, err = remap.Parse(bytes.NewReader(w.wc.MapRules)); err != nil {
+			return fmt.Errorf("map rules: %w", err)
 		}
 	}
-	if err := sandbox.Apply(spec); err != nil {
+	return nil
+}
+
+// TemplateData returns the template data file the master checked
+// (fbtftp-master --template-data, server.Server.TemplateData), for
+// fileserver.Config.TemplateData; nil when none.
+func (w *Worker) TemplateData() []byte { return w.wc.TemplateData }
+
+// RoutePrefixes returns the URL prefixes the master's map rules route
+// names to (httporigin.Handler.Allow takes them); nil when none.
+func (w *Worker) RoutePrefixes() []string {
+	if w.rules == nil {
+		return nil
+	}
+	return w.rules.URLPrefixes()
+}
+
+// Serve confines the process (chroot, unprivileged user, no_new_privs,
+// Landlock) as the master asks, says it is ready, waits for one session,
+// asks h for the content (for an upload: its WriteHandler for the
+// target), runs the transfer (options, OACK, lockstep or windowed DATA,
+// retransmissions), reports the session's stats to the master and
+// returns. The master's map rules have already rewritten Request.Path.
+//
+// It returns nil when the master went away before handing a session over,
+// and otherwise the session's error, if any (already reported to the
+// master). Cancelling ctx (for example on SIGTERM) ends the session: the
+// client gets ERROR 0 and the outcome is "shutdown". Serve may be called
+// once.
+func (w *Worker) Serve(ctx context.Context, h Handler, cfg WorkerConfig) error {
+	conn, spec, rules := w.conn, w.spec, w.rules
+	defer conn.Close()
+	applied, err := sandbox.Apply(spec)
+	if err != nil {
 		return fmt.Errorf("sandbox: %w", err)
 	}
 	if err := conn.SendHello(); err != nil {
@@ -86,7 +148,7 @@ func ServeWorker(ctx context.Context, h Handler, cfg WorkerConfig) error {
 
 	if (spec.Landlock || spec.Seccomp) && log.Enabled(ctx, slog.LevelDebug) {
 		log.Debug("sandbox", slog.String("chroot", spec.Chroot), slog.Int("uid", os.Getuid()),
-			slog.Int("landlock_abi", sandbox.Landlocked()), slog.Bool("seccomp", sandbox.Seccomped()))
+			slog.Int("landlock_abi", applied.LandlockABI), slog.Bool("seccomp", applied.Seccomp))
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -223,10 +285,6 @@ func serveSession(ctx context.Context, h Handler, r *Request, sess *udp.SessionC
 	tr.Config.Trace = packetTrace(ctx, r.Logger, set.Verbosity)
 	return tr.Send(ctx, src)
 }
-
-// EnvMapFile names the environment variable through which the master
-// gives workers the path of its remap rules file (in.tftpd -m).
-const EnvMapFile = "FBTFTP_MAPFILE"
 
 // applyRules rewrites r.Path with the remap rules, as in.tftpd does before
 // any other check; an "a" rule refuses the request (ERROR 2 with the rule's

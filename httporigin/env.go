@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/fbtftp-go/fbtftp"
-	"github.com/fbtftp-go/fbtftp/internal/remap"
 )
 
 // The environment through which fbtftp-master configures
@@ -136,29 +135,16 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 }
 
 // FromEnv builds a Handler from the master's --http-* options (the
-// environment every worker inherits) and the URL prefixes the master's map
-// file (FBTFTP_MAPFILE) spells out (remap.Rules.URLPrefixes):
-// fbtftp-worker-http is FromEnv over the stock file server (package fileserver), and a
-// custom worker can use
-// the same flags with its own next handler, or nil to serve only from the
-// origin (examples/httpbacked). Call it before the sandbox.
+// environment every worker inherits): fbtftp-worker-http is FromEnv over the
+// stock file server (package fileserver), followed by Allow with the URL
+// prefixes of the master's map rules (fbtftp.Worker.RoutePrefixes). A
+// custom worker can use the same flags with its own next handler, or nil
+// to serve only from the origin (examples/httpbacked). Call it before the
+// sandbox (fbtftp.Worker.Serve): it opens the cache directory.
 func FromEnv(next fbtftp.Handler, getenv func(string) string) (*Handler, error) {
 	c, err := ConfigFromEnv(getenv)
 	if err != nil {
 		return nil, err
 	}
-	h, err := New(next, c)
-	if err != nil {
-		return nil, err
-	}
-	if p := getenv(fbtftp.EnvMapFile); p != "" {
-		rules, err := remap.LoadFile(p)
-		if err != nil {
-			return nil, fmt.Errorf("map file: %w", err)
-		}
-		if err := h.Allow(rules.URLPrefixes()...); err != nil {
-			return nil, err
-		}
-	}
-	return h, nil
+	return New(next, c)
 }

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/fbtftp-go/fbtftp"
+	"github.com/fbtftp-go/fbtftp/internal/remap"
 	"github.com/fbtftp-go/fbtftp/tftp"
 )
 
@@ -324,13 +325,15 @@ func equalConfig(a, b Config) bool {
 
 func TestFromEnvAllowsMapOrigins(t *testing.T) {
 	o := newTestOrigin(t)
-	mapFile := filepath.Join(t.TempDir(), "map")
-	if err := os.WriteFile(mapFile, []byte("r ^/?boot/(.*) "+o.URL+"/\\1\n"), 0o644); err != nil {
+	rules, err := remap.Parse(strings.NewReader("r ^/?boot/(.*) " + o.URL + "/\\1\n"))
+	if err != nil {
 		t.Fatal(err)
 	}
-	env := map[string]string{fbtftp.EnvMapFile: mapFile}
-	h, err := FromEnv(nil, func(k string) string { return env[k] })
+	h, err := FromEnv(nil, func(string) string { return "" })
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Allow(rules.URLPrefixes()...); err != nil {
 		t.Fatal(err)
 	}
 	data, err := h.ServeTFTP(context.Background(), newRequest(o.URL+"/obj"))

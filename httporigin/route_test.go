@@ -5,13 +5,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
-	"github.com/fbtftp-go/fbtftp"
 	"github.com/fbtftp-go/fbtftp/internal/remap"
 	"github.com/fbtftp-go/fbtftp/tftp"
 )
@@ -103,24 +100,18 @@ func TestClientNameIsNeverAURL(t *testing.T) {
 // prefix the rule spells out, whatever the encoding.
 func TestRouteBypasses(t *testing.T) {
 	o := newRecordingOrigin(t)
-	mapFile := filepath.Join(t.TempDir(), "map")
 	rulesText := "r ^/?boot/(.*) " + o.URL + "/boot/\\1\n" +
 		"r ^/?q/(.*) " + o.URL + "/get?file=\\1\n" +
 		"r ^/?pass/(.*) \\1\n" // passes a client's URL through: routes only under the prefixes above
-	if err := os.WriteFile(mapFile, []byte(rulesText), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	rules, err := remap.ParseFile(mapFile)
+	rules, err := remap.Parse(strings.NewReader(rulesText))
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := FromEnv(nil, func(k string) string {
-		if k == fbtftp.EnvMapFile {
-			return mapFile
-		}
-		return ""
-	})
+	h, err := FromEnv(nil, func(string) string { return "" })
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Allow(rules.URLPrefixes()...); err != nil {
 		t.Fatal(err)
 	}
 	hostport := strings.TrimPrefix(o.URL, "http://")

@@ -1,73 +1,155 @@
-// Package server is the master side of fbtftp-go for Go programs that
-// replace fbtftp-master (fbtftp's BaseServer and its two statistics
-// callbacks). It lives apart from package fbtftp so that workers, which
-// import fbtftp and start once per session, do not link the master, zap
-// and net/http.
+// Package server is the master side of fbtftp-go: it listens, hands each
+// session to a worker process, and reports statistics through two
+// callbacks, as fbtftp's BaseServer and its session and server stats
+// callbacks do. fbtftp-master is a command line around a Server; a Go
+// program can run one with its own configuration and callbacks.
+//
+// It lives apart from package fbtftp so that workers, which import fbtftp
+// and start once per session, do not link the master, zap and net/http.
 package server
 
 import (
 	"context"
 	"errors"
-	"fmt"
+	"io/fs"
 	"os"
-	"path/filepath"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/fbtftp-go/fbtftp"
-	"github.com/fbtftp-go/fbtftp/internal/ipc"
+	"github.com/fbtftp-go/fbtftp/httporigin"
 	"github.com/fbtftp-go/fbtftp/internal/master"
-	"github.com/fbtftp-go/fbtftp/internal/sandbox"
-	"github.com/fbtftp-go/fbtftp/internal/udp"
 	"github.com/fbtftp-go/fbtftp/tftp"
 )
 
-// ServerStats are server-wide counters, handed to Server.ServerStats every
-// StatsInterval. Counters cover the interval since the previous call (they
-// are read and reset atomically); gauges are current values.
-type ServerStats struct {
-	Start    time.Time     // when the server started
-	Uptime   time.Duration // since Start
-	Interval time.Duration // covered by the counters below
+// Family restricts the addresses the server listens on (in.tftpd -4, -6).
+type Family int
 
-	Requests, Accepted, Malformed, Rejected, Busy, Duplicates uint64
-	Sessions                                                  map[tftp.Outcome]uint64
-	BytesSent, BytesReceived, Retransmits, ErrorsSent         uint64
-	WorkerSpawns, WorkerSpawnFailures, WorkerCrashes          uint64
+// The address families.
+const (
+	AnyFamily Family = iota // IPv4 and IPv6
+	IPv4Only                // in.tftpd -4
+	IPv6Only                // in.tftpd -6
+)
 
-	SessionsActive, LiveWorkers, IdleWorkers int64
+// PortRange is a range of UDP ports for session sockets (in.tftpd -R),
+// Low to High inclusive. The zero value lets the kernel pick.
+type PortRange struct {
+	Low, High uint16
 }
 
-// Server is the master side of fbtftp-go for a Go program that replaces
-// fbtftp-master (fbtftp's BaseServer): it listens, hands each session to a
-// worker process and reports statistics through two callbacks, as fbtftp's
-// session and server stats callbacks do. The zero value of every optional
-// field works.
+// Server is fbtftp-go's master: it listens, hands every session to a
+// worker process it starts (the stock fbtftp-worker, or WorkerPath), and
+// reports statistics. Every field has a working zero value except Root or
+// Dirs; the fields mirror fbtftp-master's options, named in their comments.
+// Set them before Run and do not change them afterwards.
 type Server struct {
-	// Addr is the listen address, in.tftpd style "[addr][:port]"
-	// (IPv6 in brackets); empty means every address on port 69.
-	Addr string
-	// Root is the directory workers serve (Settings.Roots). When the
-	// process runs as root, workers chroot into it and run as User.
+	// Addrs are the listen addresses, in.tftpd -a syntax
+	// "[addr][:port]" (IPv6 in brackets; an empty address means every IPv4
+	// and IPv6 address). None, and no Listeners: every address, port 69.
+	Addrs []string
+	// Port is the port of Addrs given without one, a number or a service
+	// name (in.tftpd -S); default "tftp" (69).
+	Port string
+	// Family restricts Addrs to IPv4 or IPv6 (in.tftpd -4, -6).
+	Family Family
+	// Listeners are UDP sockets bound already (systemd socket activation,
+	// inetd's standard input, a test's port-0 socket). Run takes them
+	// over: it closes the files, and the sockets when it returns.
+	Listeners []*os.File
+
+	// Root is the one served directory, in.tftpd -s: requests name files
+	// relative to it, and when the process runs as root the workers
+	// chroot into it and run as User.
 	Root string
-	// User is the unprivileged user of the workers; default "nobody".
+	// Dirs are the directories files may be served from without -s:
+	// requests name absolute paths beneath one of them. Set Root or Dirs,
+	// not both.
+	Dirs []string
+	// User is the unprivileged user workers run as (in.tftpd -u) when the
+	// process is root; default "nobody".
 	User string
-	// WorkerPath is the worker binary; default fbtftp-worker next to the
-	// running program. WorkerArgs are its arguments.
+	// Uploads lets write requests through to the workers. Without it the
+	// master answers every WRQ with ERROR 2 "Uploads are not enabled"
+	// (fbtftp-master --read-only) and workers get Settings.ReadOnly.
+	Uploads bool
+	// MapFile is a tftpd-hpa remap rules file (in.tftpd -m). Run and Reload
+	// read and check it and hand the workers the checked copy: workers
+	// never read the file.
+	MapFile string
+	// TemplateData is a JSON file of values for *.tmpl files
+	// (--template-data, docs/templates.md), read and checked as MapFile
+	// is.
+	TemplateData string
+	// HTTP configures HTTP origins (--http-*): with an Origin, Origins or
+	// a CacheDir, or a map file that routes names to URLs, workers serve
+	// from HTTP origins too, and the default worker is fbtftp-worker-http.
+	// CacheDir is created (mode 0700, owned by User) and must lie outside
+	// every served directory.
+	HTTP httporigin.Config
+	// Settings travel to every worker with each session: timeouts, limits,
+	// refused options, upload rules (Permissive, Create, Umask, MaxUpload),
+	// log verbosity and format, and Extra for custom workers. Run sets
+	// Roots, Secure and ReadOnly from Root, Dirs and Uploads; Retries
+	// defaults to 5.
+	Settings fbtftp.Settings
+	// BlksizeFromMTU sets Settings.MaxBlksize to the largest block size
+	// whose packets fit the MTU of the listening addresses, less MTUSlack
+	// bytes (in.tftpd -B mtu-N).
+	BlksizeFromMTU bool
+	MTUSlack       int
+	// Ports is the range session sockets are bound in (in.tftpd -R).
+	Ports PortRange
+
+	// WorkerPath is the worker binary; default fbtftp-worker (or
+	// fbtftp-worker-http, see HTTP) in the directory of the running
+	// program, symbolic links resolved. WorkerArgs are its arguments.
 	WorkerPath string
 	WorkerArgs []string
-	// Settings travel to every worker (timeouts, limits, flags, Extra).
-	// Roots is filled from Root.
-	Settings fbtftp.Settings
-	// Prefork, MaxWorkers and DrainTimeout: see fbtftp-master's flags.
+	// WorkerEnv is added to the environment workers inherit; it defaults
+	// GOMAXPROCS to 1 (one session per worker needs no more).
+	WorkerEnv []string
+	// WorkerDirs are more directories the default worker is looked for in,
+	// after the program's own and ../libexec/fbtftp beside it.
+	WorkerDirs []string
+	// Prefork is the number of started, sandboxed, idle workers kept
+	// ready; MaxWorkers bounds the sessions at once (default 1024; beyond,
+	// ERROR 0 "server busy"); DrainTimeout is how long sessions may finish
+	// after ctx ends (default 30 s); IdleTimeout, when positive, ends Run
+	// after that long without a request or a session (in.tftpd -t in inetd
+	// mode).
 	Prefork      int
 	MaxWorkers   int
 	DrainTimeout time.Duration
+	IdleTimeout  time.Duration
 	// MaxSessionsPerClient bounds the sessions of one client address (an
 	// IPv6 client counts by its /64): 0 means 8, a negative value no
 	// limit (--max-sessions-per-client).
 	MaxSessionsPerClient int
+	// Where the kernel has Landlock, workers may open files only beneath
+	// the served directories (writable only with Uploads), the HTTP cache
+	// and WritableDirs, even outside a chroot. NoLandlock turns that off,
+	// for workers that read other files during a session (read them
+	// before fbtftp.ServeWorker instead).
+	WritableDirs []string
+	NoLandlock   bool
+	// Workers install a seccomp filter that allows only the system calls
+	// sessions need (internal/sandbox; linux/amd64 and arm64), as the last
+	// step of their sandbox; NoSeccomp turns it off (--no-seccomp), for a
+	// custom worker that needs more.
+	NoSeccomp bool
+	// ReapOrphans makes the master a child subreaper that reaps every
+	// child process that is not one of its workers, so that what a worker
+	// leaves behind never becomes a zombie. Set it when the server owns
+	// its process (fbtftp-master does).
+	ReapOrphans bool
+
+	// MetricsAddr, when set, serves Prometheus /metrics and /healthz
+	// there (HOST:PORT). Version is reported in fbtftp_build_info.
+	MetricsAddr string
+	Version     string
 	// Logger receives the server's logs; nil discards them.
 	Logger *zap.Logger
 
@@ -77,92 +159,62 @@ type Server struct {
 	// more when the server stops.
 	ServerStats   func(*ServerStats)
 	StatsInterval time.Duration
-
 	// Listening, when set, is called with the bound addresses once the
-	// server listens (useful with port 0).
+	// server listens (useful with port 0), before it serves.
 	Listening func(addrs []string)
 
-	// Where the kernel has Landlock, workers may open files only beneath
-	// Root (read-only: this server takes no uploads) and WritableDirs
-	// (read and write, for example an HTTP cache), even outside a chroot.
-	// NoLandlock turns that off, for workers that read other files during
-	// a session (read them before fbtftp.ServeWorker instead).
-	WritableDirs []string
-	NoLandlock   bool
+	mu      sync.Mutex
+	running *run // while Run runs
 }
 
-// Run serves until ctx ends, then drains running sessions (DrainTimeout)
-// and returns. A panic in a callback is recovered and logged.
+// run is the state of a running Server.
+type run struct {
+	m          *master.Master
+	wc         *workerConfig
+	obs        *observer
+	workerPath string
+}
+
+// ErrNotRunning is returned by Reload when Run is not running.
+var ErrNotRunning = errors.New("server: not running")
+
+// Run serves until ctx ends (or IdleTimeout passes), then drains running
+// sessions (DrainTimeout) and returns nil. A configuration it cannot start
+// with is a *StartError. A panic in a callback is recovered and logged.
 func (s *Server) Run(ctx context.Context) error {
 	log := s.Logger
 	if log == nil {
 		log = zap.NewNop()
 	}
-	if s.Root == "" {
-		return errors.New("fbtftp: Server.Root is required")
+	st, err := s.prepare(log)
+	if err != nil {
+		closeFiles(s.Listeners)
+		return err
 	}
-	root, err := filepath.Abs(s.Root)
+	// The metrics listener outlives ctx: it serves through the drain and
+	// closes last.
+	mctx, stopMetrics := context.WithCancel(context.Background())
+	defer stopMetrics()
+	m, obs, err := st.start(mctx)
 	if err != nil {
 		return err
 	}
-	worker := s.WorkerPath
-	if worker == "" {
-		exe, err := os.Executable()
-		if err != nil {
-			return err
-		}
-		worker = filepath.Join(filepath.Dir(exe), "fbtftp-worker")
-	}
-	user := s.User
-	if user == "" {
-		user = "nobody"
-	}
-	spec, privileged, err := sandbox.ForUser(user, root)
-	if err != nil {
-		return err
-	}
-	if !s.NoLandlock {
-		spec.Landlock, spec.FSRead, spec.FSWrite = true, []string{root}, s.WritableDirs
-	}
-	settings := wireSettings(&s.Settings)
-	settings.Roots = []string{root}
-	if privileged {
-		settings.Roots = []string{"/"}
-		settings.Flags |= ipc.FlagSecure
-	}
-	lspec, err := udp.ParseListenAddress(s.Addr, udp.DefaultPort)
-	if err != nil {
-		return err
-	}
-	ls, err := udp.Listen(lspec, udp.AnyFamily)
-	if err != nil {
-		return err
-	}
-	counters := &master.ServerCounters{}
-	m, err := master.New(master.Config{
-		Listeners: ls, WorkerPath: worker, WorkerArgs: s.WorkerArgs, Sandbox: spec, Settings: settings,
-		Prefork: s.Prefork, MaxWorkers: s.MaxWorkers, MaxSessionsPerClient: s.MaxSessionsPerClient, DrainTimeout: s.DrainTimeout,
-		Logger: log, Observer: counters,
-		OnSession: s.SessionStats,
-	})
-	if err != nil {
-		for _, l := range ls {
-			l.Close()
-		}
-		return err
-	}
+	s.mu.Lock()
+	s.running = &run{m: m, wc: st.wc, obs: obs, workerPath: st.cfg.WorkerPath}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.running = nil
+		s.mu.Unlock()
+	}()
 	if s.Listening != nil {
-		var addrs []string
-		for _, l := range ls {
-			addrs = append(addrs, l.LocalAddr().String())
-		}
-		safely(log, "listening callback", func() { s.Listening(addrs) })
+		safely(log, "listening callback", func() { s.Listening(st.addrs()) })
 	}
 	done := make(chan struct{})
 	reporterDone := make(chan struct{})
 	go func() {
 		defer close(reporterDone)
-		s.reportServerStats(log, m, counters, done)
+		s.reportServerStats(log, m, st.counters, done)
 	}()
 	err = m.Run(ctx)
 	close(done)
@@ -170,80 +222,36 @@ func (s *Server) Run(ctx context.Context) error {
 	return err
 }
 
-// reportServerStats calls ServerStats every interval until done, and once
-// at the end.
-func (s *Server) reportServerStats(log *zap.Logger, m *master.Master, c *master.ServerCounters, done <-chan struct{}) {
-	if s.ServerStats == nil {
-		return
+// Reload is in.tftpd's SIGHUP: it reads and checks MapFile and
+// TemplateData again and hands the new copy to the workers started from
+// now on; idle workers started before are replaced, sessions in flight
+// are not disturbed. A file that cannot be read or is invalid changes
+// nothing: the last good configuration stays in force, the error is
+// returned and logged, and fbtftp_config_reloads_total{result="failure"}
+// counts it (in.tftpd exits instead).
+func (s *Server) Reload() error {
+	s.mu.Lock()
+	r := s.running
+	s.mu.Unlock()
+	if r == nil {
+		return ErrNotRunning
 	}
-	interval := s.StatsInterval
-	if interval <= 0 {
-		interval = time.Minute
-	}
-	start := time.Now()
-	last := start
-	report := func() {
-		now := time.Now()
-		t := c.Take(true)
-		g := m.Counters()
-		st := &ServerStats{
-			Start: start, Uptime: now.Sub(start), Interval: now.Sub(last),
-			Requests: t.Requests, Accepted: t.Accepted, Malformed: t.Malformed, Rejected: t.Rejected,
-			Busy: t.Busy, Duplicates: t.Duplicates, Sessions: t.Sessions,
-			BytesSent: t.BytesSent, BytesReceived: t.BytesReceived, Retransmits: t.Retransmits,
-			ErrorsSent: t.ErrorsSent, WorkerSpawns: t.WorkerSpawns, WorkerSpawnFailures: t.WorkerSpawnFailures,
-			WorkerCrashes:  t.WorkerCrashes,
-			SessionsActive: g.Inflight, LiveWorkers: g.LiveWorkers, IdleWorkers: g.IdleWorkers,
-		}
-		last = now
-		safely(log, "server stats callback", func() { s.ServerStats(st) })
-	}
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-tick.C:
-			report()
-		case <-done:
-			report()
-			return
-		}
+	return r.reload(s)
+}
+
+// closeFiles closes fs, ignoring errors.
+func closeFiles(fs []*os.File) {
+	for _, f := range fs {
+		f.Close()
 	}
 }
 
-// safely runs a user callback, logging instead of dying on a panic.
-func safely(log *zap.Logger, what string, f func()) {
-	defer func() {
-		if p := recover(); p != nil {
-			log.Error(what+" panicked", zap.String("panic", fmt.Sprint(p)))
-		}
-	}()
-	f()
-}
-
-// wireSettings is the part of s a Handoff carries.
-func wireSettings(s *fbtftp.Settings) ipc.Settings {
-	w := ipc.Settings{
-		Timeout:         s.Timeout,
-		Retries:         s.Retries,
-		MaxBlksize:      s.MaxBlksize,
-		MaxWindowsize:   s.MaxWindowsize,
-		Refuse:          s.Refuse,
-		SessionDeadline: s.SessionDeadline,
-		Umask:           uint32(s.Umask.Perm()),
-		MaxUpload:       s.MaxUpload,
-		Roots:           s.Roots,
-		Verbosity:       s.Verbosity,
-		LogFormat:       s.LogFormat,
-		Extra:           s.Extra,
+// unwrapPath drops the operation and path of an *fs.PathError, for
+// in.tftpd-style "DIR: No such file or directory" messages.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
 	}
-	for _, f := range []struct {
-		on  bool
-		bit uint32
-	}{{s.Permissive, ipc.FlagPermissive}, {s.Create, ipc.FlagCreate}, {s.ReadOnly, ipc.FlagReadOnly}, {s.Secure, ipc.FlagSecure}} {
-		if f.on {
-			w.Flags |= f.bit
-		}
-	}
-	return w
+	return err
 }

@@ -12,7 +12,7 @@ import (
 func TestCallbacksSurvivePanics(t *testing.T) {
 	var calls, listening atomic.Int32
 	s := &Server{
-		Addr:          "127.0.0.1:0",
+		Addrs:         []string{"127.0.0.1:0"},
 		Root:          t.TempDir(),
 		WorkerPath:    "/bin/false", // never started: no request arrives
 		StatsInterval: 10 * time.Millisecond,
@@ -45,7 +45,7 @@ func TestRunNeedsRoot(t *testing.T) {
 	if err := (&Server{}).Run(context.Background()); err == nil {
 		t.Fatal("ran without a root")
 	}
-	if err := (&Server{Root: t.TempDir(), Addr: "[bad"}).Run(context.Background()); err == nil {
+	if err := (&Server{Root: t.TempDir(), Addrs: []string{"[bad"}}).Run(context.Background()); err == nil {
 		t.Fatal("ran with a bad address")
 	}
 }

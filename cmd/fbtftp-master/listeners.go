@@ -1,13 +1,10 @@
 package main
 
 import (
-	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"strconv"
 
-	"github.com/fbtftp-go/fbtftp/internal/proto"
 	"github.com/fbtftp-go/fbtftp/internal/udp"
 )
 
@@ -81,51 +78,34 @@ func chooseMode(o *options, nfds int) (mode, error) {
 	return modeInetd, nil
 }
 
-// standaloneListeners binds a listener for every -a address (":tftp" when
-// none), with -S as the default port and -4/-6 as the family.
-func standaloneListeners(o *options) ([]*udp.Listener, error) {
-	addrs := o.addresses
-	if len(addrs) == 0 {
-		addrs = []string{""}
-	}
-	var ls []*udp.Listener
-	fail := func(err error) ([]*udp.Listener, error) {
-		closeAll(ls)
+// passedSockets returns systemd's n sockets starting at descriptor first,
+// for the server to take over, once checked: each is a UDP socket, and
+// each -a address is one of theirs (checkPassedAddresses).
+func passedSockets(o *options, first, n int) ([]*os.File, error) {
+	ls, err := inheritedListeners(first, n)
+	if err != nil {
 		return nil, err
 	}
-	for _, a := range addrs {
-		spec, err := udp.ParseListenAddress(a, o.port)
-		if err != nil {
-			return fail(exitf(exNoInput, "address %q: %v", a, err))
-		}
-		if err := checkFamily(a, spec, o.family); err != nil {
-			return fail(err)
-		}
-		more, err := udp.Listen(spec, o.family)
-		if err != nil {
-			return fail(exitf(exOSErr, "cannot bind to local socket %s: %v", spec, err))
-		}
-		ls = append(ls, more...)
+	defer closeAll(ls) // the files are duplicates
+	if err := checkPassedAddresses(o, ls); err != nil {
+		return nil, err
 	}
-	return ls, nil
+	var files []*os.File
+	for _, l := range ls {
+		f, err := l.File()
+		if err != nil {
+			closeFiles(files)
+			return nil, exitf(exIOErr, "%v", err)
+		}
+		files = append(files, f)
+	}
+	return files, nil
 }
 
-// checkFamily refuses an address of the wrong family for -4/-6, with
-// in.tftpd's message.
-func checkFamily(a string, spec udp.ListenSpec, f udp.Family) error {
-	if spec.IsWildcard() || f == udp.AnyFamily {
-		return nil
+func closeFiles(fs []*os.File) {
+	for _, f := range fs {
+		f.Close()
 	}
-	for _, ip := range spec.Addrs {
-		if ip.Is4() == (f == udp.IPv4Only) {
-			return nil
-		}
-	}
-	name := "AF_INET"
-	if f == udp.IPv6Only {
-		name = "AF_INET6"
-	}
-	return exitf(exUsage, "Address %s is not in address family %s", a, name)
 }
 
 // inheritedListeners wraps n sockets starting at descriptor first. The
@@ -154,71 +134,6 @@ func closeAll(ls []*udp.Listener) {
 	for _, l := range ls {
 		l.Close()
 	}
-}
-
-// Header sizes for -B mtu: IP, UDP, and TFTP's opcode and block number.
-const (
-	ipv4Header = 20
-	ipv6Header = 40
-	udpHeader  = 8
-	tftpHeader = 4
-)
-
-// mtuBlocksize is -B mtu[-N]: the largest blksize whose DATA packets fit
-// the MTU of the listening addresses, less slack. A listener bound to a
-// wildcard address uses the smallest MTU of the interfaces that are up; an
-// IPv6 (dual-stack) listener counts the IPv6 header. The result is the
-// smallest over the listeners, within 512..65464.
-func mtuBlocksize(ls []*udp.Listener, slack int) (int, error) {
-	best := proto.MaxBlksize
-	for _, l := range ls {
-		a := l.LocalAddr().Addr()
-		hdr := ipv4Header + udpHeader + tftpHeader
-		if a.Is6() {
-			hdr = ipv6Header + udpHeader + tftpHeader
-		}
-		var mtu int
-		var err error
-		if a.IsUnspecified() {
-			mtu, err = smallestMTU()
-		} else {
-			mtu, err = udp.InterfaceMTU(a)
-		}
-		if err != nil {
-			return 0, exitf(exOSErr, "-B mtu: %v", err)
-		}
-		best = min(best, mtu-hdr-slack)
-	}
-	return max(best, 512), nil
-}
-
-// smallestMTU is the smallest MTU of the interfaces that are up, the
-// loopback interface counting only when it is the only one.
-func smallestMTU() (int, error) {
-	ifs, err := net.Interfaces()
-	if err != nil {
-		return 0, err
-	}
-	mtu, lo := 0, 0
-	for _, ifi := range ifs {
-		if ifi.Flags&net.FlagUp == 0 || ifi.MTU <= 0 {
-			continue
-		}
-		if ifi.Flags&net.FlagLoopback != 0 {
-			lo = ifi.MTU
-			continue
-		}
-		if mtu == 0 || ifi.MTU < mtu {
-			mtu = ifi.MTU
-		}
-	}
-	if mtu == 0 {
-		mtu = lo
-	}
-	if mtu == 0 {
-		return 0, fmt.Errorf("no interface is up")
-	}
-	return mtu, nil
 }
 
 // listenAddrs formats the listeners' addresses for logs.

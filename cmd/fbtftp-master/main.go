@@ -18,9 +18,9 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/fbtftp-go/fbtftp/internal/logging"
-	"github.com/fbtftp-go/fbtftp/internal/master"
 	"github.com/fbtftp-go/fbtftp/internal/remap"
 	"github.com/fbtftp-go/fbtftp/internal/udp"
+	"github.com/fbtftp-go/fbtftp/server"
 )
 
 // minIdle is the shortest idle timeout: -t 0 (in.tftpd: serve what is
@@ -76,63 +76,35 @@ func realMain(args []string) int {
 	return serve(prog, o, md, nfds, ready, log)
 }
 
-// serve builds the master for mode md and runs it until a signal (or the
-// idle timeout) ends it. It returns the exit status.
+// serve runs the server for mode md until a signal (or the idle timeout)
+// ends it. It returns the exit status.
 func serve(prog string, o *options, md mode, nfds int, ready *readiness, log *zap.Logger) int {
 	fail := func(err error) int {
 		log.Error("cannot start", zap.Error(err))
 		return exitCode(err)
 	}
-	cfg, err := o.masterConfig(log)
-	if err != nil {
-		return fail(err)
-	}
-	var ls []*udp.Listener
+	s := o.server(log)
 	switch md {
 	case modeStandalone:
-		ls, err = standaloneListeners(o)
 	case modeSystemd:
-		ls, err = inheritedListeners(listenFDsStart, nfds)
-		if err == nil {
-			if err = checkPassedAddresses(o, ls); err != nil {
-				closeAll(ls)
-			}
-		}
-	case modeInetd:
-		ls, err = inetdListener()
-	}
-	if err != nil {
-		return fail(err)
-	}
-	if o.blocksizeMTU {
-		bs, err := mtuBlocksize(ls, o.mtuSlack)
+		s.Addrs = nil
+		files, err := passedSockets(o, listenFDsStart, nfds)
 		if err != nil {
-			closeAll(ls)
 			return fail(err)
 		}
-		cfg.Settings.MaxBlksize = bs
-		log.Info("blocksize from the interface mtu", zap.Int("max_blksize", bs))
+		s.Listeners = files
+	case modeInetd:
+		s.Addrs = nil
+		f, err := inetdSocket()
+		if err != nil {
+			return fail(err)
+		}
+		s.Listeners = []*os.File{f}
 	}
-	cfg.Listeners = ls
 	// -t: inetd mode's idle exit. in.tftpd 5.2 ignores it in standalone
 	// mode; with systemd's sockets it applies when given.
 	if md == modeInetd || md == modeSystemd && o.idleSet {
-		cfg.IdleTimeout = max(o.idle, minIdle)
-	}
-	mx := newMetrics(&cfg, o.MetricsAddr(), o.http.CacheDir)
-	m, err := master.New(cfg)
-	if err != nil {
-		closeAll(ls)
-		return fail(err)
-	}
-	if o.pidFile != "" {
-		if md == modeInetd {
-			log.Warn("not in standalone mode, ignoring pid file", zap.String("pidfile", o.pidFile))
-		} else if p, err := filepath.Abs(o.pidFile); err != nil || writePidFile(p) != nil {
-			log.Error("cannot write pid file", zap.String("pidfile", o.pidFile))
-		} else {
-			defer os.Remove(p)
-		}
+		s.IdleTimeout = max(o.idle, minIdle)
 	}
 	// Installed before readiness: a signal right after it must find them.
 	sigCtx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
@@ -140,33 +112,37 @@ func serve(prog string, o *options, md mode, nfds int, ready *readiness, log *za
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-
-	for _, a := range listenAddrs(ls) {
-		log.Info("listening", zap.Stringer("address", a), zap.Stringer("mode", md))
-	}
-	if ready != nil {
-		os.Chdir("/") // as daemon(3); every path is absolute by now
-		ready.done()
-		// daemon(3): nothing of the caller's terminal or pipes stays
-		// open, or a caller capturing them (x=$(in.tftpd -l ...)) would
-		// wait for this process to exit. Logs go to syslog.
-		if !o.stderr {
-			log.Sync()
-			defer redirectStdio(prog).close()
-		}
-	}
-
 	ctx, cancel := context.WithCancel(sigCtx)
 	defer cancel()
-	// The metrics listener outlives ctx: it serves through the drain
-	// (/healthz 503, the last sessions' counts) and closes last.
-	mctx, stopMetrics := context.WithCancel(context.Background())
-	defer stopMetrics()
-	if err := mx.start(mctx, o.MetricsAddr(), m, log); err != nil {
-		closeAll(ls)
-		return fail(err)
+
+	var pidFile string
+	var sink *logSink
+	defer func() { sink.close() }()
+	s.Listening = func(addrs []string) {
+		if o.pidFile != "" {
+			if md == modeInetd {
+				log.Warn("not in standalone mode, ignoring pid file", zap.String("pidfile", o.pidFile))
+			} else if p, err := filepath.Abs(o.pidFile); err != nil || writePidFile(p) != nil {
+				log.Error("cannot write pid file", zap.String("pidfile", o.pidFile))
+			} else {
+				pidFile = p
+			}
+		}
+		for _, a := range addrs {
+			log.Info("listening", zap.String("address", a), zap.Stringer("mode", md))
+		}
+		if ready != nil {
+			os.Chdir("/") // as daemon(3); every path is absolute by now
+			ready.done()
+			// daemon(3): nothing of the caller's terminal or pipes stays
+			// open, or a caller capturing them (x=$(in.tftpd -l ...)) would
+			// wait for this process to exit. Logs go to syslog.
+			if !o.stderr {
+				log.Sync()
+				sink = redirectStdio(prog)
+			}
+		}
 	}
-	code := 0
 	hupDone := make(chan struct{})
 	go func() { // ends with ctx, waited for below
 		defer close(hupDone)
@@ -182,48 +158,43 @@ func serve(prog string, o *options, md mode, nfds int, ready *readiness, log *za
 				cancel()
 				return
 			}
-			if cfg.Settings.MapFile != "" {
-				rules, err := checkMapFile(cfg.Settings.MapFile)
-				if err != nil {
-					// in.tftpd exits too: new sessions would all fail.
-					log.Error("reload", zap.Error(err))
-					code = exitCode(err)
-					cancel()
-					return
-				}
-				if len(rules.URLOrigins()) > 0 && filepath.Base(cfg.WorkerPath) == "fbtftp-worker" {
-					log.Warn("the map file now routes names to HTTP origins, which fbtftp-worker cannot fetch: restart the server to run fbtftp-worker-http")
-				}
-			}
-			n := m.Reload()
-			log.Info("reloaded", zap.String("map_file", cfg.Settings.MapFile), zap.Int("idle_workers_replaced", n))
+			// A bad file keeps the configuration in force (in.tftpd exits):
+			// the server logs and counts it.
+			s.Reload()
 		}
 	}()
-	err = m.Run(ctx)
+	err := s.Run(ctx)
 	cancel()
 	<-hupDone
+	if pidFile != "" {
+		os.Remove(pidFile)
+	}
 	if err != nil {
+		if server.KindOf(err) != 0 {
+			return fail(err)
+		}
 		log.Error("exiting", zap.Error(err))
 		return 1
 	}
-	return code
+	return 0
 }
 
-// inetdListener serves the socket on standard input. Descriptor 0 is then
-// pointed at /dev/null: the listener holds its own duplicate.
-func inetdListener() ([]*udp.Listener, error) {
+// inetdSocket is the socket on standard input, duplicated; descriptor 0
+// is then pointed at /dev/null.
+func inetdSocket() (*os.File, error) {
 	if !isDatagramSocket(0) {
 		return nil, exitf(exIOErr, "inetd mode: standard input is not a UDP socket (give -l or -L to run standalone)")
 	}
-	l, err := udp.FromFile(os.Stdin)
+	fd, err := syscall.Dup(0)
 	if err != nil {
 		return nil, exitf(exIOErr, "inetd mode: %v", err)
 	}
+	syscall.CloseOnExec(fd)
 	if null, err := os.Open(os.DevNull); err == nil {
 		redirectFD(null, 0)
 		null.Close()
 	}
-	return []*udp.Listener{l}, nil
+	return os.NewFile(uintptr(fd), "stdin socket"), nil
 }
 
 // nullStdout points fd 1 at /dev/null.

@@ -27,7 +27,7 @@ var masterDescription = []string{
 var masterSections = []manSection{
 	{"SIGNALS", []string{
 		"SIGTERM, SIGINT\tStop reading requests, let running sessions finish for --drain-timeout, then stop their workers and exit 0. /healthz answers 503 and /metrics is served until then.",
-		"SIGHUP\tReread the -m map file and replace the idle workers, so that new sessions use the new rules. In inetd mode the server exits, as in.tftpd does.",
+		"SIGHUP\tReread and check the -m map file and the --template-data file and replace the idle workers, so that new sessions use them. A file that became unreadable or invalid keeps the last good configuration in force (logged, and counted in fbtftp_config_reloads_total{result=\"failure\"}); in.tftpd exits instead. In inetd mode the server exits, as in.tftpd does.",
 		"Workers receive no signal from the terminal or the service manager: under systemd, KillMode=mixed sends SIGTERM to the master alone.",
 	}},
 	{"EXIT STATUS", []string{
@@ -72,20 +72,19 @@ var masterSections = []manSection{
 
 var workerDescription = []string{
 	"fbtftp-worker serves one TFTP session for fbtftp-master(8), which starts it (or keeps a few ready with --prefork): it is not meant to be run by hand, and says so and exits 2 when it is. fbtftp-worker-http is the same worker with HTTP origins (--http-origin, map rules routing to URLs); the master runs it only then, because net/http makes every start slower.",
-	"On start the worker reads its configuration from the environment, opens what it needs outside the root (the map file, the template data, the HTTP cache directory), then confines itself: chroot(2) into the root when -s is given and the master runs as root, setgroups(2), setgid(2) and setuid(2) to the -u user, the no_new_privs flag, and Landlock rules limiting it to the served directories and the cache. Only then does it tell the master it is ready and receive a request. It resolves the content (remap rules, the file, a NAME.tmpl template rendered for the client, or the HTTP origin), negotiates the options, runs the transfer on the session socket the master passed, reports the session's statistics and exits.",
+	"On start the worker reads its configuration from the environment, reads the map rules and template data the master checked (descriptor 4; it never reads those files itself), opens what it needs outside the root (the HTTP cache directory), then confines itself: chroot(2) into the root when -s is given and the master runs as root, setgroups(2), setgid(2) and setuid(2) to the -u user, the no_new_privs flag, and Landlock rules limiting it to the served directories and the cache. Only then does it tell the master it is ready and receive a request. It resolves the content (remap rules, the file, a NAME.tmpl template rendered for the client, or the HTTP origin), negotiates the options, runs the transfer on the session socket the master passed, reports the session's statistics and exits.",
 	"The worker takes no options; arguments are ignored.",
 }
 
 var workerSections = []manSection{
 	{"FILES", []string{
 		"descriptor 3\tThe worker's end of an AF_UNIX SOCK_SEQPACKET socketpair with the master: a Hello from the worker, one request with the session's UDP socket attached (SCM_RIGHTS), the statistics back. End of file means the master is gone: the worker stops at once.",
+		"descriptor 4\tA sealed memfd(2) with the map rules (-m) and the template data (--template-data) as the master read and checked them at start or at its last SIGHUP: workers never read those files, so an edit takes effect on SIGHUP.",
 		"descriptors 1 and 2\tThe master's standard error: the worker's log lines join the master's, in its format.",
 	}},
 	{"ENVIRONMENT", []string{
 		"FBTFTP_CHROOT, FBTFTP_UID, FBTFTP_GID, FBTFTP_GROUPS\tThe sandbox: the directory to chroot into, the user and groups to switch to.",
 		"FBTFTP_LANDLOCK, FBTFTP_FS_READ, FBTFTP_FS_WRITE\tLandlock on or off, and the directories the worker may read, or read and write.",
-		"FBTFTP_MAPFILE\tThe -m map file, read before the chroot.",
-		"FBTFTP_TEMPLATE_DATA\tThe --template-data file, read before the chroot.",
 		"FBTFTP_LOG_FORMAT\tThe master's log format (json or console), for lines written before and after the session.",
 		"FBTFTP_HTTP_ORIGIN, FBTFTP_HTTP_ORIGINS, FBTFTP_HTTP_ALLOW_NET, FBTFTP_HTTP_CACHE, FBTFTP_HTTP_CACHE_SIZE, FBTFTP_HTTP_CACHE_MAX_AGE, FBTFTP_HTTP_CONNECT_TIMEOUT, FBTFTP_HTTP_HEADER_TIMEOUT, FBTFTP_HTTP_IDLE_TIMEOUT, FBTFTP_HTTP_MAX_SIZE, FBTFTP_HTTP_CLIENT_HEADERS\tfbtftp-worker-http's --http-* settings.",
 		"HTTP_PROXY, HTTPS_PROXY, NO_PROXY\tThe proxy fbtftp-worker-http uses.",

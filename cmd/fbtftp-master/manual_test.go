@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fbtftp-go/fbtftp"
 	"github.com/fbtftp-go/fbtftp/httporigin"
 	"github.com/fbtftp-go/fbtftp/internal/getopt"
 	"github.com/fbtftp-go/fbtftp/internal/sandbox"
@@ -59,7 +58,7 @@ func TestManPages(t *testing.T) {
 	for _, env := range []string{
 		sandbox.EnvChroot, sandbox.EnvUID, sandbox.EnvGID, sandbox.EnvGroups,
 		sandbox.EnvLandlock, sandbox.EnvFSRead, sandbox.EnvFSWrite,
-		fbtftp.EnvMapFile, fbtftp.EnvTemplateData, wlog.EnvFormat,
+		wlog.EnvFormat,
 		httporigin.EnvOrigin, httporigin.EnvOrigins, httporigin.EnvNetworks, httporigin.EnvCacheDir,
 		httporigin.EnvCacheMaxBytes, httporigin.EnvCacheMaxAge, httporigin.EnvConnectTimeout,
 		httporigin.EnvHeaderTimeout, httporigin.EnvIdleTimeout, httporigin.EnvMaxSize, httporigin.EnvClientHeaders,

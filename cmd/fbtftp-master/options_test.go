@@ -2,11 +2,13 @@ package main
 
 import (
 	"fmt"
+	"io/fs"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/fbtftp-go/fbtftp"
 	"github.com/fbtftp-go/fbtftp/internal/ipc"
 	"github.com/fbtftp-go/fbtftp/internal/proto"
 	"github.com/fbtftp-go/fbtftp/internal/udp"
@@ -262,26 +264,32 @@ func TestSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := o.settings()
-	want := ipc.Settings{
+	want := fbtftp.Settings{
 		Timeout: 500 * time.Millisecond, Retries: 5, MaxBlksize: 1468, MaxWindowsize: 4, Refuse: []string{"tsize"},
-		Flags: ipc.FlagCreate | ipc.FlagPermissive | ipc.FlagSecure, Umask: 0o27, MaxUpload: 1 << 20,
+		Create: true, Permissive: true, Umask: 0o27, MaxUpload: 1 << 20,
 		Verbosity: 2, LogFormat: "json",
 	}
 	if !reflect.DeepEqual(s, want) {
 		t.Errorf("got  %+v\nwant %+v", s, want)
 	}
+	if srv := o.server(nil); srv.Root != "/d" || len(srv.Dirs) != 0 || !srv.Uploads {
+		t.Errorf("server: root %q dirs %q uploads %v", srv.Root, srv.Dirs, srv.Uploads)
+	}
 	// in.tftpd: umask 0 unless -p, which keeps the inherited one.
 	o, _ = parseArgs([]string{"-L", "/d"})
-	if s := o.settings(); s.Umask != 0 || s.Flags != 0 {
-		t.Errorf("default umask %#o flags %#x", s.Umask, s.Flags)
+	if s := o.settings(); s.Umask != 0 || s.Create || s.Permissive {
+		t.Errorf("default umask %#o create %v permissive %v", s.Umask, s.Create, s.Permissive)
+	}
+	if srv := o.server(nil); srv.Root != "" || len(srv.Dirs) != 1 {
+		t.Errorf("server without -s: root %q dirs %q", srv.Root, srv.Dirs)
 	}
 	o, _ = parseArgs([]string{"-L", "-p", "/d"})
-	if s := o.settings(); s.Umask != currentUmask() {
+	if s := o.settings(); s.Umask != fs.FileMode(currentUmask()) {
 		t.Errorf("-p umask %#o, want the inherited %#o", s.Umask, currentUmask())
 	}
 	o, _ = parseArgs([]string{"-L", "--ro", "/d"})
-	if s := o.settings(); s.Flags != ipc.FlagReadOnly {
-		t.Errorf("--ro flags %#x", s.Flags)
+	if srv := o.server(nil); srv.Uploads {
+		t.Error("--ro: uploads on")
 	}
 }
 

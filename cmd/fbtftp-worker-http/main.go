@@ -15,11 +15,19 @@ import (
 )
 
 func main() {
-	workermain.Run("fbtftp-worker-http", func() (fbtftp.Handler, error) {
-		files, err := workermain.FileServer()
+	workermain.Run("fbtftp-worker-http", func(w *fbtftp.Worker) (fbtftp.Handler, error) {
+		files, err := workermain.FileServer(w)
 		if err != nil {
 			return nil, err
 		}
-		return httporigin.FromEnv(files, os.Getenv)
+		h, err := httporigin.FromEnv(files, os.Getenv)
+		if err != nil {
+			return nil, err
+		}
+		// Map rules may route names to these prefixes, and only to them.
+		if err := h.Allow(w.RoutePrefixes()...); err != nil {
+			return nil, err
+		}
+		return h, nil
 	})
 }

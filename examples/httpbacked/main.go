@@ -112,17 +112,25 @@ func run(ctx context.Context) error {
 	if os.Getenv(httporigin.EnvOrigin) == "" {
 		return fmt.Errorf("no HTTP origin: run fbtftp-master with --http-origin URL")
 	}
-	// FromEnv runs before ServeWorker, that is before the sandbox: it
-	// opens the cache directory and reads /etc/hosts and
+	w, err := fbtftp.Connect()
+	if err != nil {
+		return err
+	}
+	// FromEnv runs between Connect and Serve, that is before the sandbox:
+	// it opens the cache directory and reads /etc/hosts and
 	// /etc/resolv.conf, which the chroot hides. The next handler is nil:
 	// no local files, every allowed name goes to the origin.
 	origin, err := httporigin.FromEnv(nil, os.Getenv)
 	if err != nil {
 		return err
 	}
+	// The master's map rules may route names to their prefixes.
+	if err := origin.Allow(w.RoutePrefixes()...); err != nil {
+		return err
+	}
 	h := &router{
 		prefixes: []string{"pxelinux.0", "ldlinux.c32", "pxelinux.cfg/", "images/"},
 		origin:   origin,
 	}
-	return fbtftp.ServeWorker(ctx, h, fbtftp.WorkerConfig{})
+	return w.Serve(ctx, h, fbtftp.WorkerConfig{})
 }

@@ -55,7 +55,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	s := &server.Server{
-		Addr:          *addr,
+		Addrs:         []string{*addr},
 		Root:          *root,
 		WorkerPath:    *worker,
 		Prefork:       2,

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
@@ -679,4 +680,45 @@ func TestPending(t *testing.T) {
 	if ok, err := m.Pending(); ok || !errors.Is(err, io.EOF) {
 		t.Fatalf("peer closed: %v %v, want io.EOF", ok, err)
 	}
+}
+
+// TestWorkerConfigSealed: the master's sealed copy reads back as it was
+// written, cannot be changed by anyone, and anything but a sealed memfd
+// is refused as "not started by the master".
+func TestWorkerConfigSealed(t *testing.T) {
+	want := &WorkerConfig{MapRules: []byte("r ^/(.*) \\1\n"), TemplateData: []byte(`{"default": {"a": 1}}`)}
+	f, err := SealWorkerConfig(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt([]byte("x"), 0); err == nil {
+		t.Error("the sealed configuration can be written")
+	}
+	if err := f.Truncate(0); err == nil {
+		t.Error("the sealed configuration can be truncated")
+	}
+	dup, err := unix.Dup(int(f.Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadWorkerConfig(dup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.MapRules, want.MapRules) || !bytes.Equal(got.TemplateData, want.TemplateData) {
+		t.Fatalf("read %+v", got)
+	}
+	p := filepath.Join(t.TempDir(), "plain")
+	os.WriteFile(p, []byte(workerConfigMagic+"\x00\x00"), 0o600)
+	plain, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd, _ := unix.Dup(int(plain.Fd()))
+	plain.Close()
+	if _, err := ReadWorkerConfig(fd); !errors.Is(err, ErrNotStartedByMaster) {
+		t.Fatalf("a plain file: %v", err)
+	}
+	unix.Close(fd)
 }

@@ -5,7 +5,9 @@
 // # Conversation
 //
 // The master creates the pair with Socketpair and execs the worker with its
-// end as descriptor WorkerFD (exec.Cmd.ExtraFiles[0]). The worker opens it
+// end as descriptor WorkerFD (exec.Cmd.ExtraFiles[0]), and the sealed
+// WorkerConfig of the current configuration (map rules, template data) as
+// ConfigFD (ExtraFiles[1]), which the worker reads and closes first. The worker opens it
 // with FromFD, which returns an error wrapping ErrNotStartedByMaster when
 // run by hand. Then:
 //
@@ -84,7 +86,6 @@
 //	uvarint  umask               (<= 0777)
 //	varint   max upload
 //	list     roots               (strings, <= MaxRoots)
-//	string   map file
 //	varint   verbosity           (int32 range)
 //	string   log format          ("", "json" or "console")
 //	list     extra               (string key, string value; <= MaxExtra;

@@ -138,3 +138,26 @@ func FuzzDecodeOriginStats(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeWorkerConfig: the worker's decoder of its configuration never
+// panics, and what it accepts re-encodes to the same bytes.
+func FuzzDecodeWorkerConfig(f *testing.F) {
+	good, _ := AppendWorkerConfig(nil, &WorkerConfig{MapRules: []byte("r ^a b\n"), TemplateData: []byte(`{"default":{}}`)})
+	empty, _ := AppendWorkerConfig(nil, &WorkerConfig{})
+	for _, b := range [][]byte{good, empty, nil, []byte(workerConfigMagic), append([]byte(workerConfigMagic), 0x80, 0)} {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := DecodeWorkerConfig(b)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error %v does not wrap ErrMalformed", err)
+			}
+			return
+		}
+		again, err := AppendWorkerConfig(nil, c)
+		if err != nil || !bytes.Equal(again, b) {
+			t.Fatalf("round trip: %q -> %q (%v)", b, again, err)
+		}
+	})
+}

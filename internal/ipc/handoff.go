@@ -57,7 +57,6 @@ type Settings struct {
 	Umask           uint32            // -U, at most 0777
 	MaxUpload       int64             // maximum WRQ size in bytes
 	Roots           []string          // root directories (after chroot: usually "/"), at most MaxRoots
-	MapFile         string            // remap rules file path; empty for none
 	Verbosity       int               // log verbosity (-v count or --verbosity)
 	LogFormat       string            // LogFormatJSON, LogFormatConsole or empty
 	Extra           map[string]string // free-form settings for custom workers, at most MaxExtra non-empty keys
@@ -96,7 +95,6 @@ func AppendHandoff(b []byte, h *Handoff) ([]byte, error) {
 	w.uvarint(uint64(s.Umask))
 	w.varint(s.MaxUpload)
 	w.strings("roots", s.Roots, MaxRoots)
-	w.str("map_file", s.MapFile, MaxStringLen)
 	w.int32v("verbosity", s.Verbosity)
 	if !validLogFormat(s.LogFormat) {
 		w.fail("log_format", fmt.Sprintf("%q is not json or console", s.LogFormat))
@@ -161,7 +159,6 @@ func DecodeHandoff(b []byte) (*Handoff, error) {
 	s.Umask = uint32(r.bounded("umask", 0o777))
 	s.MaxUpload = r.varint("max_upload")
 	s.Roots = r.strings("roots", MaxRoots)
-	s.MapFile = r.str("map_file", MaxStringLen)
 	s.Verbosity = r.int32v("verbosity")
 	s.LogFormat = r.str("log_format", MaxStringLen)
 	if r.err == nil && !validLogFormat(s.LogFormat) {

@@ -8,12 +8,14 @@ package master
 
 import (
 	"errors"
+	"os"
 	"slices"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/fbtftp-go/fbtftp/internal/ipc"
+	"github.com/fbtftp-go/fbtftp/internal/remap"
 	"github.com/fbtftp-go/fbtftp/internal/sandbox"
 	"github.com/fbtftp-go/fbtftp/internal/stats"
 	"github.com/fbtftp-go/fbtftp/internal/udp"
@@ -48,6 +50,13 @@ type Config struct {
 	WorkerArgs []string
 	// WorkerEnv is added to the environment the workers inherit.
 	WorkerEnv []string
+	// WorkerConfig is the sealed configuration (ipc.SealWorkerConfig) every
+	// worker started gets as ipc.ConfigFD, until Reload replaces it. The
+	// master owns it and closes it. Nil: an empty one.
+	WorkerConfig *os.File
+	// Rules are the remap rules of WorkerConfig, parsed, for the master's
+	// own use (the temporary file of a crashed upload); nil: none.
+	Rules *remap.Rules
 	// Sandbox is how workers confine themselves before they are ready.
 	Sandbox sandbox.Spec
 	// Settings travel with every Handoff. Zero SessionDeadline means
@@ -151,6 +160,13 @@ func (c *Config) fill() error {
 	}
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()
+	}
+	if c.WorkerConfig == nil {
+		f, err := ipc.SealWorkerConfig(&ipc.WorkerConfig{})
+		if err != nil {
+			return err
+		}
+		c.WorkerConfig = f
 	}
 	return nil
 }

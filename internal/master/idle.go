@@ -2,20 +2,29 @@ package master
 
 import (
 	"context"
+	"os"
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/fbtftp-go/fbtftp/internal/remap"
 )
 
-// Reload makes the sessions that follow run in freshly started workers, so
-// that they read their configuration files (the -m remap rules) again: it
-// closes the idle workers of the warm pool, which the refillers replace,
-// and marks every worker started before the call as stale, so one still
-// starting is closed instead of being used. Sessions in flight are not
-// disturbed. It returns the number of idle workers closed. The master calls
-// it on SIGHUP, as in.tftpd rereads its map file.
-func (m *Master) Reload() int {
-	m.loadRules()
+// Reload makes the sessions that follow run with a new configuration, in
+// freshly started workers: wc (ipc.SealWorkerConfig, now owned by the
+// master) replaces the workers' configuration and rules the master's copy
+// of its remap rules. It closes the idle workers of the warm pool, which
+// the refillers replace, and marks every worker started before the call as
+// stale, so one still starting is closed instead of being used. Sessions
+// in flight are not disturbed. It returns the number of idle workers
+// closed. The server calls it on SIGHUP, as in.tftpd rereads its map file.
+func (m *Master) Reload(wc *os.File, rules *remap.Rules) int {
+	m.wcMu.Lock()
+	old := m.wc
+	m.wc = wc
+	m.wcMu.Unlock()
+	old.Close() // workers started before have their own copy
+	m.rules.Store(rules)
 	m.gen.Add(1)
 	n := 0
 	for range cap(m.pool) {

@@ -11,6 +11,7 @@ import (
 	"github.com/fbtftp-go/fbtftp/internal/client"
 	"github.com/fbtftp-go/fbtftp/internal/master"
 	"github.com/fbtftp-go/fbtftp/internal/proto"
+	"github.com/fbtftp-go/fbtftp/tftp"
 )
 
 // TestDuplicateSpellings: "/hang", "//hang" and "///hang" from one client
@@ -79,7 +80,7 @@ func TestDrainerHoldsSlot(t *testing.T) {
 		t.Fatalf("two draining workers: %+v", c)
 	}
 	_, _, err := get(t, e.addr, "one", client.Options{Retries: -1, Timeout: 5 * time.Second})
-	var se *client.ServerError
+	var se *tftp.Error
 	if !errors.As(err, &se) || se.Message != "server busy" {
 		t.Fatalf("third request while two workers drain: %v, want server busy", err)
 	}

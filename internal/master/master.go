@@ -50,8 +50,11 @@ type Master struct {
 	probes   probeTracker            // recent UEFI probes, for the log
 	workers  map[*worker]struct{}    // every live worker
 	draining bool
-	rules    atomic.Pointer[remap.Rules] // Settings.MapFile, for upload cleanup
+	rules    atomic.Pointer[remap.Rules] // Config.Rules, then Reload's, for upload cleanup
 	refusals refusalLimiter              // rate limit of the refusal log lines
+
+	wcMu sync.RWMutex // held for reading while a worker is started
+	wc   *os.File     // Config.WorkerConfig, then Reload's
 
 	wg      sync.WaitGroup // every goroutine the master starts
 	workWG  sync.WaitGroup // worker supervisors
@@ -78,24 +81,9 @@ func New(cfg Config) (*Master, error) {
 		reaper:     newOrphanReaper(cfg.ReapOrphans, cfg.Logger),
 	}
 	m.obs = Observers{&m.totals, cfg.Observer}
-	m.loadRules()
+	m.rules.Store(cfg.Rules)
+	m.wc = cfg.WorkerConfig
 	return m, nil
-}
-
-// loadRules reads the remap rules (Settings.MapFile), which the master
-// needs to find the temporary file of a crashed upload whose name a rule
-// changed. An unreadable file keeps the rules loaded before (the command
-// line checks the file before New and before each Reload).
-func (m *Master) loadRules() {
-	if m.cfg.Settings.MapFile == "" {
-		return
-	}
-	r, err := remap.ParseFile(m.cfg.Settings.MapFile)
-	if err != nil {
-		m.log.Warn("map file", zap.Error(err))
-		return
-	}
-	m.rules.Store(r)
 }
 
 // Counters returns the running totals since start and the worker gauges.
@@ -161,6 +149,9 @@ func (m *Master) Run(ctx context.Context) error {
 	m.wg.Wait() // listeners and refillers are gone: nothing adds workers now
 	m.closeIdle()
 	m.drain()
+	m.wcMu.Lock()
+	m.wc.Close()
+	m.wcMu.Unlock()
 	return nil
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/fbtftp-go/fbtftp/internal/ipc"
 	"github.com/fbtftp-go/fbtftp/internal/master"
 	"github.com/fbtftp-go/fbtftp/internal/proto"
+	"github.com/fbtftp-go/fbtftp/internal/remap"
 	"github.com/fbtftp-go/fbtftp/internal/sandbox"
 	"github.com/fbtftp-go/fbtftp/internal/stats"
 	"github.com/fbtftp-go/fbtftp/test/testenv"
@@ -313,14 +314,19 @@ func TestUploadInterrupted(t *testing.T) {
 			if c.sandbox && os.Geteuid() != 0 {
 				t.Skip("the sandbox needs root")
 			}
-			mapFile := filepath.Join(t.TempDir(), "map")
-			os.WriteFile(mapFile, []byte("r ^up/(.*) sub/\\1\n"), 0o644)
+			const rules = "r ^up/(.*) sub/\\1\n"
 			e := startUploads(t, 0, func(cfg *master.Config) {
 				cfg.Settings.Timeout = 50 * time.Millisecond
 				cfg.DrainTimeout = 100 * time.Millisecond
 				if c.remap {
-					cfg.Settings.MapFile = mapFile
-					cfg.WorkerEnv = append(cfg.WorkerEnv, fbtftp.EnvMapFile+"="+mapFile)
+					wc, err := ipc.SealWorkerConfig(&ipc.WorkerConfig{MapRules: []byte(rules)})
+					if err != nil {
+						t.Fatal(err)
+					}
+					cfg.WorkerConfig = wc
+					if cfg.Rules, err = remap.Parse(strings.NewReader(rules)); err != nil {
+						t.Fatal(err)
+					}
 				}
 				if c.sandbox {
 					// Chrooted in the root as nobody: the master finds the

@@ -62,7 +62,7 @@ func (m *Master) spawn() (*worker, error) {
 	}
 	newCmd := func() *exec.Cmd {
 		cmd := exec.Command(m.cfg.WorkerPath, m.cfg.WorkerArgs...)
-		cmd.ExtraFiles = []*os.File{wf} // becomes fd 3 (ipc.WorkerFD)
+		cmd.ExtraFiles = []*os.File{wf, m.wc} // become fd 3 (ipc.WorkerFD) and 4 (ipc.ConfigFD)
 		cmd.Env = m.workerEnv
 		cmd.Stdout = os.Stderr
 		cmd.Stderr = os.Stderr
@@ -72,12 +72,14 @@ func (m *Master) spawn() (*worker, error) {
 		cmd *exec.Cmd
 		j   jail
 	)
+	m.wcMu.RLock() // Reload closes the old configuration once no start uses it
 	m.reaper.start(func() int {
 		if cmd, j, err = m.jails.start(newCmd); err != nil {
 			return 0
 		}
 		return cmd.Process.Pid
 	})
+	m.wcMu.RUnlock()
 	wf.Close() // the child has its copy
 	if err != nil {
 		conn.Close()

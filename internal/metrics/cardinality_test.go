@@ -50,7 +50,7 @@ func allowedLabels() map[string]map[string]bool {
 		"kind":      kinds,
 		"source":    set("file", "template", "origin", "cache", "custom"),
 		"class":     set(stats.OriginErrorLabels[:]...),
-		"result":    set(fillPublished, fillAborted),
+		"result":    set(fillPublished, fillAborted, "success", "failure"),
 		"version":   set(testVersion),
 		"goversion": nil, // one value, checked by the series count
 		"le":        nil, // bucket bounds, fixed by the bucket vars
@@ -109,7 +109,8 @@ func maxSeries() int {
 		1 + 2 + 1 + 1 + // sessions_active, workers{state}, handoff_failures_total, workers_max
 		len(master.Violations) + 1 + // worker_violations_total{kind}, worker_slots_held
 		1 + hist(OriginLatencyBuckets) + int(stats.NumOriginErrors) + // origin requests, latency, errors{class}
-		2 + 1 + 1 // cache_fills_total{result}, evictions, evicted bytes
+		2 + 1 + 1 + // cache_fills_total{result}, evictions, evicted bytes
+		2 // config_reloads_total{result}
 }
 
 func TestCardinalityBounded(t *testing.T) {

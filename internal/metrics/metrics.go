@@ -129,6 +129,7 @@ type Metrics struct {
 	cacheFills     *prometheus.CounterVec // result
 	evictions      prometheus.Counter
 	evictedBytes   prometheus.Counter
+	configReloads  *prometheus.CounterVec // result
 
 	probes *probeTracker
 }
@@ -254,6 +255,10 @@ func New(reg prometheus.Registerer, src GaugeSource, version string) *Metrics {
 			Namespace: namespace, Name: "cache_evicted_bytes_total",
 			Help: "Size of the HTTP cache entries evicted.",
 		}),
+		configReloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "config_reloads_total",
+			Help: "Reloads of the map file and template data (SIGHUP), by result: success, or failure (a file unreadable or invalid; the last good configuration stays in force).",
+		}, []string{"result"}),
 		probes: newProbeTracker(),
 	}
 
@@ -286,6 +291,8 @@ func New(reg prometheus.Registerer, src GaugeSource, version string) *Metrics {
 	}
 	m.cacheFills.WithLabelValues(fillPublished)
 	m.cacheFills.WithLabelValues(fillAborted)
+	m.configReloads.WithLabelValues("success")
+	m.configReloads.WithLabelValues("failure")
 
 	if version == "" {
 		version = "unknown"
@@ -303,7 +310,7 @@ func New(reg prometheus.Registerer, src GaugeSource, version string) *Metrics {
 		m.optRequested, m.optAcked, m.blksize, m.windowsize,
 		m.handoff, m.spawns, m.workerStart, m.spawnFailures, m.crashes,
 		m.originRequests, m.originLatency, m.originErrors, m.cacheFills, m.evictions, m.evictedBytes,
-		m.probes, buildInfo,
+		m.configReloads, m.probes, buildInfo,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -311,6 +318,16 @@ func New(reg prometheus.Registerer, src GaugeSource, version string) *Metrics {
 		reg.MustRegister(newGaugeCollector(src))
 	}
 	return m
+}
+
+// ConfigReloaded counts a reload of the configuration files, successful
+// or not.
+func (m *Metrics) ConfigReloaded(ok bool) {
+	result := "success"
+	if !ok {
+		result = "failure"
+	}
+	m.configReloads.WithLabelValues(result).Inc()
 }
 
 // Request implements master.Observer. A Decision outside master.Decisions

@@ -229,6 +229,10 @@ fbtftp_blksize_bytes_count 8
 # HELP fbtftp_build_info Always 1; the labels carry the build's version and Go version.
 # TYPE fbtftp_build_info gauge
 fbtftp_build_info{goversion="GOVERSION",version="v1.2.3-test"} 1
+# HELP fbtftp_config_reloads_total Reloads of the map file and template data (SIGHUP), by result: success, or failure (a file unreadable or invalid; the last good configuration stays in force).
+# TYPE fbtftp_config_reloads_total counter
+fbtftp_config_reloads_total{result="failure"} 0
+fbtftp_config_reloads_total{result="success"} 0
 # HELP fbtftp_bytes_total Payload bytes transferred by finished sessions, partial transfers included, by direction (sent for RRQ, received for WRQ).
 # TYPE fbtftp_bytes_total counter
 fbtftp_bytes_total{direction="received"} 1000

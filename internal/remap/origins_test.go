@@ -1,8 +1,6 @@
 package remap
 
 import (
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -94,21 +92,4 @@ func FuzzLiteralOrigin(f *testing.F) {
 			t.Fatalf("%q does not start with the scheme of %q", p, o)
 		}
 	})
-}
-
-func TestLoadFileOnce(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "map")
-	os.WriteFile(p, []byte("r ^a http://h/a\n"), 0o644)
-	r1, err := LoadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(p, []byte("r ^b http://other/b\n"), 0o644)
-	r2, err := LoadFile(p)
-	if err != nil || r2 != r1 {
-		t.Fatalf("second LoadFile: %p %v, want the first result %p", r2, err, r1)
-	}
-	if _, err := LoadFile(filepath.Join(t.TempDir(), "missing")); err == nil {
-		t.Fatal("missing file loaded")
-	}
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sync"
 )
 
 // Limits on a map file. tftpd-hpa 5.2 has the first and the third (see the
@@ -136,34 +135,6 @@ func ParseFile(path string) (*Rules, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return rs, nil
-}
-
-// loaded remembers LoadFile's results.
-var loaded struct {
-	sync.Mutex
-	rules map[string]*Rules
-}
-
-// LoadFile is ParseFile for processes that read the file once and keep it
-// (a worker): the first successful parse of path is remembered, so the
-// session code and a handler that both need the rules (fbtftp.ServeWorker
-// and httporigin.FromEnv) read and compile the file once per session. A
-// master, which rereads the file on SIGHUP, calls ParseFile.
-func LoadFile(path string) (*Rules, error) {
-	loaded.Lock()
-	defer loaded.Unlock()
-	if r, ok := loaded.rules[path]; ok {
-		return r, nil
-	}
-	r, err := ParseFile(path)
-	if err != nil {
-		return nil, err
-	}
-	if loaded.rules == nil {
-		loaded.rules = map[string]*Rules{}
-	}
-	loaded.rules[path] = r
-	return r, nil
 }
 
 var errLineTooLong = errors.New("line too long")

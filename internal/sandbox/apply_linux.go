@@ -14,25 +14,25 @@ import (
 //
 // With s.Landlock, access to the file system is then restricted to
 // s.FSRead (read) and s.FSWrite (read, create, write, remove files) with
-// Landlock, when the kernel has it; Landlocked reports the outcome. With
-// s.Seccomp, the system calls are then limited to an allow-list
-// (seccomp_linux.go); Seccomped reports the outcome.
-func Apply(s Spec) error {
+// Landlock, when the kernel has it. With s.Seccomp, the system calls are
+// then limited to an allow-list (seccomp_linux.go). It returns what it put
+// in place.
+func Apply(s Spec) (Applied, error) {
 	var rules []dirRule
 	if s.Landlock {
 		// Opened before the chroot: the paths are the master's.
 		var err error
 		if rules, err = openRules(s); err != nil {
-			return err
+			return Applied{}, err
 		}
 		defer closeRules(rules)
 	}
 	if s.Chroot != "" {
 		if err := syscall.Chroot(s.Chroot); err != nil {
-			return fmt.Errorf("chroot %s: %w", s.Chroot, err)
+			return Applied{}, fmt.Errorf("chroot %s: %w", s.Chroot, err)
 		}
 		if err := syscall.Chdir("/"); err != nil {
-			return fmt.Errorf("chdir /: %w", err)
+			return Applied{}, fmt.Errorf("chdir /: %w", err)
 		}
 	}
 	if s.Drop {
@@ -41,37 +41,33 @@ func Apply(s Spec) error {
 			groups = []int{}
 		}
 		if err := syscall.Setgroups(groups); err != nil {
-			return fmt.Errorf("setgroups: %w", err)
+			return Applied{}, fmt.Errorf("setgroups: %w", err)
 		}
 		if err := syscall.Setresgid(s.GID, s.GID, s.GID); err != nil {
-			return fmt.Errorf("setgid %d: %w", s.GID, err)
+			return Applied{}, fmt.Errorf("setgid %d: %w", s.GID, err)
 		}
 		if err := syscall.Setresuid(s.UID, s.UID, s.UID); err != nil {
-			return fmt.Errorf("setuid %d: %w", s.UID, err)
+			return Applied{}, fmt.Errorf("setuid %d: %w", s.UID, err)
 		}
 		if s.UID != 0 && syscall.Setuid(0) == nil {
-			return fmt.Errorf("privileges not dropped: setuid(0) succeeded")
+			return Applied{}, fmt.Errorf("privileges not dropped: setuid(0) succeeded")
 		}
 	}
 	if err := noNewPrivs(); err != nil {
-		return err
+		return Applied{}, err
 	}
+	var applied Applied
 	if s.Landlock {
 		abi, err := enforceLandlock(rules)
-		landlocked = abi
+		applied.LandlockABI = abi
 		if err != nil {
-			return err
+			return applied, err
 		}
 	}
-	return applySeccomp(s)
+	var err error
+	applied.Seccomp, err = applySeccomp(s)
+	return applied, err
 }
-
-// landlocked is the Landlock ABI version Apply enforced (0: none).
-var landlocked int
-
-// Landlocked returns the Landlock ABI version Apply enforced, 0 when it did
-// not (not asked, or the kernel has no Landlock).
-func Landlocked() int { return landlocked }
 
 // noNewPrivs sets no_new_privs. The flag belongs to a thread, so it is set
 // on every thread of the process at once (AllThreadsSyscall). That call is

@@ -5,12 +5,9 @@ package sandbox
 import "errors"
 
 // Apply is only implemented on Linux.
-func Apply(s Spec) error {
+func Apply(s Spec) (Applied, error) {
 	if s.Chroot != "" || s.Drop {
-		return errors.New("sandbox: not supported on this system")
+		return Applied{}, errors.New("sandbox: not supported on this system")
 	}
-	return nil
+	return Applied{}, nil
 }
-
-// Landlocked returns 0: Landlock is Linux's.
-func Landlocked() int { return 0 }

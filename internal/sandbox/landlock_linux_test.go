@@ -72,14 +72,15 @@ func landlockHelper() {
 		os.Exit(1)
 	}
 	s, err := FromEnv(os.Getenv)
+	var applied Applied
 	if err == nil {
-		err = Apply(s)
+		applied, err = Apply(s)
 	}
 	if err != nil {
 		fmt.Println("error:", err)
 		os.Exit(1)
 	}
-	if Landlocked() > 0 {
+	if applied.LandlockABI > 0 {
 		fmt.Println("abi>0")
 	} else {
 		fmt.Println("abi=0")

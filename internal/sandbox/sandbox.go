@@ -56,6 +56,17 @@ type Spec struct {
 	SeccompLog bool
 }
 
+// Applied is what Apply put in place.
+type Applied struct {
+	// LandlockABI is the Landlock ABI version enforced; 0 when none was
+	// (not asked, or the kernel has no Landlock).
+	LandlockABI int
+	// Seccomp reports whether the seccomp filter was installed (not when
+	// not asked, or where this build has none: only linux/amd64 and
+	// linux/arm64 do).
+	Seccomp bool
+}
+
 // ForUser builds the spec for running as the named user (a name or a
 // numeric uid), with its primary and supplementary groups, as in.tftpd -u
 // does with initgroups. When the current process is not root, nothing can

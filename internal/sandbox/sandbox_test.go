@@ -71,7 +71,7 @@ func TestApply(t *testing.T) {
 		runtime.LockOSThread()
 		s, err := FromEnv(os.Getenv)
 		if err == nil {
-			err = Apply(s)
+			_, err = Apply(s)
 		}
 		if err != nil {
 			fmt.Println("error:", err)

@@ -325,11 +325,12 @@ func sessionWork() error {
 }
 
 func seccompHelper(name string) {
-	if err := Apply(Spec{Seccomp: true}); err != nil {
+	applied, err := Apply(Spec{Seccomp: true})
+	if err != nil {
 		fmt.Println("apply:", err)
 		os.Exit(1)
 	}
-	if !Seccomped() {
+	if !applied.Seccomp {
 		fmt.Println("not seccomped")
 		os.Exit(1)
 	}
@@ -406,7 +407,7 @@ func TestSeccompDenies(t *testing.T) {
 // logged by the kernel), for diagnosing custom workers.
 func TestSeccompLogOnly(t *testing.T) {
 	if os.Getenv("FBTFTP_SECCOMP_LOG_HELPER") == "1" {
-		if err := Apply(Spec{Seccomp: true, SeccompLog: true}); err != nil {
+		if _, err := Apply(Spec{Seccomp: true, SeccompLog: true}); err != nil {
 			fmt.Println("apply:", err)
 			os.Exit(1)
 		}

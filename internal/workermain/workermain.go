@@ -1,5 +1,6 @@
 // Package workermain is the main function of the stock workers
-// (fbtftp-worker and fbtftp-worker-http): signals, ServeWorker, exit codes.
+// (fbtftp-worker and fbtftp-worker-http): signals, Connect, the handler,
+// Serve, exit codes.
 package workermain
 
 import (
@@ -16,31 +17,23 @@ import (
 	"github.com/fbtftp-go/fbtftp/internal/wlog"
 )
 
-// EnvTemplateData names the environment variable through which the master
-// gives the stock workers its --template-data file.
-const EnvTemplateData = "FBTFTP_TEMPLATE_DATA"
-
 // FileServer is the stock file server with the master's template data.
-func FileServer() (fbtftp.Handler, error) {
-	var data []byte
-	if p := os.Getenv(EnvTemplateData); p != "" {
-		var err error
-		if data, err = os.ReadFile(p); err != nil {
-			return nil, err
-		}
-	}
-	return fileserver.New(fileserver.Config{TemplateData: data})
+func FileServer(w *fbtftp.Worker) (fbtftp.Handler, error) {
+	return fileserver.New(fileserver.Config{TemplateData: w.TemplateData()})
 }
 
-// Run builds the handler (before the sandbox), serves one session and
-// exits: status 2 when not started by fbtftp-master, 1 on a failed session
-// or handler, 0 otherwise.
-func Run(name string, build func() (fbtftp.Handler, error)) {
+// Run connects to the master, builds the handler (before the sandbox),
+// serves one session and exits: status 2 when not started by
+// fbtftp-master, 1 on a failed session or handler, 0 otherwise.
+func Run(name string, build func(*fbtftp.Worker) (fbtftp.Handler, error)) {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	h, err := build()
+	w, err := fbtftp.Connect()
 	if err == nil {
-		err = fbtftp.ServeWorker(ctx, h, fbtftp.WorkerConfig{})
+		var h fbtftp.Handler
+		if h, err = build(w); err == nil {
+			err = w.Serve(ctx, h, fbtftp.WorkerConfig{})
+		}
 	}
 	switch {
 	case errors.Is(err, fbtftp.ErrNotStartedByMaster):

@@ -119,7 +119,7 @@ func TestCodegenExtra(t *testing.T) {
 	sessions := make(chan *tftp.SessionStats, 10)
 	ready := make(chan netip.AddrPort, 1)
 	srv := &fbserver.Server{
-		Addr:       "127.0.0.1:0",
+		Addrs:      []string{"127.0.0.1:0"},
 		Root:       worldReadableDir(t),
 		WorkerPath: filepath.Join(bin, "codegen"),
 		Settings: fbtftp.Settings{Extra: map[string]string{

@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"os"
@@ -8,7 +8,7 @@ import (
 
 // TestFindWorker: the worker is found next to the master, in
 // ../libexec/fbtftp (make install, the Debian package) and in the
-// configured workerDir, in that order.
+// configured directories, in that order.
 func TestFindWorker(t *testing.T) {
 	root := t.TempDir()
 	touch := func(p string) string {
@@ -24,28 +24,25 @@ func TestFindWorker(t *testing.T) {
 	}
 	sbin := filepath.Join(root, "usr", "sbin")
 	os.MkdirAll(sbin, 0o755)
-	old := workerDir
-	t.Cleanup(func() { workerDir = old })
-
-	workerDir = filepath.Join(root, "opt", "fbtftp")
-	if got, want := findWorker(sbin, "fbtftp-worker"), filepath.Join(sbin, "fbtftp-worker"); got != want {
+	dirs := []string{filepath.Join(root, "opt", "fbtftp")}
+	if got, want := findWorker(sbin, "fbtftp-worker", dirs), filepath.Join(sbin, "fbtftp-worker"); got != want {
 		t.Errorf("nothing installed: %q, want the first candidate %q", got, want)
 	}
 	configured := touch("opt/fbtftp/fbtftp-worker")
-	if got := findWorker(sbin, "fbtftp-worker"); got != configured {
-		t.Errorf("workerDir: %q, want %q", got, configured)
+	if got := findWorker(sbin, "fbtftp-worker", dirs); got != configured {
+		t.Errorf("configured directory: %q, want %q", got, configured)
 	}
 	libexec := touch("usr/libexec/fbtftp/fbtftp-worker")
-	if got := findWorker(sbin, "fbtftp-worker"); got != libexec {
+	if got := findWorker(sbin, "fbtftp-worker", dirs); got != libexec {
 		t.Errorf("libexec: %q, want %q", got, libexec)
 	}
 	beside := touch("usr/sbin/fbtftp-worker")
-	if got := findWorker(sbin, "fbtftp-worker"); got != beside {
+	if got := findWorker(sbin, "fbtftp-worker", dirs); got != beside {
 		t.Errorf("beside the master: %q, want %q", got, beside)
 	}
 	// A directory of that name is no worker.
 	os.MkdirAll(filepath.Join(sbin, "fbtftp-worker-http"), 0o755)
-	if got, want := findWorker(sbin, "fbtftp-worker-http"), filepath.Join(sbin, "fbtftp-worker-http"); got != want {
+	if got, want := findWorker(sbin, "fbtftp-worker-http", dirs), filepath.Join(sbin, "fbtftp-worker-http"); got != want {
 		t.Errorf("directory: %q", got)
 	}
 }
