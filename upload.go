@@ -66,7 +66,7 @@ func serveUpload(ctx context.Context, h Handler, r *Request, sess *udp.SessionCo
 	if set.ReadOnly {
 		return refuse(sess, r.Peer, st, &tftp.Error{Code: tftp.CodeAccessViolation, Message: msgUploadsDisabled})
 	}
-	wh, ok := h.(WriteHandler)
+	wh, ok := implementation[WriteHandler](h)
 	if !ok {
 		return refuse(sess, r.Peer, st, &tftp.Error{Code: tftp.CodeAccessViolation, Message: msgUploadsNotServed})
 	}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/fbtftp-go/fbtftp/internal/ipc"
@@ -209,17 +210,15 @@ func (w *Worker) Serve(ctx context.Context, h Handler, cfg WorkerConfig) error {
 	if st.Duration == 0 {
 		st.Duration = time.Since(st.Start)
 	}
-	reporter, _ := h.(OriginReporter)
+	reporter, _ := implementation[OriginReporter](h)
 	if reporter != nil {
 		st.Origin = reporter.TakeOriginStats()
 	}
-	if serr != nil && st.Outcome == stats.OutcomeServerError {
-		req.Logger.Error("session failed", slog.Any("error", serr))
-	}
+	logFailure(req.Logger, st, serr)
 	if err := conn.SendStats(st); err != nil {
 		return errors.Join(serr, err)
 	}
-	if d, ok := h.(Drainer); ok {
+	if d, ok := implementation[Drainer](h); ok {
 		if err := d.Drain(ctx); err != nil && ctx.Err() == nil {
 			req.Logger.Warn("background work after the session failed", slog.Any("error", err))
 		}
@@ -335,6 +334,27 @@ func packetTrace(ctx context.Context, log *slog.Logger, verbosity int) func(stri
 	}
 }
 
+// logFailure logs a session that failed by our fault, with the stack of a
+// handler's panic.
+func logFailure(log *slog.Logger, st *stats.SessionStats, err error) {
+	if err == nil || st.Outcome != stats.OutcomeServerError {
+		return
+	}
+	if pe := (*panicError)(nil); errors.As(err, &pe) {
+		log.Error("session failed", slog.Any("error", err), slog.String("stack", string(pe.stack)))
+		return
+	}
+	log.Error("session failed", slog.Any("error", err))
+}
+
+// panicError is a handler's panic, with the goroutine's stack.
+type panicError struct {
+	value any
+	stack []byte
+}
+
+func (e *panicError) Error() string { return fmt.Sprintf("handler panic: %v", e.value) }
+
 // callHandler runs a handler method, turning a panic, or a nil result
 // without an error, into an error: the master still gets the stats and the
 // client an ERROR.
@@ -342,7 +362,7 @@ func callHandler[T comparable](call func() (T, error)) (v T, err error) {
 	var zero T
 	defer func() {
 		if p := recover(); p != nil {
-			v, err = zero, fmt.Errorf("handler panic: %v", p)
+			v, err = zero, &panicError{value: p, stack: debug.Stack()}
 		}
 	}()
 	v, err = call()

@@ -66,12 +66,11 @@ func (rt *router) ServeTFTP(ctx context.Context, r *fbtftp.Request) (fbtftp.Resp
 	return rt.origin.ServeTFTP(ctx, &routed)
 }
 
-// Drain lets the cache fills this session started finish before the
-// process exits. A wrapper must forward it: ServeWorker looks for
-// fbtftp.Drainer on the handler it was given, not on the one inside.
-func (rt *router) Drain(ctx context.Context) error {
-	return rt.origin.Drain(ctx)
-}
+// Unwrap returns the origin handler, so that the worker finds its
+// optional interfaces: its Drain lets the cache fills this session started
+// finish before the process exits (fbtftp.Handler documents the
+// convention).
+func (rt *router) Unwrap() fbtftp.Handler { return rt.origin }
 
 // allowed reports whether name lies under one of the prefixes. ".."
 // components need no check here: httporigin refuses them with ERROR 2.
