@@ -114,3 +114,28 @@ func TestUpload(t *testing.T) {
 		t.Fatalf("create without Create: %v", err)
 	}
 }
+
+// TestTemplateMACFromRequestedName: docs/templates.md says a remap rule
+// may route every pxelinux.cfg/01-<mac> lookup to one template, which
+// still gets the MAC from the name the client asked for.
+func TestTemplateMACFromRequestedName(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "pxelinux.cfg"), 0o755)
+	os.WriteFile(filepath.Join(dir, "pxelinux.cfg", "default.tmpl"), []byte("mac {{.MAC}} pxe {{.MACPxe}}\n"), 0o644)
+	h := newServer(t, Config{})
+	r := &fbtftp.Request{
+		Filename: "pxelinux.cfg/01-52-54-00-ec-33-81",
+		Path:     "pxelinux.cfg/default.tmpl", // r ^pxelinux\.cfg/.* pxelinux.cfg/default.tmpl
+		Peer:     netip.MustParseAddrPort("192.0.2.7:4000"),
+		Settings: &fbtftp.Settings{Roots: []string{dir}, Secure: true}, Logger: wlog.Discard(),
+	}
+	d, err := h.ServeTFTP(context.Background(), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	got, _ := io.ReadAll(d)
+	if want := "mac 52:54:00:ec:33:81 pxe 01-52-54-00-ec-33-81\n"; string(got) != want {
+		t.Errorf("rendered %q, want %q", got, want)
+	}
+}

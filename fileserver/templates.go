@@ -44,7 +44,9 @@ func (h fileHandler) render(ctx context.Context, r *fbtftp.Request, store *conte
 	if r.MAC != nil {
 		mac = r.MAC.String()
 	}
-	if m, ok := tmpl.MACFromPxelinux(r.Path); ok && mac == "" {
+	// The name the client asked for, not the one a remap rule made of it
+	// ("pxelinux.cfg/01-aa-bb-..." routed to "pxelinux.cfg/default.tmpl").
+	if m, ok := tmpl.MACFromPxelinux(r.Filename); ok && mac == "" {
 		mac = m
 	}
 	host, _ := os.Hostname()

@@ -3,8 +3,11 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/fbtftp-go/fbtftp"
 )
 
 // docFile is the walk-through whose Go blocks come from compiled code.
@@ -83,4 +86,36 @@ func dedent(s string) string {
 		lines[i] = strings.TrimLeft(l, "\t")
 	}
 	return strings.Join(lines, "\n")
+}
+
+// TestDocRequestFields checks that the Request table of
+// docs/custom-worker.md lists every field of fbtftp.Request, and nothing
+// else.
+func TestDocRequestFields(t *testing.T) {
+	doc, err := os.ReadFile(docFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, table, ok := strings.Cut(string(doc), "## The Request")
+	if !ok {
+		t.Fatal("no Request section")
+	}
+	table, _, _ = strings.Cut(table, "\n## ")
+	listed := map[string]bool{}
+	for line := range strings.Lines(table) {
+		if name, ok := strings.CutPrefix(line, "| `"); ok {
+			name, _, _ = strings.Cut(name, "`")
+			listed[name] = true
+		}
+	}
+	typ := reflect.TypeFor[fbtftp.Request]()
+	for i := range typ.NumField() {
+		if f := typ.Field(i); f.IsExported() && !listed[f.Name] {
+			t.Errorf("Request.%s is not in the table", f.Name)
+		}
+		delete(listed, typ.Field(i).Name)
+	}
+	for name := range listed {
+		t.Errorf("the table lists %s, which Request does not have", name)
+	}
 }
