@@ -1,6 +1,3 @@
-// Package content holds the stock worker's content sources: files confined
-// to a root directory (and, in later stages, remap rules, an HTTP origin
-// and templates).
 package content
 
 import (

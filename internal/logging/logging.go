@@ -1,5 +1,3 @@
-// Package logging builds the zap loggers of the master and the workers from
-// one configuration, so both write one consistent stream to standard error.
 package logging
 
 import (
