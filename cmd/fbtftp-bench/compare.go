@@ -106,7 +106,7 @@ func compareCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var servers, noWindow listFlag
-	fs.Var(&servers, "server", "server under test as `NAME=COMMAND`, with {port} and {root} substituted (repeatable)")
+	fs.Var(&servers, "server", "server under test as `NAME=COMMAND`, with {port} and {root} substituted; without {port}, the socket is its standard input (inetd mode) (repeatable)")
 	fs.Var(&noWindow, "nowindow", "`NAME` of a server without windowsize support: its windowsize scenarios are skipped (repeatable, or comma-separated)")
 	baseline := fs.String("baseline", "", "server the ratios are relative to (default: the first -server)")
 	scen := fs.String("scenarios", "all", "comma-separated scenarios, or all: "+scenarioNames())
@@ -299,8 +299,8 @@ func compare(ctx context.Context, cfg compareConfig, log io.Writer) (*report, er
 					return rep, err
 				}
 				select {
-				case <-s.done:
-					return rep, fmt.Errorf("%s exited: %v; output: %s", s.spec.Name, s.err, s.output.String())
+				case <-s.proc.Done():
+					return rep, fmt.Errorf("%s exited: %v; output: %s", s.spec.Name, s.proc.Err(), tailOf(s.proc.Output()))
 				default:
 				}
 				rec := runScenario(ctx, cfg, s, sc)

@@ -7,7 +7,8 @@
 // load runs N downloads (or downloads for -duration) with C concurrent
 // workers against a running server and prints JSON. compare starts each
 // server under test itself from a command template ({port} and {root} are
-// substituted), creates the root with its test files, runs the scenarios
+// substituted; a command without {port} gets a socket bound beforehand on
+// its standard input, inetd mode, so no port is raced for), creates the root with its test files, runs the scenarios
 // interleaved across servers for -reps repetitions and prints a table of
 // medians with the ratio to the baseline server (and -json).
 package main

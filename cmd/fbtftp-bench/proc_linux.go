@@ -2,10 +2,8 @@ package main
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"syscall"
 )
 
 // treePSS returns the summed PSS (KiB) of pid and all its descendants.
@@ -42,15 +40,4 @@ func treePSS(pid int) (int64, int, error) {
 		}
 	}
 	return total, n, nil
-}
-
-// ownGroup starts the server as the leader of its own process group so the
-// whole tree (in.tftpd forks per transfer) can be signalled by the group id.
-func ownGroup(cmd *exec.Cmd) { cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} }
-
-// signalGroup signals the server's process group (the server's own pid).
-func signalGroup(cmd *exec.Cmd, sig syscall.Signal) {
-	if cmd.Process != nil {
-		_ = syscall.Kill(-cmd.Process.Pid, sig)
-	}
 }

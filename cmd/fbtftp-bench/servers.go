@@ -7,50 +7,26 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"os/exec"
-	"sync"
-	"syscall"
+	"strings"
 	"time"
 
 	"github.com/fbtftp-go/fbtftp/internal/client"
+	"github.com/fbtftp-go/fbtftp/test/testenv"
 	"github.com/fbtftp-go/fbtftp/tftp"
 )
 
 // runningServer is a server under test started by the harness.
 type runningServer struct {
-	spec   serverSpec
-	addr   netip.AddrPort
-	cmd    *exec.Cmd
-	output *tail
-	done   chan struct{} // closed when the process has exited and been reaped
-	err    error         // Wait's result, valid after done
+	spec serverSpec
+	addr netip.AddrPort
+	proc *testenv.Process // its own process group, its output kept
 }
 
-// tail keeps the last bytes written to it (the server's output, for errors).
-type tail struct {
-	mu  sync.Mutex
-	buf []byte
-}
-
-const tailSize = 4096
-
-func (t *tail) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, p...)
-	if len(t.buf) > tailSize {
-		t.buf = append(t.buf[:0], t.buf[len(t.buf)-tailSize:]...)
-	}
-	return len(p), nil
-}
-
-func (t *tail) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return string(t.buf)
-}
-
-// freePort returns a UDP port on 127.0.0.1 that was free a moment ago.
+// freePort returns a UDP port on 127.0.0.1 that was free a moment ago, for
+// a server whose command names {port} (another process may take it before
+// the server binds it: startServer retries).
 func freePort() (int, error) {
 	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
@@ -78,32 +54,50 @@ func startServer(ctx context.Context, spec serverSpec, root, probeFile string) (
 }
 
 func startOnce(ctx context.Context, spec serverSpec, root, probeFile string) (*runningServer, error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, err
+	// Without {port} the server gets a socket bound here on its standard
+	// input (inetd mode): no port to race for.
+	var sock *os.File
+	var addr netip.AddrPort
+	port := 0
+	if strings.Contains(spec.Template, "{port}") {
+		p, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		port, addr = p, netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(p))
+	} else {
+		var err error
+		if sock, addr, err = testenv.BoundSocket(netip.AddrFrom4([4]byte{127, 0, 0, 1})); err != nil {
+			return nil, err
+		}
+		defer sock.Close() // the server has its own copy
 	}
 	argv, err := expand(spec.Template, port, root)
 	if err != nil {
 		return nil, err
 	}
-	s := &runningServer{
-		spec:   spec,
-		addr:   netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(port)),
-		cmd:    exec.Command(argv[0], argv[1:]...),
-		output: &tail{},
-		done:   make(chan struct{}),
+	cmd := exec.Command(argv[0], argv[1:]...)
+	if sock != nil {
+		cmd.Stdin = sock
 	}
-	s.cmd.Stdout, s.cmd.Stderr = s.output, s.output
-	ownGroup(s.cmd)
-	if err := s.cmd.Start(); err != nil {
+	proc, err := testenv.StartProcess(cmd)
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w", spec.Name, err)
 	}
-	go func() { s.err = s.cmd.Wait(); close(s.done) }()
+	s := &runningServer{spec: spec, addr: addr, proc: proc}
 	if err := s.probe(ctx, probeFile); err != nil {
 		s.stop()
-		return nil, fmt.Errorf("%s (%q) did not come up: %w; output: %s", spec.Name, argv, err, s.output.String())
+		return nil, fmt.Errorf("%s (%q) did not come up: %w; output: %s", spec.Name, argv, err, tailOf(proc.Output()))
 	}
 	return s, nil
+}
+
+// tailOf is the end of a server's output, for errors.
+func tailOf(out string) string {
+	if len(out) > 4096 {
+		return out[len(out)-4096:]
+	}
+	return out
 }
 
 // probe downloads file until it works (the server is ready), the process
@@ -112,8 +106,8 @@ func (s *runningServer) probe(ctx context.Context, file string) error {
 	var err error
 	for range 100 {
 		select {
-		case <-s.done:
-			return fmt.Errorf("exited: %v", s.err)
+		case <-s.proc.Done():
+			return fmt.Errorf("exited: %v", s.proc.Err())
 		default:
 		}
 		_, err = client.Get(ctx, s.addr, file, client.Options{Timeout: 100 * time.Millisecond, Retries: -1}, io.Discard)
@@ -130,17 +124,9 @@ func (s *runningServer) probe(ctx context.Context, file string) error {
 	return err
 }
 
-// stop ends the server's whole process group: SIGTERM, then SIGKILL after
-// 3 s, and reaps the server.
-func (s *runningServer) stop() {
-	signalGroup(s.cmd, syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(3 * time.Second):
-	}
-	signalGroup(s.cmd, syscall.SIGKILL) // leftover transfer processes too
-	<-s.done
-}
+// stop ends the server and its whole process group (SIGTERM, then SIGKILL
+// after 3 s) and reaps it.
+func (s *runningServer) stop() { s.proc.Stop() }
 
 // pid returns the server's process id (the root of its process tree).
-func (s *runningServer) pid() int { return s.cmd.Process.Pid }
+func (s *runningServer) pid() int { return s.proc.Cmd.Process.Pid }

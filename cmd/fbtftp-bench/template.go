@@ -24,9 +24,6 @@ func parseServerSpec(s string) (serverSpec, error) {
 			return serverSpec{}, fmt.Errorf("-server %q: the name may hold only letters, digits and - _ . characters", s)
 		}
 	}
-	if !strings.Contains(tmpl, "{port}") {
-		return serverSpec{}, fmt.Errorf("-server %q: the command must contain {port}", s)
-	}
 	return serverSpec{Name: name, Template: tmpl}, nil
 }
 

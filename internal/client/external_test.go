@@ -12,10 +12,12 @@ import (
 	"time"
 
 	"github.com/fbtftp-go/fbtftp/internal/client"
-	"github.com/fbtftp-go/fbtftp/internal/client/clienttest"
+	"github.com/fbtftp-go/fbtftp/test/testenv"
 	"github.com/fbtftp-go/fbtftp/internal/proto"
 	"github.com/fbtftp-go/fbtftp/tftp"
 )
+
+var loopback = netip.MustParseAddr("127.0.0.1")
 
 func content(n int) []byte {
 	b := make([]byte, n)
@@ -65,9 +67,8 @@ func files() map[string][]byte {
 }
 
 func TestInTFTPD(t *testing.T) {
-	srv := clienttest.Require(t, clienttest.InTFTPD)
 	fs := files()
-	addr := clienttest.Start(t, srv, serveRoot(t, fs))
+	addr := testenv.StartInetd(t, testenv.InTftpd(t), loopback, "-u", "root", "-s", serveRoot(t, fs))
 
 	for _, name := range []string{"0", "1", "512", "1M"} {
 		t.Run("size-"+name, func(t *testing.T) {
@@ -143,9 +144,8 @@ func TestInTFTPD(t *testing.T) {
 }
 
 func TestInTFTPDUpload(t *testing.T) {
-	srv := clienttest.Require(t, clienttest.InTFTPD)
 	root := serveRoot(t, nil)
-	addr := clienttest.Start(t, srv, root, "-c")
+	addr := testenv.StartInetd(t, testenv.InTftpd(t), loopback, "-u", "root", "-c", "-s", root)
 	for _, tc := range []struct {
 		name string
 		data []byte
@@ -175,9 +175,8 @@ func TestInTFTPDUpload(t *testing.T) {
 }
 
 func TestAtftpdWindows(t *testing.T) {
-	srv := clienttest.Require(t, clienttest.Atftpd)
 	fs := files()
-	addr := clienttest.Start(t, srv, serveRoot(t, fs))
+	addr := testenv.StartInetd(t, testenv.Atftpd(t), loopback, "--user", "root.root", "--logfile", "/dev/null", serveRoot(t, fs))
 	for _, tc := range []struct {
 		file string
 		opts client.Options

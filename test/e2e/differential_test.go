@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"net/netip"
 	"os"
-	"os/exec"
 	"os/user"
 	"path"
 	"path/filepath"
@@ -607,51 +606,12 @@ func TestDifferential(t *testing.T) {
 // needing a missing feature can be skipped.
 func startDiffMaster(t *testing.T, args ...string) (*server, error) {
 	t.Helper()
-	s := &server{t: t, exit: make(chan error, 1)}
 	argv := append([]string{"-L", "-a", "127.0.0.1:0", "--log-format", "json", "--drain-timeout", "5s",
 		"--worker", filepath.Join(bin, "fbtftp-worker")}, args...)
-	s.cmd = exec.Command(filepath.Join(bin, "fbtftp-master"), argv...)
-	// An *os.File pipe, so that the log is read to its end (EOF once the
-	// master and its workers are gone) whatever Wait does.
-	pr, pw, err := os.Pipe()
+	s, err := startMaster(t, argv...)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("fbtftp-master %s: %s", strings.Join(args, " "), diffFirstLine(err.Error()))
 	}
-	s.cmd.Stderr = pw
-	err = s.cmd.Start()
-	pw.Close() // the master and its workers hold the write end
-	if err != nil {
-		pr.Close()
-		return nil, err
-	}
-	ready := make(chan netip.AddrPort, 1)
-	logDone := make(chan struct{})
-	go func() {
-		defer close(logDone)
-		defer pr.Close()
-		s.readLog(pr, ready)
-	}()
-	go func() { s.exit <- s.cmd.Wait() }()
-	select {
-	case a := <-ready:
-		s.addr = a
-	case err := <-s.exit:
-		s.exit <- err // for stop
-		select {
-		case <-logDone:
-		case <-time.After(time.Second):
-		}
-		return nil, fmt.Errorf("fbtftp-master %s: %v: %s", strings.Join(args, " "), err, diffFirstLine(s.log()))
-	case <-time.After(15 * time.Second):
-		s.cmd.Process.Kill()
-		return nil, fmt.Errorf("fbtftp-master did not start:\n%s", s.log())
-	}
-	t.Cleanup(func() {
-		s.stop()
-		if t.Failed() {
-			t.Logf("fbtftp-master log:\n%s", tail(s.log(), 6000))
-		}
-	})
 	return s, nil
 }
 

@@ -284,7 +284,7 @@ func TestMasterKilled(t *testing.T) {
 	eventually(t, 10*time.Second, "pool and busy worker", func() bool { return len(children(s.pid())) == 3 })
 	kids := children(s.pid())
 	killPID(s.pid())
-	<-s.exit
+	<-s.Done()
 	// Every worker sees EOF on its socketpair and exits: idle ones at once,
 	// the busy one by ending its session.
 	eventually(t, 10*time.Second, "workers gone after the master was killed", func() bool {
@@ -295,7 +295,6 @@ func TestMasterKilled(t *testing.T) {
 		}
 		return true
 	})
-	s.exit <- nil
 }
 
 func TestMalformedFlood(t *testing.T) {

@@ -4,12 +4,9 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -17,7 +14,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -56,17 +52,170 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// server is a running fbtftp-master.
+// proc is a process under test (fbtftp-master, mostly) as a
+// testenv.Process: its own process group, its log parsed.
+type proc struct {
+	t   *testing.T
+	cmd *exec.Cmd
+	*testenv.Process
+}
+
+// startProc starts cmd (its standard error captured, unless cmd sets it)
+// and stops it, with what it forked, in t.Cleanup.
+func startProc(t *testing.T, cmd *exec.Cmd) *proc {
+	t.Helper()
+	p, err := testenv.StartProcess(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		p.Stop()
+		if t.Failed() {
+			t.Logf("%s log:\n%s", filepath.Base(cmd.Path), tail(p.Output(), 6000))
+		}
+	})
+	return &proc{t: t, cmd: cmd, Process: p}
+}
+
+func (p *proc) log() string { return p.Output() }
+
+// find returns the log lines whose msg is msg.
+func (p *proc) find(msg string) []map[string]any { return p.Lines(msg) }
+
+// waitLog waits until n lines with msg were logged and returns them.
+func (p *proc) waitLog(msg string, n int) []map[string]any {
+	p.t.Helper()
+	ls, ok := p.WaitLines(msg, n, 20*time.Second)
+	if !ok {
+		p.t.Fatalf("%d %q log lines, want %d\n%s", len(ls), msg, n, tail(p.log(), 4000))
+	}
+	return ls
+}
+
+// listening waits for n "listening" lines and returns their addresses.
+func (p *proc) listening(n int) []netip.AddrPort {
+	p.t.Helper()
+	var out []netip.AddrPort
+	for _, m := range p.waitLog("listening", n) {
+		a, err := netip.ParseAddrPort(fmt.Sprint(m["address"]))
+		if err != nil {
+			p.t.Fatalf("listening line %v: %v", m, err)
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// wait waits up to d for the process to exit and returns its status.
+func (p *proc) wait(d time.Duration) int {
+	p.t.Helper()
+	code, err := p.Wait(d)
+	if err != nil {
+		p.t.Fatalf("%v\n%s", err, tail(p.log(), 4000))
+	}
+	return code
+}
+
+func (p *proc) pid() int { return p.cmd.Process.Pid }
+
+// server is a running fbtftp-master, listening.
 type server struct {
-	t    *testing.T
-	cmd  *exec.Cmd
+	*proc
 	addr netip.AddrPort
 	root string
+}
 
-	mu    sync.Mutex
-	lines []map[string]any // JSON log lines
-	raw   bytes.Buffer
-	exit  chan error
+// startMaster runs fbtftp-master with argv and waits until it listens. It
+// returns an error with the log when the master exits at startup.
+func startMaster(t *testing.T, argv ...string) (*server, error) {
+	t.Helper()
+	s := &server{proc: startProc(t, exec.Command(filepath.Join(bin, "fbtftp-master"), argv...))}
+	ls, ok := s.WaitLines("listening", 1, 15*time.Second)
+	if !ok {
+		select {
+		case <-s.Done():
+			return nil, fmt.Errorf("fbtftp-master %s: %v: %s", strings.Join(argv, " "), s.Err(), s.log())
+		default:
+			return nil, fmt.Errorf("fbtftp-master did not start:\n%s", s.log())
+		}
+	}
+	a, err := netip.ParseAddrPort(fmt.Sprint(ls[0]["address"]))
+	if err != nil {
+		return nil, fmt.Errorf("listening line %v: %v", ls[0], err)
+	}
+	s.addr = a
+	t.Cleanup(s.stop) // runs before startProc's: a clean drain first
+	return s, nil
+}
+
+// startServer runs fbtftp-master -L -a ADDR -s root plus args and waits
+// until it listens. addr is "127.0.0.1:0" style.
+func startServer(t *testing.T, root, addr string, args ...string) *server {
+	t.Helper()
+	// Without --worker the master picks the stock worker next to it; the
+	// tests name it, except with --http-* options or --auto-worker (a
+	// test-only marker, removed here), which check that choice.
+	auto := slices.Contains(args, "--auto-worker")
+	args = slices.DeleteFunc(slices.Clone(args), func(a string) bool { return a == "--auto-worker" })
+	argv := append([]string{"-L", "-a", addr, "-s", root, "--log-format", "json", "--drain-timeout", "5s"}, args...)
+	if !auto && !slices.Contains(args, "--worker") && !slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--http-") }) {
+		argv = append(argv, "--worker", filepath.Join(bin, "fbtftp-worker"))
+	}
+	s, err := startMaster(t, argv...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.root = root
+	return s
+}
+
+// sessions returns the session summary lines logged so far.
+func (s *server) sessions() []map[string]any { return s.find("session") }
+
+// waitSessions waits until n session lines were logged.
+func (s *server) waitSessions(n int) []map[string]any {
+	s.t.Helper()
+	ss, ok := s.WaitLines("session", n, 20*time.Second)
+	if !ok {
+		s.t.Fatalf("%d session lines, want %d\n%s", len(ss), n, tail(s.log(), 4000))
+	}
+	return ss
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (s *server) stop() {
+	select {
+	case <-s.Done():
+		return
+	default:
+	}
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.Done():
+		if err := s.Err(); err != nil {
+			s.t.Errorf("master exit: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		s.t.Errorf("master did not stop on SIGTERM")
+		return
+	}
+	s.noViolations()
+}
+
+// noViolations fails the test if the master caught a worker breaking the
+// protocol or lying in its Stats: the workers here are honest, and the
+// master's checks must never take them for liars.
+func (s *server) noViolations() {
+	for _, m := range s.find("worker violated the protocol") {
+		s.t.Errorf("an honest worker was taken for a liar: %v", m)
+	}
 }
 
 // worldReadableDir makes a temporary directory the unprivileged worker can
@@ -104,153 +253,6 @@ func pattern(seed string, n int) []byte {
 		b[i] = byte(x)
 	}
 	return b
-}
-
-// startServer runs fbtftp-master -L -a ADDR -s root plus args and waits
-// until it listens. addr is "127.0.0.1:0" style.
-func startServer(t *testing.T, root, addr string, args ...string) *server {
-	t.Helper()
-	s := &server{t: t, root: root, exit: make(chan error, 1)}
-	// Without --worker the master picks the stock worker next to it; the
-	// tests name it, except with --http-* options or --auto-worker (a
-	// test-only marker, removed here), which check that choice.
-	auto := slices.Contains(args, "--auto-worker")
-	args = slices.DeleteFunc(slices.Clone(args), func(a string) bool { return a == "--auto-worker" })
-	argv := append([]string{"-L", "-a", addr, "-s", root, "--log-format", "json", "--drain-timeout", "5s"}, args...)
-	if !auto && !hasArg(args, "--worker") && !slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--http-") }) {
-		argv = append(argv, "--worker", filepath.Join(bin, "fbtftp-worker"))
-	}
-	s.cmd = exec.Command(filepath.Join(bin, "fbtftp-master"), argv...)
-	stderr, err := s.cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	ready := make(chan netip.AddrPort, 1)
-	go s.readLog(stderr, ready)
-	go func() { s.exit <- s.cmd.Wait() }()
-	select {
-	case a := <-ready:
-		s.addr = a
-	case err := <-s.exit:
-		t.Fatalf("master exited: %v\n%s", err, s.log())
-	case <-time.After(15 * time.Second):
-		s.cmd.Process.Kill()
-		t.Fatalf("master did not start:\n%s", s.log())
-	}
-	t.Cleanup(func() { s.stop() })
-	return s
-}
-
-func hasArg(args []string, a string) bool {
-	for _, x := range args {
-		if x == a {
-			return true
-		}
-	}
-	return false
-}
-
-func (s *server) readLog(r io.Reader, ready chan<- netip.AddrPort) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 1<<20)
-	for sc.Scan() {
-		line := sc.Bytes()
-		var m map[string]any
-		s.mu.Lock()
-		s.raw.Write(line)
-		s.raw.WriteByte('\n')
-		if json.Unmarshal(line, &m) == nil {
-			s.lines = append(s.lines, m)
-			if m["msg"] == "listening" {
-				if a, err := netip.ParseAddrPort(fmt.Sprint(m["address"])); err == nil {
-					select {
-					case ready <- a:
-					default:
-					}
-				}
-			}
-		}
-		s.mu.Unlock()
-	}
-}
-
-func (s *server) log() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.raw.String()
-}
-
-// sessions returns the session summary lines logged so far.
-func (s *server) sessions() []map[string]any {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []map[string]any
-	for _, m := range s.lines {
-		if m["msg"] == "session" {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-// waitSessions waits until n session lines were logged.
-func (s *server) waitSessions(n int) []map[string]any {
-	s.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		ss := s.sessions()
-		if len(ss) >= n {
-			return ss
-		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("%d session lines, want %d\n%s", len(ss), n, tail(s.log(), 4000))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return s[len(s)-n:]
-	}
-	return s
-}
-
-func (s *server) pid() int { return s.cmd.Process.Pid }
-
-// stop sends SIGTERM and waits for a clean exit.
-func (s *server) stop() {
-	if s.cmd.ProcessState != nil {
-		return
-	}
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-s.exit:
-		if err != nil {
-			s.t.Errorf("master exit: %v", err)
-		}
-		s.exit <- err
-		s.noViolations()
-	case <-time.After(20 * time.Second):
-		s.cmd.Process.Kill()
-		s.t.Errorf("master did not stop on SIGTERM")
-	}
-}
-
-// noViolations fails the test if the master caught a worker breaking the
-// protocol or lying in its Stats: the workers here are honest, and the
-// master's checks must never take them for liars.
-func (s *server) noViolations() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, m := range s.lines {
-		if m["msg"] == "worker violated the protocol" {
-			s.t.Errorf("an honest worker was taken for a liar: %v", m)
-		}
-	}
 }
 
 // get downloads with the project's client.
@@ -313,23 +315,9 @@ func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
 	}
 }
 
-// logValue waits (up to 5 s) for a log line with this msg and returns its
+// logValue waits (up to 20 s) for a log line with this msg and returns its
 // key's value as text.
 func (s *server) logValue(msg, key string) string {
 	s.t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		s.mu.Lock()
-		for _, m := range s.lines {
-			if m["msg"] == msg {
-				s.mu.Unlock()
-				return fmt.Sprint(m[key])
-			}
-		}
-		s.mu.Unlock()
-		if time.Now().After(deadline) {
-			s.t.Fatalf("no %q line in the log", msg)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return fmt.Sprint(s.waitLog(msg, 1)[0][key])
 }

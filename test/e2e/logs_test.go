@@ -63,9 +63,7 @@ func TestVerbositySteps(t *testing.T) {
 		s.waitSessions(1)
 		s.stop()
 		blocks = map[string]bool{}
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		for _, m := range s.lines {
+		for _, m := range s.find("") {
 			switch m["msg"] {
 			case "request":
 				requests++

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bufio"
-	"fmt"
 	"io"
 	"net/http"
 	"net/netip"
@@ -20,19 +19,7 @@ import (
 // metricsAddr returns the address the master logged for /metrics.
 func (s *server) metricsAddr(t *testing.T) string {
 	t.Helper()
-	var addr string
-	eventually(t, 10*time.Second, "metrics listening", func() bool {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		for _, m := range s.lines {
-			if m["msg"] == "metrics listening" {
-				addr = fmt.Sprint(m["address"])
-				return true
-			}
-		}
-		return false
-	})
-	return addr
+	return s.logValue("metrics listening", "address")
 }
 
 // scrape returns every sample of the exposition as "name{labels}" -> value.
@@ -204,8 +191,7 @@ func TestMetricsThroughDrain(t *testing.T) {
 		t.Errorf("fbtftp_sessions_active %v during the drain, want 1", m["fbtftp_sessions_active"])
 	}
 	select { // --drain-timeout 3s, then the worker is stopped
-	case err := <-s.exit:
-		s.exit <- err
+	case <-s.Done():
 	case <-time.After(30 * time.Second):
 		t.Fatal("the master did not exit after the drain")
 	}

@@ -1,9 +1,7 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -13,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -28,133 +25,6 @@ import (
 // input), systemd socket activation, standalone with several addresses,
 // SIGHUP, and the non-secure (several directories) mode.
 
-// proc is a master started from a free-form command line, with its
-// standard error collected. The pipe is an *os.File on both sides, so a
-// daemon that outlives the started process keeps writing to it.
-type proc struct {
-	t    *testing.T
-	cmd  *exec.Cmd
-	exit chan error
-
-	mu    sync.Mutex
-	raw   bytes.Buffer
-	lines []map[string]any
-}
-
-// startProc starts cmd with its standard error captured (unless cmd sets
-// it) and kills it in t.Cleanup if it is still running.
-func startProc(t *testing.T, cmd *exec.Cmd) *proc {
-	t.Helper()
-	p := &proc{t: t, cmd: cmd, exit: make(chan error, 1)}
-	var pw *os.File
-	if cmd.Stderr == nil {
-		pr, w, err := os.Pipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		pw = w
-		cmd.Stderr = pw
-		go p.read(pr)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if pw != nil {
-		pw.Close()
-	}
-	go func() { p.exit <- cmd.Wait() }()
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-		}
-		if t.Failed() {
-			t.Logf("%s log:\n%s", filepath.Base(cmd.Path), tail(p.log(), 6000))
-		}
-	})
-	return p
-}
-
-func (p *proc) read(r *os.File) {
-	defer r.Close()
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 1<<20)
-	for sc.Scan() {
-		var m map[string]any
-		p.mu.Lock()
-		p.raw.Write(sc.Bytes())
-		p.raw.WriteByte('\n')
-		if json.Unmarshal(sc.Bytes(), &m) == nil {
-			p.lines = append(p.lines, m)
-		}
-		p.mu.Unlock()
-	}
-}
-
-func (p *proc) log() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.raw.String()
-}
-
-// find returns the log lines whose msg is msg.
-func (p *proc) find(msg string) []map[string]any {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	var out []map[string]any
-	for _, m := range p.lines {
-		if m["msg"] == msg {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-// waitLog waits until n lines with msg were logged and returns them.
-func (p *proc) waitLog(msg string, n int) []map[string]any {
-	p.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if ls := p.find(msg); len(ls) >= n {
-			return ls
-		}
-		if time.Now().After(deadline) {
-			p.t.Fatalf("%d %q log lines, want %d\n%s", len(p.find(msg)), msg, n, tail(p.log(), 4000))
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// listening waits for n "listening" lines and returns their addresses.
-func (p *proc) listening(n int) []netip.AddrPort {
-	p.t.Helper()
-	var out []netip.AddrPort
-	for _, m := range p.waitLog("listening", n) {
-		a, err := netip.ParseAddrPort(fmt.Sprint(m["address"]))
-		if err != nil {
-			p.t.Fatalf("listening line %v: %v", m, err)
-		}
-		out = append(out, a)
-	}
-	return out
-}
-
-// wait waits up to d for the process to exit and returns its status.
-func (p *proc) wait(d time.Duration) int {
-	p.t.Helper()
-	select {
-	case err := <-p.exit:
-		p.exit <- err
-		var ee *exec.ExitError
-		if err != nil && !errors.As(err, &ee) {
-			p.t.Fatal(err)
-		}
-		return p.cmd.ProcessState.ExitCode()
-	case <-time.After(d):
-		p.t.Fatalf("%s still running after %v\n%s", filepath.Base(p.cmd.Path), d, tail(p.log(), 4000))
-	}
-	return -1
-}
-
 // masterCmd is fbtftp-master with args and the built worker.
 func masterCmd(args ...string) *exec.Cmd {
 	return exec.Command(filepath.Join(bin, "fbtftp-master"),
@@ -165,12 +35,7 @@ func masterCmd(args ...string) *exec.Cmd {
 // a child), its address and inode (to look for leaks).
 func udpSocket(t *testing.T) (*os.File, netip.AddrPort, uint64) {
 	t.Helper()
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	f, err := c.File()
+	f, addr, err := testenv.BoundSocket(netip.MustParseAddr("127.0.0.1"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +44,7 @@ func udpSocket(t *testing.T) (*os.File, netip.AddrPort, uint64) {
 	if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
 		t.Fatal(err)
 	}
-	return f, c.LocalAddr().(*net.UDPAddr).AddrPort(), st.Ino
+	return f, addr, st.Ino
 }
 
 // noSocketLeak checks that no child of pid holds the socket inode, and

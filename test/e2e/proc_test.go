@@ -90,14 +90,12 @@ func TestWorkersLandlocked(t *testing.T) {
 		}
 		s.waitSessions(1)
 		got := false
-		s.mu.Lock()
-		for _, l := range s.lines {
+		for _, l := range s.find("") {
 			if l["msg"] == "sandbox" {
 				abi, _ := l["landlock_abi"].(float64)
 				got = abi >= 1
 			}
 		}
-		s.mu.Unlock()
 		if got != c.want {
 			t.Errorf("%v: landlocked %v, want %v\n%s", c.args, got, c.want, tail(s.log(), 2000))
 		}

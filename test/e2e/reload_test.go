@@ -5,26 +5,9 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/fbtftp-go/fbtftp/internal/client"
 )
-
-// waitLogged waits until n lines with msg were logged.
-func (s *server) waitLogged(msg string, n int) {
-	s.t.Helper()
-	eventually(s.t, 15*time.Second, "log line "+msg, func() bool {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		k := 0
-		for _, m := range s.lines {
-			if m["msg"] == msg {
-				k++
-			}
-		}
-		return k >= n
-	})
-}
 
 // TestConfigChangesOnlyOnReload (issue 15, item 5): the master reads the
 // map file and the template data at start and on SIGHUP, and workers get
@@ -71,7 +54,7 @@ func TestConfigChangesOnlyOnReload(t *testing.T) {
 	expect("edited without SIGHUP", "menu", "role one\n")
 
 	s.cmd.Process.Signal(syscall.SIGHUP)
-	s.waitLogged("reloaded", 1)
+	s.waitLog("reloaded", 1)
 	expect("after SIGHUP", "x", "B")
 	expect("after SIGHUP", "menu", "role two\n")
 
@@ -83,7 +66,7 @@ func TestConfigChangesOnlyOnReload(t *testing.T) {
 		good, _ := os.ReadFile(broken.file)
 		write(broken.file, broken.content)
 		s.cmd.Process.Signal(syscall.SIGHUP)
-		s.waitLogged("reload failed: keeping the configuration in force", i+1)
+		s.waitLog("reload failed: keeping the configuration in force", i+1)
 		for range 3 {
 			expect("after a broken "+filepath.Base(broken.file), "x", "B")
 		}
