@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -78,6 +79,11 @@ func TestNames(t *testing.T) {
 	}
 	if OpRRQ.String() != "RRQ" || OpOACK.String() != "OACK" || Opcode(9).String() != "opcode(9)" {
 		t.Error("opcode names")
+	}
+	for op := OpRRQ; op <= OpOACK; op++ {
+		if strings.HasPrefix(op.String(), "opcode(") {
+			t.Errorf("no name for %d", op)
+		}
 	}
 	if ModeNetascii.String() != "netascii" || ModeOctet.String() != "octet" {
 		t.Error("mode names")

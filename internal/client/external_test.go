@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/fbtftp-go/fbtftp/internal/client"
-	"github.com/fbtftp-go/fbtftp/test/testenv"
 	"github.com/fbtftp-go/fbtftp/internal/proto"
+	"github.com/fbtftp-go/fbtftp/test/testenv"
 	"github.com/fbtftp-go/fbtftp/tftp"
 )
 

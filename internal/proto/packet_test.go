@@ -163,26 +163,9 @@ func TestOACK(t *testing.T) {
 	}
 }
 
-func TestNames(t *testing.T) {
-	if OpRRQ.String() != "RRQ" || OpOACK.String() != "OACK" || Opcode(42).String() != "opcode(42)" {
-		t.Error("opcode names")
-	}
-	for op := OpRRQ; op <= OpOACK; op++ {
-		if strings.HasPrefix(op.String(), "opcode(") {
-			t.Errorf("no name for %d", op)
-		}
-	}
-	if ModeNetascii.String() != "netascii" || ModeOctet.String() != "octet" {
-		t.Error("mode names")
-	}
-	want := map[ErrorCode]string{0: "Undefined error code", 1: "File not found", 2: "Access violation",
-		3: "Disk full or allocation exceeded", 4: "Illegal TFTP operation", 5: "Unknown transfer ID",
-		6: "File already exists", 7: "No such user", 8: "Failure to negotiate RFC2347 options", 9: "error code 9"}
-	for c, s := range want {
-		if c.String() != s {
-			t.Errorf("%d: %q want %q", c, c.String(), s)
-		}
-	}
+// TestPeekOpcode; the names of opcodes, modes and codes are package
+// tftp's (tftp.TestNames).
+func TestPeekOpcode(t *testing.T) {
 	if op, ok := PeekOpcode([]byte{0, 3, 9}); !ok || op != OpDATA {
 		t.Error("PeekOpcode")
 	}

@@ -3,7 +3,7 @@ package testenv
 import (
 	"bytes"
 	"context"
-		"fmt"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
