@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"net/netip"
@@ -43,7 +44,11 @@ func TestStatsExample(t *testing.T) {
 	if !errors.As(err, &se) {
 		t.Fatalf("missing: %v", err)
 	}
-	time.Sleep(300 * time.Millisecond) // at least one server stats interval
+	// At least one periodic server stats call (and the final one at exit).
+	eventually(t, 10*time.Second, "a server stats line", func() bool {
+		b, _ := os.ReadFile(out)
+		return bytes.Contains(b, []byte(`"type":"server"`))
+	})
 	cmd.Process.Signal(syscall.SIGTERM)
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("exit: %v", err)
