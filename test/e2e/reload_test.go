@@ -1,10 +1,12 @@
 package e2e
 
 import (
+	"net/http"
 	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/fbtftp-go/fbtftp/internal/client"
 )
@@ -81,4 +83,38 @@ func TestConfigChangesOnlyOnReload(t *testing.T) {
 	if s.cmd.ProcessState != nil {
 		t.Fatal("the master exited")
 	}
+}
+
+// TestHealthzWhileSpawnsFail (issue 15, item 5): /healthz says unhealthy
+// while workers cannot start, and healthy once they do again.
+func TestHealthzWhileSpawnsFail(t *testing.T) {
+	root := worldReadableDir(t)
+	dir := worldReadableDir(t)
+	worker := filepath.Join(dir, "worker")
+	// A worker that exits at once: never ready.
+	if err := os.WriteFile(worker, []byte("#!/bin/sh\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, root, "127.0.0.1:0", "--worker", worker, "--prefork", "1", "--metrics-addr", "127.0.0.1:0")
+	addr := s.metricsAddr(t)
+	health := func() int {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	s.waitLog("prefork", 1) // the refiller's "prefork" error: a spawn failed
+	if code := health(); code != http.StatusServiceUnavailable {
+		t.Fatalf("/healthz %d while no worker starts", code)
+	}
+	// Repaired: the next refill starts one.
+	if err := os.Symlink(filepath.Join(bin, "fbtftp-worker"), worker+".new"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(worker+".new", worker); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 15*time.Second, "healthy again", func() bool { return health() == http.StatusOK })
 }
