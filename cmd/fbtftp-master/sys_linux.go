@@ -32,12 +32,6 @@ func isDatagramSocket(fd int) bool {
 	return err == nil && t == unix.SOCK_DGRAM
 }
 
-// isTerminal reports whether fd is a terminal.
-func isTerminal(fd int) bool {
-	_, err := unix.IoctlGetTermios(fd, unix.TCGETS)
-	return err == nil
-}
-
 // redirectFD makes fd refer to what f refers to (dup2).
 func redirectFD(f *os.File, fd int) error {
 	return os.NewSyscallError("dup3", unix.Dup3(int(f.Fd()), fd, 0))

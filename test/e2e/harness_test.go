@@ -206,6 +206,11 @@ func (s *server) stop() {
 		s.t.Errorf("master did not stop on SIGTERM")
 		return
 	}
+	// The last lines (the workers' too) may still be in the pipe.
+	select {
+	case <-s.OutputDone():
+	case <-time.After(5 * time.Second):
+	}
 	s.noViolations()
 }
 

@@ -153,6 +153,11 @@ func (p *Process) WaitFor(timeout time.Duration, cond func([]map[string]any) ([]
 	}
 }
 
+// OutputDone is closed once the output has ended: every process holding
+// the pipe (the process, what it forked) has exited or closed it, and
+// every line is in Lines and Output.
+func (p *Process) OutputDone() <-chan struct{} { return p.eof }
+
 // Done is closed once the process has exited and been reaped.
 func (p *Process) Done() <-chan struct{} { return p.done }
 
