@@ -163,3 +163,13 @@ func (o Observers) SessionFinished(st *stats.SessionStats) {
 		x.SessionFinished(st)
 	}
 }
+
+// OriginWork implements OriginObserver: it reaches the members that want
+// the origin work reported after sessions.
+func (o Observers) OriginWork(w *stats.OriginStats) {
+	for _, x := range o {
+		if ob, ok := x.(OriginObserver); ok {
+			ob.OriginWork(w)
+		}
+	}
+}

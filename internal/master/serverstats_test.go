@@ -68,3 +68,26 @@ func TestAccepting(t *testing.T) {
 		t.Fatal("accepting while draining")
 	}
 }
+
+type originCounter struct {
+	nopObserver
+	n int
+}
+
+func (c *originCounter) OriginWork(*stats.OriginStats) { c.n++ }
+
+// TestObserversOriginWork: a fan-out of observers passes the late origin
+// reports to the members that want them (the server's metrics sit behind
+// one).
+func TestObserversOriginWork(t *testing.T) {
+	c := &originCounter{}
+	var ob Observer = Observers{&ServerCounters{}, c}
+	oo, ok := ob.(OriginObserver)
+	if !ok {
+		t.Fatal("Observers is no OriginObserver")
+	}
+	oo.OriginWork(&stats.OriginStats{Fills: 1})
+	if c.n != 1 {
+		t.Fatalf("%d reports", c.n)
+	}
+}

@@ -113,6 +113,11 @@ func (p *proc) wait(d time.Duration) int {
 	if err != nil {
 		p.t.Fatalf("%v\n%s", err, tail(p.log(), 4000))
 	}
+	// The last lines may still be in the pipe (workers leave last).
+	select {
+	case <-p.OutputDone():
+	case <-time.After(5 * time.Second):
+	}
 	return code
 }
 
