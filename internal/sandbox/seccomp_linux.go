@@ -85,10 +85,6 @@ type rule struct {
 	check *argCheck
 }
 
-// Netlink protocol allowed for AF_NETLINK sockets: the neighbour table
-// (the client's MAC address, internal/neigh).
-const netlinkRoute = unix.NETLINK_ROUTE
-
 // syscallRules returns the allow-list for this process (kill and tgkill
 // may name pid only). The calls, by what needs them:
 //
