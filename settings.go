@@ -44,13 +44,20 @@ type Settings struct {
 	// it); 0 means no limit.
 	MaxUpload int64
 
-	// Timeout is the initial retransmission timeout (in.tftpd -T); a
-	// client's timeout or utimeout option replaces it. 0: one second.
+	// Timeout is in.tftpd's -T: the retransmission timeout of the fixed
+	// policy, the longest first wait of the adaptive one; a client's
+	// timeout or utimeout option replaces it. 0: one second.
 	Timeout time.Duration
 	// Retries is how many times a packet is sent again before the session
 	// gives up. 0: 5 (1+2+4+8+16+32 timeouts, as in.tftpd gives up at 63
 	// times -T).
 	Retries int
+	// FixedRetransmit is fbtftp-master's --retransmit fixed: in.tftpd's
+	// timer (Timeout, doubling per retry) instead of the default adaptive
+	// one, which follows the session's measured round trip, never waits
+	// longer than the fixed timer and gives up at the same time
+	// (docs/protocol.md).
+	FixedRetransmit bool
 	// MaxBlksize and MaxWindowsize bound what the blksize (in.tftpd -B)
 	// and windowsize options may negotiate; 0: the protocol's maximum
 	// and 64.
@@ -86,6 +93,7 @@ func settingsFromWire(s *ipc.Settings) *Settings {
 		MaxUpload:       s.MaxUpload,
 		Timeout:         s.Timeout,
 		Retries:         s.Retries,
+		FixedRetransmit: s.Flags&ipc.FlagFixedRetransmit != 0,
 		MaxBlksize:      s.MaxBlksize,
 		MaxWindowsize:   s.MaxWindowsize,
 		Refuse:          s.Refuse,

@@ -278,11 +278,19 @@ func serveSession(ctx context.Context, h Handler, r *Request, sess *udp.SessionC
 		Conn:   sess,
 		Peer:   r.Peer,
 		Params: params,
-		Config: transfer.Config{Timeout: set.Timeout, Retries: set.Retries},
+		Config: transfer.Config{Timeout: set.Timeout, Retries: set.Retries, Retransmit: retransmitPolicy(set)},
 		Stats:  st,
 	}
 	tr.Config.Trace = packetTrace(ctx, r.Logger, set.Verbosity)
 	return tr.Send(ctx, src)
+}
+
+// retransmitPolicy is the master's --retransmit choice.
+func retransmitPolicy(set *Settings) transfer.Retransmit {
+	if set.FixedRetransmit {
+		return transfer.RetransmitFixed
+	}
+	return transfer.RetransmitAdaptive
 }
 
 // applyRules rewrites r.Path with the remap rules, as in.tftpd does before

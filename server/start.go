@@ -508,7 +508,8 @@ func wireSettings(s *fbtftp.Settings) ipc.Settings {
 	for _, f := range []struct {
 		on  bool
 		bit uint32
-	}{{s.Permissive, ipc.FlagPermissive}, {s.Create, ipc.FlagCreate}, {s.ReadOnly, ipc.FlagReadOnly}, {s.Secure, ipc.FlagSecure}} {
+	}{{s.Permissive, ipc.FlagPermissive}, {s.Create, ipc.FlagCreate}, {s.ReadOnly, ipc.FlagReadOnly}, {s.Secure, ipc.FlagSecure},
+		{s.FixedRetransmit, ipc.FlagFixedRetransmit}} {
 		if f.on {
 			w.Flags |= f.bit
 		}

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/fbtftp-go/fbtftp"
+	"github.com/fbtftp-go/fbtftp/internal/ipc"
 	"github.com/fbtftp-go/fbtftp/internal/udp"
 )
 
@@ -42,5 +44,23 @@ func TestCheckFamily(t *testing.T) {
 	}
 	if err := checkFamily("127.0.0.1:69", v4, udp.IPv4Only); err != nil {
 		t.Error(err)
+	}
+}
+
+func TestWireSettingsFlags(t *testing.T) {
+	for _, c := range []struct {
+		set  fbtftp.Settings
+		flag uint32
+	}{
+		{fbtftp.Settings{Permissive: true}, ipc.FlagPermissive},
+		{fbtftp.Settings{Create: true}, ipc.FlagCreate},
+		{fbtftp.Settings{ReadOnly: true}, ipc.FlagReadOnly},
+		{fbtftp.Settings{Secure: true}, ipc.FlagSecure},
+		{fbtftp.Settings{FixedRetransmit: true}, ipc.FlagFixedRetransmit},
+		{fbtftp.Settings{}, 0},
+	} {
+		if got := wireSettings(&c.set).Flags; got != c.flag {
+			t.Errorf("%+v: flags %#x, want %#x", c.set, got, c.flag)
+		}
 	}
 }

@@ -100,6 +100,10 @@ type SessionStats struct {
 	Bytes uint64
 	// Retransmits counts DATA (or ACK and OACK) packets sent again.
 	Retransmits uint64
+	// RTT is the smoothed round-trip time the session measured between its
+	// packets and the client's answers (RFC 6298 SRTT, never from a
+	// retransmitted packet: Karn's rule); zero when nothing was measured.
+	RTT time.Duration
 
 	// Outcome is how the session ended.
 	Outcome Outcome

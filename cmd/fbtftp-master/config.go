@@ -106,17 +106,18 @@ func (o *options) server(log *zap.Logger) *server.Server {
 // server fills Roots, Secure and ReadOnly).
 func (o *options) settings() fbtftp.Settings {
 	s := fbtftp.Settings{
-		Timeout:       o.retransmit,
-		Retries:       5, // in.tftpd gives up after 63 times -T: 1+2+4+8+16+32
-		MaxBlksize:    o.blocksize,
-		MaxWindowsize: o.windowsize,
-		Refuse:        o.refuse,
-		MaxUpload:     o.maxUpload,
-		Permissive:    o.permissive,
-		Create:        o.create,
-		Verbosity:     o.verbosity,
-		LogFormat:     o.resolvedLogFormat(),
-		Extra:         o.extra,
+		Timeout:         o.retransmit,
+		Retries:         5, // in.tftpd gives up after 63 times -T: 1+2+4+8+16+32
+		MaxBlksize:      o.blocksize,
+		MaxWindowsize:   o.windowsize,
+		Refuse:          o.refuse,
+		MaxUpload:       o.maxUpload,
+		Permissive:      o.permissive,
+		Create:          o.create,
+		FixedRetransmit: o.fixedRetx,
+		Verbosity:       o.verbosity,
+		LogFormat:       o.resolvedLogFormat(),
+		Extra:           o.extra,
 	}
 	// in.tftpd: umask(-U value, default 0), except that -p without -U
 	// keeps the inherited umask.

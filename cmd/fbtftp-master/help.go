@@ -97,8 +97,8 @@ var optionDocs = []optionDoc{
 
 	// Protocol.
 	{short: 'T', long: []string{"retransmit"}, arg: "USEC", section: "Protocol",
-		help: "initial retransmit timeout in microseconds (default 1000000)",
-		man:  "Initial retransmit timeout in microseconds, 10000 to 255000000 (default 1000000); it doubles at each of the 5 retries."},
+		help: "retransmit timeout in microseconds (default 1000000); --retransmit adaptive|fixed: the policy",
+		man:  "Retransmit timeout in microseconds, 10000 to 255000000 (default 1000000); a session without progress gives up after 63 times it. With --retransmit fixed it is in.tftpd's timer: wait USEC, doubling at each of the 5 retries. With --retransmit adaptive (the default) the wait follows the session's measured round trip (RFC 6298, Karn's rule, at least 20 ms) and never exceeds what the fixed timer would wait. The words adaptive and fixed choose the policy; a number sets USEC."},
 	{short: 'B', long: []string{"blocksize"}, arg: "N|mtu|mtu-N", section: "Protocol",
 		help: "maximum blksize (512..65464; mtu: the interface MTU minus headers)",
 		man:  "Largest blksize granted, 512 to 65464; mtu: the MTU of each listening address's interface minus the IP, UDP and TFTP headers (and N bytes more with mtu-N)."},

@@ -51,6 +51,7 @@ type options struct {
 	mapFile      string        // -m, --map-file
 	mapTest      string        // --map-test
 	retransmit   time.Duration // -T, --retransmit (µs)
+	fixedRetx    bool          // --retransmit fixed (adaptive: the default)
 	blocksize    int           // -B N; 0: the protocol maximum
 	blocksizeMTU bool          // -B mtu[-N]
 	mtuSlack     int           // N of -B mtu-N
@@ -309,7 +310,13 @@ func (o *options) timeoutOpt(_, s string) error {
 	return nil
 }
 
+// retransmitOpt is in.tftpd's -T/--retransmit USEC, and ours
+// --retransmit adaptive|fixed (the policy; a number is never a policy).
 func (o *options) retransmitOpt(_, s string) error {
+	if s == "adaptive" || s == "fixed" {
+		o.fixedRetx = s == "fixed"
+		return nil
+	}
 	v, err := strconv.Atoi(s)
 	if err != nil || v < proto.MinUtimeout || v > proto.MaxUtimeout {
 		return fmt.Errorf("Bad timeout value: %s", s)

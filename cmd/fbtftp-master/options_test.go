@@ -61,6 +61,8 @@ func TestParseOptions(t *testing.T) {
 		{[]string{"--timeout", "0"}, func(o *options) { o.idle, o.idleSet = 0, true }},
 		{[]string{"-T", "10000"}, func(o *options) { o.retransmit = 10 * time.Millisecond }},
 		{[]string{"--retransmit", "255000000"}, func(o *options) { o.retransmit = 255 * time.Second }},
+		{[]string{"--retransmit", "fixed", "-T", "20000"}, func(o *options) { o.fixedRetx, o.retransmit = true, 20*time.Millisecond }},
+		{[]string{"--retransmit", "fixed", "--retransmit", "adaptive"}, func(o *options) {}},
 		{[]string{"-m", "/etc/tftpd.map"}, func(o *options) { o.mapFile = "/etc/tftpd.map" }},
 		{[]string{"--map-file", "m"}, func(o *options) { o.mapFile = "m" }},
 		{[]string{"-v"}, func(o *options) { o.verbosity = 1 }},
@@ -178,6 +180,7 @@ func TestParseErrors(t *testing.T) {
 		{[]string{"-T", "9999"}, "option '-T': Bad timeout value: 9999"},
 		{[]string{"--retransmit", "255000001"}, "option '--retransmit': Bad timeout value: 255000001"},
 		{[]string{"-T", "1s"}, "option '-T': Bad timeout value: 1s"},
+		{[]string{"--retransmit", "Adaptive"}, "option '--retransmit': Bad timeout value: Adaptive"},
 		{[]string{"-t", "x"}, "option '-t': Bad timeout value: x"},
 		{[]string{"--timeout", "-1"}, "option '--timeout': Bad timeout value: -1"},
 		{[]string{"-R", "1000"}, "option '-R': Bad port range: 1000"},
@@ -290,6 +293,14 @@ func TestSettings(t *testing.T) {
 	o, _ = parseArgs([]string{"-L", "--ro", "/d"})
 	if srv := o.server(nil); srv.Uploads {
 		t.Error("--ro: uploads on")
+	}
+	o, _ = parseArgs([]string{"-L", "--retransmit", "fixed", "/d"})
+	if s := o.settings(); !s.FixedRetransmit {
+		t.Error("--retransmit fixed: FixedRetransmit not set")
+	}
+	o, _ = parseArgs([]string{"-L", "/d"})
+	if s := o.settings(); s.FixedRetransmit {
+		t.Error("adaptive by default: FixedRetransmit set")
 	}
 }
 

@@ -36,7 +36,7 @@ func fullHandoff() *Handoff {
 			MaxWindowsize:   65535,
 			Refuse:          []string{"tsize", "utimeout"},
 			SessionDeadline: 10 * time.Minute,
-			Flags:           FlagPermissive | FlagCreate | FlagReadOnly | FlagSecure,
+			Flags:           FlagPermissive | FlagCreate | FlagReadOnly | FlagSecure | FlagFixedRetransmit,
 			Umask:           0o022,
 			MaxUpload:       1 << 40,
 			Roots:           []string{"/", "/srv/tftp"},
@@ -73,6 +73,7 @@ func fullStats() *stats.SessionStats {
 		Start:            ts(1_700_000_001, 1),
 		Duration:         1234567 * time.Microsecond,
 		Origin:           fullOrigin(),
+		RTT:              412 * time.Microsecond,
 	}
 }
 
@@ -529,7 +530,7 @@ func TestDecodeInvalid(t *testing.T) {
 		{"retries > int32", map[string][]byte{"retries": {0x80, 0x80, 0x80, 0x80, 0x08}}},
 		{"too many refuse", map[string][]byte{"refuse": {MaxRefuse + 1}}},
 		{"refuse truncated", map[string][]byte{"refuse": {2, 0}}},
-		{"unknown flag", map[string][]byte{"flags": {0x10}}},
+		{"unknown flag", map[string][]byte{"flags": {0x20}}},
 		{"flags > 32 bits", map[string][]byte{"flags": {0x80, 0x80, 0x80, 0x80, 0x10}}},
 		{"umask", map[string][]byte{"umask": {0x80, 0x04}}},
 		{"verbosity", map[string][]byte{"verbosity": {0x80, 0x80, 0x80, 0x80, 0x10}}},

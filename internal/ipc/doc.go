@@ -111,11 +111,13 @@
 //	uvarint  bytes
 //	uvarint  retransmits
 //	string   outcome             (one of stats.Outcomes)
+//	string   source              (one of stats.Sources, or empty)
 //	uvarint  error code          (<= 65535)
 //	string   error message
 //	time     start
 //	duration duration
 //	origin   the session's origin work (below)
+//	duration rtt                 (smoothed round trip, 0 when none)
 //
 // OriginStats, worker -> master (type 4), no descriptor, optional, at most
 // once, after Stats: the origin work the worker did after its session (a

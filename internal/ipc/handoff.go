@@ -12,14 +12,15 @@ import (
 
 // Settings bit flags (Settings.Flags). Other bits are invalid.
 const (
-	FlagPermissive uint32 = 1 << iota // -p: skip the world-readable/-writable checks
-	FlagCreate                        // -c: allow WRQ to create new files
-	FlagReadOnly                      // refuse every WRQ
-	FlagSecure                        // -s: the worker serves from a chroot
+	FlagPermissive      uint32 = 1 << iota // -p: skip the world-readable/-writable checks
+	FlagCreate                             // -c: allow WRQ to create new files
+	FlagReadOnly                           // refuse every WRQ
+	FlagSecure                             // -s: the worker serves from a chroot
+	FlagFixedRetransmit                    // --retransmit fixed: in.tftpd's timer instead of the adaptive one
 )
 
 // flagsKnown is the union of the defined flags.
-const flagsKnown = FlagPermissive | FlagCreate | FlagReadOnly | FlagSecure
+const flagsKnown = FlagPermissive | FlagCreate | FlagReadOnly | FlagSecure | FlagFixedRetransmit
 
 // LogFormat values accepted in Settings.LogFormat; the empty string means
 // the worker's default.
@@ -53,7 +54,7 @@ type Settings struct {
 	MaxWindowsize   int               // upper bound for windowsize
 	Refuse          []string          // refused option names (-r), at most MaxRefuse
 	SessionDeadline time.Duration     // maximum session wall time
-	Flags           uint32            // FlagPermissive, FlagCreate, FlagReadOnly, FlagSecure
+	Flags           uint32            // FlagPermissive, FlagCreate, FlagReadOnly, FlagSecure, FlagFixedRetransmit
 	Umask           uint32            // -U, at most 0777
 	MaxUpload       int64             // maximum WRQ size in bytes
 	Roots           []string          // root directories (after chroot: usually "/"), at most MaxRoots

@@ -45,6 +45,7 @@ func AppendStats(b []byte, s *stats.SessionStats) ([]byte, error) {
 	w.time("start", s.Start)
 	w.duration("duration", s.Duration)
 	w.origin(&s.Origin)
+	w.duration("rtt", s.RTT)
 	return w.finish(start)
 }
 
@@ -85,6 +86,7 @@ func DecodeStats(b []byte) (*stats.SessionStats, error) {
 	s.Start = r.time("start")
 	s.Duration = r.duration("duration")
 	s.Origin = r.origin()
+	s.RTT = r.duration("rtt")
 	if err := r.done(); err != nil {
 		return nil, err
 	}

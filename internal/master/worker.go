@@ -475,6 +475,7 @@ func (m *Master) finish(st *stats.SessionStats, ho *ipc.Handoff, corrected []str
 		zap.Uint64("packets_sent", st.PacketsSent),
 		zap.Uint64("packets_received", st.PacketsReceived),
 		zap.Uint64("retransmits", st.Retransmits),
+		zap.Duration("rtt", st.RTT),
 		zap.Uint16("error_code", uint16(st.ErrorCode)),
 		zap.String("error_message", st.ErrorMessage),
 		zap.Duration("duration", st.Duration),

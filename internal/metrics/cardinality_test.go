@@ -101,6 +101,7 @@ func maxSeries() int {
 		hist(DurationBuckets) +
 		2*hist(SizeBuckets) + // transfer_size_bytes{direction}
 		2 + 2 + 1 + // bytes_total, packets_total, retransmits_total
+		hist(RetransmitBuckets) + hist(RTTBuckets) + // session_retransmits, session_rtt_seconds
 		2*options + // options requested, acknowledged
 		hist(BlksizeBuckets) + hist(WindowsizeBuckets) +
 		hist(HandoffBuckets) + 1 + hist(WorkerStartBuckets) + 1 + 2 + // handoff, spawns, start, failures, crashes

@@ -43,6 +43,17 @@ var (
 	// fresh worker takes as long as a worker start.
 	HandoffBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5}
 
+	// RTTBuckets (seconds) are for fbtftp_session_rtt_seconds: from a
+	// loopback round trip (tens of microseconds) through a LAN (under a
+	// millisecond) to a slow WAN or a struggling client; the adaptive
+	// retransmit timer's floor (20 ms) is one of them.
+	RTTBuckets = []float64{0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1}
+
+	// RetransmitBuckets (packets) are for fbtftp_session_retransmits: none,
+	// a few lost packets, and sessions that fight a lossy path or a dead
+	// client (a session that gives up makes 5 to 12).
+	RetransmitBuckets = []float64{0, 1, 2, 5, 10, 20, 50, 100, 1000, 10000}
+
 	// WorkerStartBuckets (seconds) are for fbtftp_worker_start_seconds:
 	// exec to the worker's Hello.
 	WorkerStartBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
@@ -104,6 +115,8 @@ type Metrics struct {
 	bytes        *prometheus.CounterVec   // direction
 	packets      *prometheus.CounterVec   // direction
 	retransmits  prometheus.Counter
+	sessionRetx  prometheus.Histogram
+	rtt          prometheus.Histogram
 
 	optRequested *prometheus.CounterVec // option
 	optAcked     *prometheus.CounterVec // option
@@ -182,6 +195,16 @@ func New(reg prometheus.Registerer, src GaugeSource, version string) *Metrics {
 		retransmits: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: namespace, Name: "retransmits_total",
 			Help: "Packets (DATA, ACK or OACK) sent again by sessions after a timeout or a duplicate ACK.",
+		}),
+		sessionRetx: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "session_retransmits",
+			Help:    "Packets each finished session sent again (DATA, ACK or OACK), for sessions that started a transfer.",
+			Buckets: RetransmitBuckets,
+		}),
+		rtt: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "session_rtt_seconds",
+			Help:    "Smoothed round-trip time each session measured between its packets and the client's answers (RFC 6298 SRTT), for sessions that measured one.",
+			Buckets: RTTBuckets,
 		}),
 		optRequested: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "options_requested_total",
@@ -299,7 +322,7 @@ func New(reg prometheus.Registerer, src GaugeSource, version string) *Metrics {
 
 	reg.MustRegister(
 		m.requests, m.errorsSent, m.errorsReceived,
-		m.sessions, m.content, m.duration, m.transferSize, m.bytes, m.packets, m.retransmits,
+		m.sessions, m.content, m.duration, m.transferSize, m.bytes, m.packets, m.retransmits, m.sessionRetx, m.rtt,
 		m.optRequested, m.optAcked, m.blksize, m.windowsize,
 		m.handoff, m.spawns, m.workerStart, m.spawnFailures, m.crashes,
 		m.originRequests, m.originLatency, m.originErrors, m.cacheFills, m.evictions, m.evictedBytes,
@@ -404,6 +427,10 @@ func (m *Metrics) SessionFinished(st *stats.SessionStats) {
 	}
 	if st.Windowsize > 0 {
 		m.windowsize.Observe(float64(st.Windowsize))
+		m.sessionRetx.Observe(float64(st.Retransmits))
+	}
+	if st.RTT > 0 {
+		m.rtt.Observe(st.RTT.Seconds())
 	}
 	m.probes.observe(st, outcome)
 	m.OriginWork(&st.Origin)

@@ -113,7 +113,7 @@ func feedSequence(m *Metrics, clk *fakeClock) {
 		OptionsRequested: opts("BLKSIZE", "1468", "windowsize", "8", "tsize", "0", "x-vendor", "1"),
 		OptionsAcked:     opts("BLKSIZE", "1468", "windowsize", "8", "tsize", "123456"),
 		Blksize:          1468, Windowsize: 8, Tsize: 123456,
-		PacketsSent: 88, PacketsReceived: 86, Bytes: 123456, Retransmits: 2,
+		PacketsSent: 88, PacketsReceived: 86, Bytes: 123456, Retransmits: 2, RTT: 300 * time.Microsecond,
 		Outcome: stats.OutcomeSuccess, Source: stats.SourceCache, Duration: 150 * time.Millisecond,
 		// Two requests: one answered in 30 ms, one 502.
 		Origin: stats.OriginStats{Requests: 2, Latencies: []time.Duration{30 * time.Millisecond},
@@ -135,14 +135,14 @@ func feedSequence(m *Metrics, clk *fakeClock) {
 	m.SessionFinished(&stats.SessionStats{
 		Peer: peer("10.0.0.4:4000"), Filename: "upload.bin", Op: proto.OpWRQ,
 		Blksize: 512, Windowsize: 1, Tsize: -1,
-		PacketsSent: 3, PacketsReceived: 2, Bytes: 1000,
+		PacketsSent: 3, PacketsReceived: 2, Bytes: 1000, RTT: 80 * time.Microsecond,
 		Outcome: stats.OutcomeSuccess, Duration: 40 * time.Millisecond,
 	})
 	// 6. Retry budget exhausted after one block: no ERROR sent.
 	m.SessionFinished(&stats.SessionStats{
 		Peer: peer("10.0.0.5:5000"), Filename: "pxelinux.0", Op: proto.OpRRQ,
 		Blksize: 512, Windowsize: 1, Tsize: -1,
-		PacketsSent: 7, PacketsReceived: 1, Bytes: 512, Retransmits: 5,
+		PacketsSent: 7, PacketsReceived: 1, Bytes: 512, Retransmits: 5, RTT: 25 * time.Millisecond,
 		Outcome: stats.OutcomeTimeout, Duration: 25 * time.Second,
 	})
 	// 7. Shutdown: ERROR 0 sent.
@@ -353,6 +353,40 @@ fbtftp_session_duration_seconds_bucket{le="600"} 10
 fbtftp_session_duration_seconds_bucket{le="+Inf"} 10
 fbtftp_session_duration_seconds_sum 31.223699999999997
 fbtftp_session_duration_seconds_count 10
+# HELP fbtftp_session_retransmits Packets each finished session sent again (DATA, ACK or OACK), for sessions that started a transfer.
+# TYPE fbtftp_session_retransmits histogram
+fbtftp_session_retransmits_bucket{le="0"} 6
+fbtftp_session_retransmits_bucket{le="1"} 6
+fbtftp_session_retransmits_bucket{le="2"} 7
+fbtftp_session_retransmits_bucket{le="5"} 8
+fbtftp_session_retransmits_bucket{le="10"} 8
+fbtftp_session_retransmits_bucket{le="20"} 8
+fbtftp_session_retransmits_bucket{le="50"} 8
+fbtftp_session_retransmits_bucket{le="100"} 8
+fbtftp_session_retransmits_bucket{le="1000"} 8
+fbtftp_session_retransmits_bucket{le="10000"} 8
+fbtftp_session_retransmits_bucket{le="+Inf"} 8
+fbtftp_session_retransmits_sum 7
+fbtftp_session_retransmits_count 8
+# HELP fbtftp_session_rtt_seconds Smoothed round-trip time each session measured between its packets and the client's answers (RFC 6298 SRTT), for sessions that measured one.
+# TYPE fbtftp_session_rtt_seconds histogram
+fbtftp_session_rtt_seconds_bucket{le="5e-05"} 0
+fbtftp_session_rtt_seconds_bucket{le="0.0001"} 1
+fbtftp_session_rtt_seconds_bucket{le="0.00025"} 1
+fbtftp_session_rtt_seconds_bucket{le="0.0005"} 2
+fbtftp_session_rtt_seconds_bucket{le="0.001"} 2
+fbtftp_session_rtt_seconds_bucket{le="0.0025"} 2
+fbtftp_session_rtt_seconds_bucket{le="0.005"} 2
+fbtftp_session_rtt_seconds_bucket{le="0.01"} 2
+fbtftp_session_rtt_seconds_bucket{le="0.02"} 2
+fbtftp_session_rtt_seconds_bucket{le="0.05"} 3
+fbtftp_session_rtt_seconds_bucket{le="0.1"} 3
+fbtftp_session_rtt_seconds_bucket{le="0.25"} 3
+fbtftp_session_rtt_seconds_bucket{le="0.5"} 3
+fbtftp_session_rtt_seconds_bucket{le="1"} 3
+fbtftp_session_rtt_seconds_bucket{le="+Inf"} 3
+fbtftp_session_rtt_seconds_sum 0.02538
+fbtftp_session_rtt_seconds_count 3
 # HELP fbtftp_sessions_active Requests accepted and not finished yet: being handed off or served by a worker.
 # TYPE fbtftp_sessions_active gauge
 fbtftp_sessions_active 3

@@ -17,18 +17,24 @@ import (
 const (
 	DefaultTimeout = time.Second // in.tftpd's -T default
 	DefaultRetries = 5           // 1+2+4+8+16+32 = 63 timeouts, as in.tftpd gives up at 63x -T
-	maxBackoffExp  = 5           // the timeout doubles at most 5 times (32x)
 )
 
 // Config tunes the engine. The zero value works.
 type Config struct {
-	// Timeout is the initial retransmit timeout. A timeout or utimeout
-	// option negotiated by the client replaces it. Each consecutive timeout
-	// doubles the wait (up to 32x); progress resets it.
+	// Timeout is in.tftpd's -T: the retransmit timeout of the fixed
+	// policy, and for the adaptive one the longest first wait for an
+	// answer. A timeout or utimeout option negotiated by the client
+	// replaces it. Each consecutive timeout doubles the wait (up to 32x).
 	Timeout time.Duration
-	// Retries is how many times one packet (or window) is sent again
-	// before the session gives up with outcome "timeout".
+	// Retries sets the give-up time: a session that makes no progress
+	// for as long as the fixed policy takes to send a packet Retries more
+	// times (1+2+4+8+16+32 = 63 times Timeout for 5) ends with outcome
+	// "timeout". With the fixed policy that is exactly Retries
+	// retransmissions; the adaptive one makes more, earlier.
 	Retries int
+	// Retransmit is the retransmission policy; the zero value is
+	// RetransmitAdaptive.
+	Retransmit Retransmit
 	// Dally is how long the receiver of a WRQ keeps listening after its
 	// final ACK, to ACK a re-sent last block again; 0 means twice the
 	// retransmit timeout.
@@ -53,8 +59,10 @@ type Transfer struct {
 	// Buffers are kept across runs, so a Transfer reused for another
 	// session (as the benchmarks do) allocates nothing.
 	clock   Clock
-	timeout time.Duration
+	timeout time.Duration // the session's base timeout (Config.Timeout or negotiated)
 	retries int
+	rto     rto
+	giveUp  time.Time // when the session gives up unless it makes progress
 	seq     seq
 	ctl     []byte // ERROR packets we send
 	reply   []byte // OACK or ACK packets we send
@@ -99,6 +107,7 @@ func (t *Transfer) init(recvSize int) {
 	if t.Params.Windowsize == 0 {
 		t.Params.Windowsize = 1
 	}
+	t.rto.init(t.Config.Retransmit, t.timeout, t.retries)
 	t.seq = seq{rollover: t.Params.Rollover}
 	if cap(t.ctl) < 512 {
 		t.ctl = make([]byte, 0, 512)
@@ -117,19 +126,30 @@ func (t *Transfer) init(recvSize int) {
 	st.OptionsAcked = t.Params.Acked
 }
 
-// spent counts one more timeout and reports whether the retry budget is
-// exhausted, recording the outcome when it is.
-func (t *Transfer) spent(attempt *int) bool {
-	if *attempt++; *attempt > t.retries {
+// progressed restarts the give-up clock: the peer acknowledged something
+// new (or the session just started) at now.
+func (t *Transfer) progressed(now time.Time) { t.giveUp = now.Add(t.rto.budget) }
+
+// deadline is when to stop waiting for an answer to what was sent at now:
+// one retransmit timeout later, or at the give-up time if that is sooner.
+func (t *Transfer) deadline(now time.Time) time.Time {
+	d := now.Add(t.rto.wait())
+	if d.After(t.giveUp) {
+		return t.giveUp
+	}
+	return d
+}
+
+// expired handles a read that timed out at now: it reports whether the
+// session must give up (recording the outcome), and otherwise backs the
+// retransmit timer off for the retransmission that follows.
+func (t *Transfer) expired(now time.Time) bool {
+	if !now.Before(t.giveUp) {
 		t.Stats.Outcome = stats.OutcomeTimeout
 		return true
 	}
+	t.rto.timedOut()
 	return false
-}
-
-// wait returns the retransmit timeout after `attempt` consecutive timeouts.
-func (t *Transfer) wait(attempt int) time.Duration {
-	return t.timeout << min(attempt, maxBackoffExp)
 }
 
 func (t *Transfer) send(pkt []byte, to netip.AddrPort) {
@@ -244,4 +264,5 @@ func (t *Transfer) clientError(pkt []byte, probe bool) error {
 
 func (t *Transfer) finish() {
 	t.Stats.Duration = t.clock.Now().Sub(t.Stats.Start)
+	t.Stats.RTT = t.rto.smoothed()
 }

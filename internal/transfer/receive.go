@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/fbtftp-go/fbtftp/internal/proto"
 	"github.com/fbtftp-go/fbtftp/internal/stats"
@@ -17,8 +18,15 @@ import (
 // acknowledged again. If dst implements Committer, Commit runs before the
 // final ACK. After that ACK the receiver dallies: a re-sent final block
 // (our ACK was lost) is acknowledged again.
+//
+// The retransmit timer of an upload is always the fixed one: the client's
+// timer, not ours, recovers a lost DATA (an RFC 1350 sender ignores a
+// duplicate ACK, so an early re-ACK is wasted), and a lost ACK makes the
+// client send its DATA again, which we answer at once. The round trip is
+// still measured, for the stats.
 func (t *Transfer) Receive(ctx context.Context, dst io.Writer) error {
 	t.init(proto.HeaderLen + max(t.Params.Blksize, proto.DefaultBlksize) + 1)
+	t.rto.init(RetransmitFixed, t.timeout, t.retries)
 	defer t.finish()
 	blk := t.Params.Blksize
 	window := t.Params.Windowsize
@@ -34,26 +42,33 @@ func (t *Transfer) Receive(ctx context.Context, dst io.Writer) error {
 	var ackBuf [4]byte
 	ack := ackBuf[:0]
 	var (
-		expect  uint64 = 1 // next block wanted
-		inWin   int        // in-order blocks since the last ACK
-		attempt int
-		gapAck  bool // already asked for a resend since the last progress
+		expect uint64 = 1 // next block wanted
+		inWin  int        // in-order blocks since the last ACK
+		gapAck bool       // already asked for a resend since the last progress
+		// The reply sent last, when it was sent once: the DATA that
+		// answers it is a round-trip sample (Karn's rule).
+		timed   bool
+		timedAt time.Time
 	)
 	t.send(reply, t.Peer)
-	deadline := t.clock.Now().Add(t.wait(0))
+	now := t.clock.Now()
+	timed, timedAt = true, now
+	t.progressed(now)
+	deadline := t.deadline(now)
 	for {
 		pkt, res, err := t.read(ctx, deadline)
 		switch res {
 		case readAbort:
 			return t.abort(ctx, err)
 		case readTimeout:
-			if t.spent(&attempt) {
+			now := t.clock.Now()
+			if t.expired(now) {
 				return ErrTimeout
 			}
 			t.Stats.Retransmits++
 			t.send(reply, t.Peer)
-			inWin = 0
-			deadline = t.clock.Now().Add(t.wait(attempt))
+			inWin, timed = 0, false
+			deadline = t.deadline(now)
 			continue
 		}
 		op, _ := proto.PeekOpcode(pkt)
@@ -72,25 +87,34 @@ func (t *Transfer) Receive(ctx context.Context, dst io.Writer) error {
 			if expect > 1 && d.Block == t.seq.wire(expect-1) {
 				// Our ACK was lost and the sender went back: ACK again.
 				t.send(reply, t.Peer)
+				timed = false
 			} else if expect > 1 && !gapAck && window > 1 {
 				// A gap inside a window: ask for a resend from expect.
 				gapAck = true
 				inWin = 0
 				t.send(reply, t.Peer)
+				timed = false
 			}
 			continue
 		}
 		if _, err := dst.Write(d.Payload); err != nil {
 			return t.fail(fmt.Errorf("write block %d: %w", expect, err))
 		}
+		now := t.clock.Now()
+		if timed {
+			t.rto.sample(now.Sub(timedAt))
+			timed = false
+		} else {
+			t.rto.progress()
+		}
+		t.progressed(now)
 		t.Stats.Bytes += uint64(len(d.Payload))
 		ack = proto.AppendAck(ack[:0], d.Block)
 		reply = ack
 		expect++
 		inWin++
-		attempt = 0
 		gapAck = false
-		deadline = t.clock.Now().Add(t.wait(0))
+		deadline = t.deadline(now)
 		if len(d.Payload) < blk {
 			if c, ok := dst.(Committer); ok {
 				if err := c.Commit(); err != nil {
@@ -105,6 +129,8 @@ func (t *Transfer) Receive(ctx context.Context, dst io.Writer) error {
 		if inWin >= window {
 			inWin = 0
 			t.send(reply, t.Peer)
+			timed, timedAt = true, t.clock.Now()
+			deadline = t.deadline(timedAt)
 		}
 	}
 }

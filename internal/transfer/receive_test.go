@@ -22,6 +22,7 @@ type recvCase struct {
 	clientFn func(c *wrqClient)
 	setup    func(n *simNet)
 	ctx      context.Context
+	config   Config // Clock is set by runRecv
 }
 
 type recvResult struct {
@@ -58,7 +59,9 @@ func runRecv(t *testing.T, tc recvCase) recvResult {
 		sink = tc.sink(got)
 	}
 	var st stats.SessionStats
-	tr := &Transfer{Conn: n.conn(), Peer: clientAddr, Params: p, Config: Config{Clock: n}, Stats: &st}
+	cfg := tc.config
+	cfg.Clock = n
+	tr := &Transfer{Conn: n.conn(), Peer: clientAddr, Params: p, Config: cfg, Stats: &st}
 	ctx := tc.ctx
 	if ctx == nil {
 		ctx = context.Background()
@@ -149,16 +152,24 @@ func TestReceiveOACKAndRollover(t *testing.T) {
 }
 
 func TestReceiveClientVanishes(t *testing.T) {
-	start := newSimNet().now
-	r := runRecv(t, recvCase{size: 5000, clientFn: func(c *wrqClient) { c.mute = true }})
-	if !errors.Is(r.err, ErrTimeout) || r.st.Outcome != stats.OutcomeTimeout {
-		t.Fatalf("err %v outcome %q", r.err, r.st.Outcome)
-	}
-	if got := r.n.sent[proto.OpACK]; got != 6 {
-		t.Errorf("ACK 0 sent %d times, want 6", got)
-	}
-	if got := r.n.now.Sub(start); got != 63*time.Second {
-		t.Errorf("gave up after %v", got)
+	// Uploads keep in.tftpd's timer whatever the policy.
+	for _, pc := range []struct {
+		policy Retransmit
+		sends  int
+	}{{RetransmitFixed, 6}, {RetransmitAdaptive, 6}} {
+		t.Run(pc.policy.String(), func(t *testing.T) {
+			start := newSimNet().now
+			r := runRecv(t, recvCase{size: 5000, config: Config{Retransmit: pc.policy}, clientFn: func(c *wrqClient) { c.mute = true }})
+			if !errors.Is(r.err, ErrTimeout) || r.st.Outcome != stats.OutcomeTimeout {
+				t.Fatalf("err %v outcome %q", r.err, r.st.Outcome)
+			}
+			if got := r.n.sent[proto.OpACK]; got != pc.sends {
+				t.Errorf("ACK 0 sent %d times, want %d", got, pc.sends)
+			}
+			if got := r.n.now.Sub(start); got != 63*time.Second {
+				t.Errorf("gave up after %v", got)
+			}
+		})
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/fbtftp-go/fbtftp/internal/proto"
 	"github.com/fbtftp-go/fbtftp/internal/stats"
@@ -129,28 +130,36 @@ func (t *Transfer) sendOACK(ctx context.Context) (bool, error) {
 	t.reply = proto.AppendOACK(t.reply[:0], t.Params.Acked)
 	oack := t.reply
 	probe := t.Params.Tsize >= 0
+	t.progressed(t.clock.Now())
 	for attempt := 0; ; attempt++ {
-		if attempt > t.retries {
-			t.Stats.Outcome = stats.OutcomeTimeout
-			return true, ErrTimeout
-		}
 		if attempt > 0 {
 			t.Stats.Retransmits++
 		}
 		t.send(oack, t.Peer)
-		deadline := t.clock.Now().Add(t.wait(attempt))
+		sent := t.clock.Now()
+		deadline := t.deadline(sent)
 		for {
 			pkt, res, err := t.read(ctx, deadline)
 			if res == readAbort {
 				return true, t.abort(ctx, err)
 			}
 			if res == readTimeout {
+				if t.expired(t.clock.Now()) {
+					return true, ErrTimeout
+				}
 				break
 			}
 			op, _ := proto.PeekOpcode(pkt)
 			switch op {
 			case proto.OpACK:
 				if n, err := proto.ParseAck(pkt); err == nil && n == 0 {
+					now := t.clock.Now()
+					if attempt == 0 {
+						t.rto.sample(now.Sub(sent)) // Karn: only an OACK sent once
+					} else {
+						t.rto.progress()
+					}
+					t.progressed(now)
 					return false, nil
 				}
 			case proto.OpERROR:
@@ -165,14 +174,17 @@ func (t *Transfer) sendData(ctx context.Context, source blockSource) error {
 	blk := t.Params.Blksize
 	window := uint64(t.Params.Windowsize)
 	var (
-		base    uint64 = 1 // oldest unacknowledged block
-		next    uint64 = 1 // next block to send
-		maxSent uint64     // highest block sent so far
-		last    uint64     // the final (short) block, once known
-		lastLen int        // its payload length
-		attempt int        // consecutive timeouts
+		base    uint64    = 1 // oldest unacknowledged block
+		next    uint64    = 1 // next block to send
+		maxSent uint64        // highest block sent so far
+		last    uint64        // the final (short) block, once known
+		lastLen int           // its payload length
+		timed   uint64        // the block whose ACK will be a round-trip sample (Karn: sent once), 0: none
+		timedAt time.Time     // when it was sent
 	)
+	t.progressed(t.clock.Now())
 	for {
+		fresh := false
 		for next < base+window && (last == 0 || next <= last) {
 			pkt, err := source.packet(next, t.seq.wire(next))
 			if err != nil {
@@ -183,13 +195,22 @@ func (t *Transfer) sendData(ctx context.Context, source blockSource) error {
 			}
 			if next <= maxSent {
 				t.Stats.Retransmits++
+				if next == timed {
+					timed = 0 // its ACK would be ambiguous now
+				}
 			} else {
-				maxSent = next
+				maxSent, fresh = next, true
 			}
 			t.send(pkt, t.Peer)
 			next++
 		}
-		deadline := t.clock.Now().Add(t.wait(attempt))
+		now := t.clock.Now()
+		if fresh && timed == 0 {
+			// Time the last block of the burst: its ACK is the one the
+			// timer below waits for.
+			timed, timedAt = maxSent, now
+		}
+		deadline := t.deadline(now)
 	wait:
 		for {
 			pkt, res, err := t.read(ctx, deadline)
@@ -197,7 +218,7 @@ func (t *Transfer) sendData(ctx context.Context, source blockSource) error {
 			case readAbort:
 				return t.abort(ctx, err)
 			case readTimeout:
-				if t.spent(&attempt) {
+				if t.expired(t.clock.Now()) {
 					return ErrTimeout
 				}
 				next = base // go back to the oldest unacknowledged block
@@ -214,7 +235,15 @@ func (t *Transfer) sendData(ctx context.Context, source blockSource) error {
 				if !ok {
 					continue // duplicate or stale ACK: never resend on it
 				}
-				base, next, attempt = k+1, k+1, 0
+				now := t.clock.Now()
+				if timed != 0 && k >= timed {
+					t.rto.sample(now.Sub(timedAt))
+					timed = 0
+				} else {
+					t.rto.progress()
+				}
+				t.progressed(now)
+				base, next = k+1, k+1
 				if last != 0 && k == last {
 					t.Stats.Bytes = (k-1)*uint64(blk) + uint64(lastLen)
 					t.Stats.Outcome = stats.OutcomeSuccess

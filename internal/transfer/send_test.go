@@ -39,6 +39,7 @@ type sendCase struct {
 	setup    func(n *simNet, c *rrqClient)
 	ctx      context.Context
 	clientFn func(c *rrqClient)
+	config   Config // Clock is set by runSend
 }
 
 type sendResult struct {
@@ -76,7 +77,9 @@ func runSend(t *testing.T, tc sendCase) sendResult {
 		src = onlyReader{src}
 	}
 	var st stats.SessionStats
-	tr := &Transfer{Conn: n.conn(), Peer: clientAddr, Params: p, Config: Config{Clock: n}, Stats: &st}
+	cfg := tc.config
+	cfg.Clock = n
+	tr := &Transfer{Conn: n.conn(), Peer: clientAddr, Params: p, Config: cfg, Stats: &st}
 	ctx := tc.ctx
 	if ctx == nil {
 		ctx = context.Background()
@@ -289,21 +292,31 @@ func TestSendRollover(t *testing.T) {
 }
 
 func TestSendClientVanishes(t *testing.T) {
-	for _, w := range []int{1, 16} {
-		t.Run(fmt.Sprintf("win%d", w), func(t *testing.T) {
-			start := newSimNet().now
-			r := runSend(t, sendCase{size: 100_000, params: proto.Params{Windowsize: w, Tsize: -1}, clientFn: func(c *rrqClient) { c.mute = true }})
-			if !errors.Is(r.err, ErrTimeout) || r.st.Outcome != stats.OutcomeTimeout {
-				t.Fatalf("err %v outcome %q", r.err, r.st.Outcome)
-			}
-			// 1 first send + 5 retries of the window, backing off 1+2+4+8+16+32 s.
-			if got, want := r.n.sent[proto.OpDATA], 6*w; got != want {
-				t.Errorf("DATA sent %d, want %d", got, want)
-			}
-			if got := r.n.now.Sub(start); got != 63*time.Second {
-				t.Errorf("gave up after %v, want 63s", got)
-			}
-		})
+	// Whatever the policy, the session gives up 63 s (63 times -T) after
+	// the last progress, as in.tftpd does. The fixed policy sends the
+	// window 1 + 5 times (after 1, 2, 4, 8, 16 s); the adaptive one starts
+	// from InitialRTO (no measurement yet) and doubles: 0.25, 0.5, 1, 2,
+	// 4, 8, 16 s, so 1 + 7 times.
+	for _, pc := range []struct {
+		policy Retransmit
+		sends  int
+	}{{RetransmitFixed, 6}, {RetransmitAdaptive, 8}} {
+		for _, w := range []int{1, 16} {
+			t.Run(fmt.Sprintf("%v/win%d", pc.policy, w), func(t *testing.T) {
+				start := newSimNet().now
+				r := runSend(t, sendCase{size: 100_000, params: proto.Params{Windowsize: w, Tsize: -1}, config: Config{Retransmit: pc.policy},
+					clientFn: func(c *rrqClient) { c.mute = true }})
+				if !errors.Is(r.err, ErrTimeout) || r.st.Outcome != stats.OutcomeTimeout {
+					t.Fatalf("err %v outcome %q", r.err, r.st.Outcome)
+				}
+				if got, want := r.n.sent[proto.OpDATA], pc.sends*w; got != want {
+					t.Errorf("DATA sent %d, want %d", got, want)
+				}
+				if got := r.n.now.Sub(start); got != 63*time.Second {
+					t.Errorf("gave up after %v, want 63s", got)
+				}
+			})
+		}
 	}
 }
 
@@ -348,7 +361,7 @@ func TestSendOACK(t *testing.T) {
 	})
 	t.Run("client vanishes after OACK", func(t *testing.T) {
 		r := runSend(t, sendCase{size: 1000, params: proto.Params{Blksize: 1024, Windowsize: 1, Tsize: 1000, Acked: acked},
-			clientFn: func(c *rrqClient) { c.mute = true }})
+			config: Config{Retransmit: RetransmitFixed}, clientFn: func(c *rrqClient) { c.mute = true }})
 		if !errors.Is(r.err, ErrTimeout) || r.n.sent[proto.OpOACK] != 6 {
 			t.Fatalf("err %v OACKs %d", r.err, r.n.sent[proto.OpOACK])
 		}

@@ -80,7 +80,16 @@ type simNet struct {
 	sent     map[proto.Opcode]int // packets the server sent to the client, by opcode
 	stranger [][]byte             // packets the server sent to strangers
 	maxSteps int
-	timeouts int // ReadPacket calls that hit their deadline
+	timeouts int            // ReadPacket calls that hit their deadline
+	dropped  map[string]int // packets the faults dropped, by direction
+	log      []simSend      // what the server sent to the client, in order
+}
+
+// simSend is one packet the server sent to the client.
+type simSend struct {
+	at    time.Time
+	op    proto.Opcode
+	block uint16 // DATA and ACK
 }
 
 func newSimNet() *simNet {
@@ -88,6 +97,7 @@ func newSimNet() *simNet {
 		now:      time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
 		counts:   map[string]int{},
 		sent:     map[proto.Opcode]int{},
+		dropped:  map[string]int{},
 		maxSteps: 50_000_000,
 	}
 }
@@ -119,6 +129,7 @@ func (n *simNet) apply(dir string, pkt []byte) []time.Duration {
 	}
 	switch act {
 	case drop:
+		n.dropped[dir]++
 		return nil
 	case duplicate:
 		return []time.Duration{latency, latency}
@@ -188,6 +199,11 @@ func (c *simConn) WritePacket(b []byte, to netip.AddrPort) error {
 	}
 	op, _ := proto.PeekOpcode(b)
 	n.sent[op]++
+	var block uint16
+	if (op == proto.OpDATA || op == proto.OpACK) && len(b) >= 4 {
+		block = uint16(b[2])<<8 | uint16(b[3])
+	}
+	n.log = append(n.log, simSend{at: n.now, op: op, block: block})
 	for _, d := range n.apply(toClient, b) {
 		pkt := append([]byte(nil), b...)
 		n.schedule(&event{at: n.now.Add(d), fn: func() { n.client.handle(pkt) }})
