@@ -9,9 +9,12 @@ import (
 )
 
 // rrqClient models an RFC 1350/7440 client downloading a file: it ACKs every
-// window, the final block and a gap (the last in-order block), re-ACKs a
-// duplicate in lockstep (the classic behaviour that provokes the Sorcerer's
-// Apprentice bug in naive servers), and re-sends its last ACK on timeout.
+// window, the final block and a gap (the last in-order block, once until
+// the next in-order block), re-ACKs a duplicate of the block its last ACK
+// named (in lockstep the classic behaviour that provokes the Sorcerer's
+// Apprentice bug in naive servers; with a window, what internal/client
+// does when its window ACK was lost), and re-sends its last ACK on
+// timeout.
 type rrqClient struct {
 	n        *simNet
 	window   int
@@ -117,7 +120,7 @@ func (c *rrqClient) handle(pkt []byte) {
 				c.ack(c.expect - 1)
 			}
 			c.arm()
-		case c.window == 1 && d.Block == c.seq.wire(c.expect-1):
+		case d.Block == c.seq.wire(c.expect-1):
 			c.ack(c.expect - 1)
 		case c.window > 1 && !c.gapAcked:
 			c.gapAcked = true

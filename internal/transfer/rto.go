@@ -61,11 +61,16 @@ const (
 	maxBackoffExp = 5
 )
 
-// rto computes the retransmit timeout of a session: RFC 6298's estimator
-// fed with round-trip samples that Karn's rule keeps unambiguous (never
-// from a packet that was sent twice), a floor of MinRTO and exponential
-// backoff on consecutive timeouts. With the fixed policy it is in.tftpd's
-// timer: base, doubling per consecutive timeout.
+// rto computes the retransmit timeout of a session. With the fixed policy
+// it is in.tftpd's timer: base, doubling per consecutive timeout, back to
+// base on progress. The adaptive policy is RFC 6298's estimator fed with
+// round-trip samples that Karn's rule keeps unambiguous (never from an
+// answer that may be to a packet sent twice), a floor of MinRTO and a cap
+// of base, exponential backoff per timeout kept until the next valid
+// sample (Karn again: a round trip that grew past the RTO gets measured
+// instead of retransmitted forever), and never a longer wait than the
+// fixed timer at the same point: adaptive never retransmits later than
+// in.tftpd would.
 //
 // Whatever the policy, a session gives up after budget without progress:
 // with the default 5 retries that is 63 times base (1+2+4+8+16+32), when
@@ -77,7 +82,8 @@ type rto struct {
 	srtt    time.Duration // smoothed round trip; 0 until the first sample
 	rttvar  time.Duration
 	cur     time.Duration // the RTO before backoff
-	backoff int           // consecutive timeouts since the last valid sample
+	backoff int           // timeouts since the last valid sample (Karn)
+	streak  int           // consecutive timeouts since the last progress
 	samples uint64
 }
 
@@ -94,33 +100,30 @@ func (r *rto) init(policy Retransmit, base time.Duration, retries int) {
 
 // wait is how long to wait for an answer to what was just sent.
 func (r *rto) wait() time.Duration {
+	fixed := r.base << min(r.streak, maxBackoffExp)
 	if r.fixed {
-		return r.base << min(r.backoff, maxBackoffExp)
+		return fixed
 	}
 	// Back off from the current RTO, but never beyond what the fixed
-	// timer would wait at this point: the adaptive policy only ever
-	// retransmits earlier than in.tftpd.
-	return min(r.cur<<min(r.backoff, 16), r.base<<min(r.backoff, maxBackoffExp))
+	// timer would wait at this point: the adaptive policy never
+	// retransmits later than in.tftpd would.
+	return min(r.cur<<min(r.backoff, 16), fixed)
 }
 
 // timedOut records a timeout: the next wait is twice as long (RFC 6298
-// §5.5). The backoff stays until a valid sample (Karn), so that a round
-// trip that grew past the RTO is measured instead of being retransmitted
-// forever.
-func (r *rto) timedOut() { r.backoff++ }
+// §5.5).
+func (r *rto) timedOut() { r.backoff, r.streak = r.backoff+1, r.streak+1 }
 
-// progress records an acknowledgement of new data when no valid sample
-// came with it. The fixed policy, like in.tftpd, starts again from base.
-func (r *rto) progress() {
-	if r.fixed {
-		r.backoff = 0
-	}
-}
+// progress records an acknowledgement of new data that came without a
+// valid sample. The fixed timer starts again from base; the adaptive
+// backoff stays (Karn), under that cap.
+func (r *rto) progress() { r.streak = 0 }
 
-// sample feeds one round-trip measurement of a packet sent once (RFC 6298
-// §2.2 and §2.3, with alpha 1/8 and beta 1/4).
+// sample records an acknowledgement of new data that came with a
+// round-trip measurement of a packet sent once, and feeds the estimator
+// (RFC 6298 §2.2 and §2.3, with alpha 1/8 and beta 1/4).
 func (r *rto) sample(rtt time.Duration) {
-	r.backoff = 0
+	r.backoff, r.streak = 0, 0
 	if rtt < 0 {
 		return
 	}

@@ -72,7 +72,7 @@ func TestRTOEstimator(t *testing.T) {
 			t.Fatalf("a long round trip gives %v, want the 1s cap", r.wait())
 		}
 	})
-	t.Run("backoff doubles, never beyond the fixed timer, and stays until a sample (Karn)", func(t *testing.T) {
+	t.Run("backoff doubles, never beyond the fixed timer, and below it stays until a sample (Karn)", func(t *testing.T) {
 		var r rto
 		r.init(RetransmitAdaptive, time.Second, 5)
 		r.sample(100 * time.Microsecond)
@@ -88,7 +88,22 @@ func TestRTOEstimator(t *testing.T) {
 			}
 		}
 		r.progress() // an ACK of a retransmitted block: ambiguous
-		if r.wait() != 32*time.Second {
+		if r.wait() != time.Second {
+			t.Fatalf("after progress %v, want the fixed timer's 1s", r.wait())
+		}
+		r.sample(100 * time.Microsecond)
+		if r.wait() != MinRTO {
+			t.Fatalf("after a sample %v", r.wait())
+		}
+		// Below the fixed timer, the backoff outlives progress until a
+		// valid sample (Karn).
+		r.init(RetransmitAdaptive, 10*time.Second, 5)
+		r.sample(100 * time.Microsecond)
+		r.timedOut()
+		r.timedOut()
+		r.timedOut()
+		r.progress()
+		if r.wait() != 8*MinRTO {
 			t.Fatalf("backoff dropped without a sample: %v", r.wait())
 		}
 		r.sample(100 * time.Microsecond)
@@ -267,27 +282,41 @@ func TestAdaptiveWindowResendsFromFirstUnacked(t *testing.T) {
 }
 
 func TestAdaptiveLossCostsLittle(t *testing.T) {
-	// 300 kB at 5% random loss (and duplicates and reordering) each way:
-	// every lost packet costs one retransmission, and the adaptive policy
-	// takes a small fraction of the fixed policy's (virtual) time.
-	var took [2]time.Duration
-	for i, policy := range []Retransmit{RetransmitFixed, RetransmitAdaptive} {
-		for seed := range uint64(4) {
-			r := runSend(t, sendCase{size: 300_000, params: proto.Params{Blksize: 1468, Tsize: -1}, fault: lossy(seed, 0.05), config: Config{Retransmit: policy}})
-			if r.err != nil || !bytes.Equal(r.c.got.Bytes(), r.src) {
-				t.Fatalf("%v seed %d: err %v", policy, seed, r.err)
+	// 300 kB at 5% and 20% random loss (plus duplicates and reordering)
+	// each way, lockstep and with windows: the adaptive policy takes a
+	// small fraction of the fixed policy's (virtual) time, and in
+	// lockstep every lost packet costs at most one retransmission.
+	for _, tc := range []struct {
+		rate   float64
+		window int
+	}{{0.05, 1}, {0.05, 8}, {0.20, 1}, {0.20, 8}} {
+		t.Run(fmt.Sprintf("loss%v/win%d", tc.rate, tc.window), func(t *testing.T) {
+			var took [2]time.Duration
+			for i, policy := range []Retransmit{RetransmitFixed, RetransmitAdaptive} {
+				for seed := range uint64(4) {
+					r := runSend(t, sendCase{size: 300_000, params: proto.Params{Blksize: 1468, Windowsize: tc.window, Tsize: -1},
+						fault: lossy(seed, tc.rate), config: Config{Retransmit: policy}})
+					if r.err != nil || !bytes.Equal(r.c.got.Bytes(), r.src) {
+						t.Fatalf("%v seed %d: err %v", policy, seed, r.err)
+					}
+					lost := r.n.dropped[toClient] + r.n.dropped[toServer]
+					if tc.window == 1 && r.st.Retransmits > uint64(lost) {
+						t.Errorf("%v seed %d: %d retransmits for %d lost packets", policy, seed, r.st.Retransmits, lost)
+					}
+					// The simulated round trip is 100 µs, but the faults
+					// delay packets by up to 5 ms.
+					if policy == RetransmitAdaptive && (r.st.RTT <= 0 || r.st.RTT > 5*time.Millisecond) {
+						t.Errorf("seed %d: smoothed RTT %v", seed, r.st.RTT)
+					}
+					took[i] += r.st.Duration
+				}
 			}
-			lost := r.n.dropped[toClient] + r.n.dropped[toServer]
-			if r.st.Retransmits > uint64(lost) {
-				t.Errorf("%v seed %d: %d retransmits for %d lost packets", policy, seed, r.st.Retransmits, lost)
+			if took[1]*10 > took[0] {
+				t.Errorf("adaptive took %v, fixed %v: want at most a tenth", took[1], took[0])
 			}
-			took[i] += r.st.Duration
-		}
+			t.Logf("virtual time: fixed %v, adaptive %v", took[0], took[1])
+		})
 	}
-	if took[1]*10 > took[0] {
-		t.Errorf("adaptive took %v, fixed %v: want at most a tenth", took[1], took[0])
-	}
-	t.Logf("virtual time at 5%% loss: fixed %v, adaptive %v", took[0], took[1])
 }
 
 func TestReceiveKeepsTheFixedTimer(t *testing.T) {

@@ -174,17 +174,25 @@ func (t *Transfer) sendData(ctx context.Context, source blockSource) error {
 	blk := t.Params.Blksize
 	window := uint64(t.Params.Windowsize)
 	var (
-		base    uint64    = 1 // oldest unacknowledged block
-		next    uint64    = 1 // next block to send
-		maxSent uint64        // highest block sent so far
-		last    uint64        // the final (short) block, once known
-		lastLen int           // its payload length
-		timed   uint64        // the block whose ACK will be a round-trip sample (Karn: sent once), 0: none
-		timedAt time.Time     // when it was sent
+		base    uint64 = 1 // oldest unacknowledged block
+		next    uint64 = 1 // next block to send
+		maxSent uint64     // highest block sent so far
+		last    uint64     // the final (short) block, once known
+		lastLen int        // its payload length
+		// Round-trip samples. Every ACK is followed by a burst that
+		// resends what the client discarded (it told us so: the copies
+		// sent before cannot be acknowledged any more), so an ACK after
+		// such a burst answers it. A burst sent after a timeout is
+		// ambiguous instead (Karn's rule): the copies it repeats may be
+		// late, not lost; only its new blocks, from fresh on, are sent
+		// once.
+		byACK   = true // the last burst was sent on an ACK, not a timeout
+		fresh   uint64 // first new block of the last burst; 0: none
+		burstAt time.Time
 	)
 	t.progressed(t.clock.Now())
 	for {
-		fresh := false
+		fresh = 0
 		for next < base+window && (last == 0 || next <= last) {
 			pkt, err := source.packet(next, t.seq.wire(next))
 			if err != nil {
@@ -195,22 +203,17 @@ func (t *Transfer) sendData(ctx context.Context, source blockSource) error {
 			}
 			if next <= maxSent {
 				t.Stats.Retransmits++
-				if next == timed {
-					timed = 0 // its ACK would be ambiguous now
-				}
 			} else {
-				maxSent, fresh = next, true
+				maxSent = next
+				if fresh == 0 {
+					fresh = next
+				}
 			}
 			t.send(pkt, t.Peer)
 			next++
 		}
-		now := t.clock.Now()
-		if fresh && timed == 0 {
-			// Time the last block of the burst: its ACK is the one the
-			// timer below waits for.
-			timed, timedAt = maxSent, now
-		}
-		deadline := t.deadline(now)
+		burstAt = t.clock.Now()
+		deadline := t.deadline(burstAt)
 	wait:
 		for {
 			pkt, res, err := t.read(ctx, deadline)
@@ -222,6 +225,7 @@ func (t *Transfer) sendData(ctx context.Context, source blockSource) error {
 					return ErrTimeout
 				}
 				next = base // go back to the oldest unacknowledged block
+				byACK = false
 				break wait
 			}
 			op, _ := proto.PeekOpcode(pkt)
@@ -236,14 +240,13 @@ func (t *Transfer) sendData(ctx context.Context, source blockSource) error {
 					continue // duplicate or stale ACK: never resend on it
 				}
 				now := t.clock.Now()
-				if timed != 0 && k >= timed {
-					t.rto.sample(now.Sub(timedAt))
-					timed = 0
+				if byACK || (fresh != 0 && k >= fresh) {
+					t.rto.sample(now.Sub(burstAt))
 				} else {
 					t.rto.progress()
 				}
 				t.progressed(now)
-				base, next = k+1, k+1
+				base, next, byACK = k+1, k+1, true
 				if last != 0 && k == last {
 					t.Stats.Bytes = (k-1)*uint64(blk) + uint64(lastLen)
 					t.Stats.Outcome = stats.OutcomeSuccess
