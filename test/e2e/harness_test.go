@@ -134,7 +134,19 @@ type server struct {
 // returns an error with the log when the master exits at startup.
 func startMaster(t *testing.T, argv ...string) (*server, error) {
 	t.Helper()
-	s := &server{proc: startProc(t, exec.Command(filepath.Join(bin, "fbtftp-master"), argv...))}
+	return startMasterIn(t, "", argv...)
+}
+
+// startMasterIn is startMaster in the network namespace netns ("" for the
+// test's own), through "ip netns exec", which execs the master: the
+// process is the master itself.
+func startMasterIn(t *testing.T, netns string, argv ...string) (*server, error) {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(bin, "fbtftp-master"), argv...)
+	if netns != "" {
+		cmd = exec.Command("ip", append([]string{"netns", "exec", netns, filepath.Join(bin, "fbtftp-master")}, argv...)...)
+	}
+	s := &server{proc: startProc(t, cmd)}
 	ls, ok := s.WaitLines("listening", 1, 15*time.Second)
 	if !ok {
 		select {
@@ -157,6 +169,13 @@ func startMaster(t *testing.T, argv ...string) (*server, error) {
 // until it listens. addr is "127.0.0.1:0" style.
 func startServer(t *testing.T, root, addr string, args ...string) *server {
 	t.Helper()
+	return startServerIn(t, "", root, addr, args...)
+}
+
+// startServerIn is startServer in the network namespace netns ("" for the
+// test's own).
+func startServerIn(t *testing.T, netns, root, addr string, args ...string) *server {
+	t.Helper()
 	// Without --worker the master picks the stock worker next to it; the
 	// tests name it, except with --http-* options or --auto-worker (a
 	// test-only marker, removed here), which check that choice.
@@ -166,7 +185,7 @@ func startServer(t *testing.T, root, addr string, args ...string) *server {
 	if !auto && !slices.Contains(args, "--worker") && !slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--http-") }) {
 		argv = append(argv, "--worker", filepath.Join(bin, "fbtftp-worker"))
 	}
-	s, err := startMaster(t, argv...)
+	s, err := startMasterIn(t, netns, argv...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -133,9 +133,22 @@ func (r result) failed(why string) error {
 		bytes.TrimSpace(r.stdout), bytes.TrimSpace(r.stderr))
 }
 
+type netnsKey struct{}
+
+// WithNetns returns a context under which the client wrappers run their
+// client in the network namespace named ns ("ip netns exec ns CLIENT
+// ...", see internal/lossnet), for downloads through a lossy link.
+func WithNetns(ctx context.Context, ns string) context.Context {
+	return context.WithValue(ctx, netnsKey{}, ns)
+}
+
 // run runs name with args in dir, bounded by ctx (or DefaultClientTimeout
-// when ctx has no deadline), with stdin as standard input.
+// when ctx has no deadline), with stdin as standard input, in the network
+// namespace WithNetns put in ctx, if any.
 func run(ctx context.Context, dir string, stdin []byte, name string, args ...string) result {
+	if ns, ok := ctx.Value(netnsKey{}).(string); ok && ns != "" {
+		name, args = "ip", append([]string{"netns", "exec", ns, name}, args...)
+	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, DefaultClientTimeout)

@@ -94,6 +94,13 @@
 //     progress bar on stderr, and gives up after about 13 s.
 //   - Without an answer curl keeps retrying for minutes; the context
 //     deadline ends it.
+//   - atftp 0.8.0 aborts ("tftp: unexpected OACK", exit 255) when an OACK
+//     comes again after it sent ACK 0: a server that did not get that ACK
+//     must resend its OACK (in.tftpd does too), so over a lossy link atftp
+//     fails whenever ACK 0 is lost; the loss tests retry it.
+//   - Under a context from [WithNetns] the wrappers run the client in a
+//     network namespace (ip netns exec), for the loss tests
+//     (internal/lossnet).
 //   - All four clients accept IPv6 hosts: "::1" as a separate argument
 //     (tftp-hpa gets -6), "tftp://[::1]:PORT/" for curl (run with --globoff).
 package testenv
