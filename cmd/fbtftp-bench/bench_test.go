@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fbtftp-go/fbtftp/internal/lossnet"
 	"github.com/fbtftp-go/fbtftp/internal/proto"
 )
 
@@ -27,6 +29,7 @@ func TestExpand(t *testing.T) {
 		fail bool
 	}{
 		{"/bin/srv -L -a 127.0.0.1:{port} -s {root}", []string{"/bin/srv", "-L", "-a", "127.0.0.1:6969", "-s", "/r oot"}, false},
+		{"/bin/srv -a {addr}:{port}", []string{"/bin/srv", "-a", "127.0.0.9:6969"}, false},
 		{"srv  --prefork 8\t-a '127.0.0.1:{port}'", []string{"srv", "--prefork", "8", "-a", "127.0.0.1:6969"}, false},
 		{`srv "--root={root}" a\ b '' "x\"y\\z" 'it''s'`, []string{"srv", "--root=/r oot", "a b", "", `x"y\z`, "its"}, false},
 		{`srv "a\n"`, []string{"srv", `a\n`}, false},
@@ -35,7 +38,7 @@ func TestExpand(t *testing.T) {
 		{`srv \`, nil, true},
 		{"   ", nil, true},
 	} {
-		got, err := expand(tc.tmpl, 6969, "/r oot")
+		got, err := expand(tc.tmpl, netip.MustParseAddr("127.0.0.9"), 6969, "/r oot")
 		if tc.fail {
 			if err == nil {
 				t.Errorf("%q: no error, got %q", tc.tmpl, got)
@@ -120,6 +123,69 @@ func TestParsePSS(t *testing.T) {
 	}
 }
 
+func TestParseStatCPU(t *testing.T) {
+	// Fields 14..17: utime stime cutime cstime.
+	line := "1234 (in.tftpd) S 1 1234 1234 0 -1 4194560 100 0 0 0 7 3 20 10 20 0 1 0 5 1000 200"
+	if got, err := parseStatCPU([]byte(line)); err != nil || got != 40 {
+		t.Errorf("got %d, %v; want 40", got, err)
+	}
+	for _, bad := range []string{"no paren", "1 (x) S 1 2 3", "1 (x) S 1 1 1 0 -1 0 0 0 0 0 a 3 20 10"} {
+		if _, err := parseStatCPU([]byte(bad)); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+}
+
+func TestParseCPUStat(t *testing.T) {
+	if d, err := parseCPUStat([]byte("usage_usec 1234567\nuser_usec 1\nsystem_usec 2\n")); err != nil || d != 1234567*time.Microsecond {
+		t.Errorf("got %v, %v", d, err)
+	}
+	for _, bad := range []string{"", "user_usec 1\n", "usage_usec x\n"} {
+		if _, err := parseCPUStat([]byte(bad)); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+}
+
+func TestCPUGroup(t *testing.T) {
+	g, err := newCPUGroup("test")
+	if err != nil {
+		t.Skipf("no cgroup v2 group here: %v (the harness falls back to /proc)", err)
+	}
+	defer g.remove()
+	cmd := exec.Command("sh", "-c", "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done")
+	g.start(cmd)
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if u, err := g.usage(); err != nil || u <= 0 {
+		t.Errorf("usage %v, %v: the child's CPU time was not accounted", u, err)
+	}
+	if n := g.procs(); n != 0 {
+		t.Errorf("%d processes left", n)
+	}
+}
+
+func TestTreeCPUSelf(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("needs /proc")
+	}
+	before, n, err := treeCPU(os.Getpid())
+	if err != nil || n < 1 {
+		t.Fatalf("%v %d %v", before, n, err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for x := 0; time.Now().Before(deadline); x++ {
+		if after, _, _ := treeCPU(os.Getpid()); after > before {
+			return
+		}
+		for i := range 1_000_000 {
+			x ^= i
+		}
+	}
+	t.Error("the process's CPU time did not grow while it spun")
+}
+
 func TestParseStatPPID(t *testing.T) {
 	for line, want := range map[string]int{
 		"1234 (in.tftpd) S 1 1234 1234 0 -1 4194560": 1,
@@ -160,9 +226,26 @@ func TestTreePSSSelf(t *testing.T) {
 	}
 }
 
+func scenarioNamed(t *testing.T, name string) scenario {
+	t.Helper()
+	for _, sc := range allScenarios {
+		if sc.Name == name {
+			return sc
+		}
+	}
+	t.Fatalf("no scenario %s", name)
+	return scenario{}
+}
+
 func TestSelectScenarios(t *testing.T) {
-	if s, err := selectScenarios("all"); err != nil || len(s) != len(allScenarios) {
-		t.Fatal("all")
+	if s, err := selectScenarios("all"); err != nil || len(s) != len(allScenarios)-2 || slices.ContainsFunc(s, func(sc scenario) bool { return sc.Kind == kindLossy }) {
+		t.Fatal("all: every scenario but the lossy ones")
+	}
+	if s, err := selectScenarios("lossy,all"); err != nil || len(s) != len(allScenarios) || s[0].Name != allScenarios[0].Name {
+		t.Fatal("lossy,all: every scenario, in order")
+	}
+	if s, err := selectScenarios("lossy"); err != nil || len(s) != 2 || s[0].Loss != 0.01 {
+		t.Fatalf("lossy: %+v", s)
 	}
 	s, err := selectScenarios("small-4K-c1, concurrent-1M-c200")
 	if err != nil || len(s) != 2 || s[1].Concurrency != 200 {
@@ -174,27 +257,31 @@ func TestSelectScenarios(t *testing.T) {
 }
 
 func TestSummarize(t *testing.T) {
+	lock, win := scenarioNamed(t, "single-100M-b1468"), scenarioNamed(t, "single-100M-b1468-w16")
 	cfg := compareConfig{
 		Servers:   []serverSpec{{Name: "base"}, {Name: "new", NoWindow: false}},
 		Baseline:  "base",
-		scenarios: []scenario{allScenarios[0], allScenarios[2]},
+		scenarios: []scenario{lock, win},
 	}
 	var runs []runRecord
 	for rep, v := range []float64{10, 30, 20} {
 		runs = append(runs,
-			runRecord{Scenario: allScenarios[0].Name, Server: "base", Rep: rep, Metrics: map[string]float64{mMBPS: v}, Load: &loadResult{}},
-			runRecord{Scenario: allScenarios[0].Name, Server: "new", Rep: rep, Metrics: map[string]float64{mMBPS: 2 * v}, Load: &loadResult{Failures: 1}},
-			runRecord{Scenario: allScenarios[2].Name, Server: "base", Rep: rep, Skipped: "no windowsize support"},
-			runRecord{Scenario: allScenarios[2].Name, Server: "new", Rep: rep, Metrics: map[string]float64{mMBPS: v}, Load: &loadResult{}})
+			runRecord{Scenario: lock.Name, Server: "base", Rep: rep, Metrics: map[string]float64{mMBPS: v, mCPU: 10}, Load: &loadResult{}},
+			runRecord{Scenario: lock.Name, Server: "new", Rep: rep, Metrics: map[string]float64{mMBPS: 2 * v, mCPU: 7}, Load: &loadResult{Failures: 1}},
+			runRecord{Scenario: win.Name, Server: "base", Rep: rep, Skipped: "no windowsize support"},
+			runRecord{Scenario: win.Name, Server: "new", Rep: rep, Metrics: map[string]float64{mMBPS: v}, Load: &loadResult{}})
 	}
 	rows := summarize(runs, cfg)
-	if len(rows) != 2 {
+	if len(rows) != 4 {
 		t.Fatalf("rows %+v", rows)
 	}
 	if r := rows[0]; r.Medians["base"] != 20 || r.Medians["new"] != 40 || r.Ratios["new"] != 2 || r.Failures["new"] != 3 {
 		t.Fatalf("row %+v", r)
 	}
-	if r := rows[1]; !r.Skipped["base"] || len(r.Ratios) != 0 || r.Medians["new"] != 20 {
+	if r := rows[1]; r.Metric != mCPU || r.Higher || r.Ratios["new"] != 0.7 {
+		t.Fatalf("row %+v", r)
+	}
+	if r := rows[2]; !r.Skipped["base"] || len(r.Ratios) != 0 || r.Medians["new"] != 20 {
 		t.Fatalf("row %+v", r)
 	}
 	var out bytes.Buffer
@@ -206,18 +293,26 @@ func TestSummarize(t *testing.T) {
 	}
 }
 
-// The test binary doubles as a tiny lockstep TFTP server (no options) for
-// the harness test: FBTFTP_BENCH_HELPER=1 test-binary PORT ROOT, or with
-// "inetd" for PORT, on the socket of its standard input.
+// The test binary doubles as a tiny lockstep TFTP server (no options, a
+// retransmit timer from 20 ms, doubling) for the harness test:
+// FBTFTP_BENCH_HELPER=1 test-binary [ADDR] PORT ROOT, or with "inetd" for
+// PORT, on the socket of its standard input.
 func TestMain(m *testing.M) {
 	if os.Getenv("FBTFTP_BENCH_HELPER") == "1" {
-		helperServer(os.Args[len(os.Args)-2], os.Args[len(os.Args)-1])
+		n := len(os.Args)
+		addr := "127.0.0.1"
+		if a, err := netip.ParseAddr(os.Args[n-3]); err == nil {
+			addr = a.String()
+		}
+		helperServerOn(addr, os.Args[n-2], os.Args[n-1])
 		os.Exit(0)
 	}
 	os.Exit(m.Run())
 }
 
-func helperServer(port, root string) {
+func helperServer(port, root string) { helperServerOn("127.0.0.1", port, root) }
+
+func helperServerOn(addr, port, root string) {
 	var l *net.UDPConn
 	if port == "inetd" {
 		c, err := net.FilePacketConn(os.Stdin)
@@ -228,7 +323,7 @@ func helperServer(port, root string) {
 	} else {
 		p, _ := strconv.Atoi(port)
 		var err error
-		if l, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p}); err != nil {
+		if l, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.ParseIP(addr), Port: p}); err != nil {
 			os.Exit(3)
 		}
 	}
@@ -248,6 +343,9 @@ func helperServer(port, root string) {
 
 func helperSession(file, root string, peer netip.AddrPort) {
 	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if !peer.Addr().IsLoopback() {
+		c, err = net.ListenUDP("udp4", &net.UDPAddr{})
+	}
 	if err != nil {
 		return
 	}
@@ -262,11 +360,11 @@ func helperSession(file, root string, peer netip.AddrPort) {
 		lo := (block - 1) * 512
 		pkt := proto.AppendData(nil, uint16(block), data[lo:min(lo+512, len(data))])
 		for try := 0; ; try++ {
-			if try == 5 {
+			if try == 10 {
 				return
 			}
 			c.WriteToUDPAddrPort(pkt, peer)
-			c.SetReadDeadline(time.Now().Add(time.Second))
+			c.SetReadDeadline(time.Now().Add(20 * time.Millisecond << try))
 			n, _, err := c.ReadFromUDPAddrPort(ack)
 			if err == nil {
 				if b, err := proto.ParseAck(ack[:n]); err == nil && b == uint16(block) {
@@ -292,7 +390,6 @@ func TestCompareWithHelperServers(t *testing.T) {
 	args := []string{
 		"-server", "one='" + exe + "' {port} {root}",
 		"-server", "two='" + exe + "' inetd {root}", // the socket on standard input
-
 		"-baseline", "one", "-nowindow", "one,two", "-reps", "1", "-quick", "-root", root,
 		"-scenarios", "small-4K-c1,small-4K-c16,single-100M-b1468-w16",
 		"-small-duration", "200ms", "-json", jsonPath,
@@ -306,7 +403,7 @@ func TestCompareWithHelperServers(t *testing.T) {
 	if err != nil || json.Unmarshal(b, &rep) != nil {
 		t.Fatalf("json: %v", err)
 	}
-	if len(rep.Runs) != 6 || len(rep.Summary) != 7 {
+	if len(rep.Runs) != 6 || len(rep.Summary) != 8 {
 		t.Fatalf("%d runs, %d summary rows", len(rep.Runs), len(rep.Summary))
 	}
 	for _, r := range rep.Runs {
@@ -320,6 +417,53 @@ func TestCompareWithHelperServers(t *testing.T) {
 	// The root with its files stays (given with -root) and is reused.
 	if fi, err := os.Stat(filepath.Join(root, fileSmall)); err != nil || fi.Size() != 4096 {
 		t.Fatalf("root: %v", err)
+	}
+}
+
+func TestCompareLossy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts server processes")
+	}
+	if err := lossnet.Available(); err != nil {
+		if ci, _ := strconv.ParseBool(os.Getenv("CI")); ci {
+			t.Fatalf("lossnet unavailable under CI=true: %v", err)
+		}
+		t.Skipf("skipping: %v", err)
+	}
+	bb, err := exec.LookPath("busybox")
+	if err != nil {
+		t.Skip("skipping: no busybox in PATH")
+	}
+	t.Setenv("FBTFTP_BENCH_HELPER", "1")
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	jsonPath := filepath.Join(t.TempDir(), "out.json")
+	var stdout, stderr bytes.Buffer
+	args := []string{
+		"-server", "one='" + exe + "' {addr} {port} {root}",
+		"-reps", "1", "-quick", "-scenarios", "lossy1-20M-b1468-busybox", "-busybox", bb, "-json", jsonPath,
+	}
+	if err := compareCmd(context.Background(), args, &stdout, &stderr); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	t.Logf("%s", stdout.String())
+	var rep report
+	b, err := os.ReadFile(jsonPath)
+	if err != nil || json.Unmarshal(b, &rep) != nil {
+		t.Fatalf("json: %v", err)
+	}
+	if len(rep.Runs) != 1 || rep.Runs[0].Load == nil || rep.Runs[0].Load.Failures != 0 || rep.Runs[0].Load.Bytes != 1<<20 {
+		t.Fatalf("runs %+v", rep.Runs)
+	}
+	if m := rep.Runs[0].Metrics; !(m[mSeconds] > 0) || !(m[mLost] > 0) {
+		t.Errorf("metrics %v: a 1%% lossy link lost nothing?", m)
+	}
+	// A server that cannot listen on the link's address is refused.
+	args = []string{"-server", "one='" + exe + "' {port} {root}", "-reps", "1", "-quick", "-scenarios", "lossy1-20M-b1468-busybox"}
+	if err := compareCmd(context.Background(), args, &stdout, &stderr); err == nil || !strings.Contains(err.Error(), "{addr}") {
+		t.Errorf("no {addr}: %v", err)
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -14,48 +15,62 @@ import (
 	"time"
 
 	"github.com/fbtftp-go/fbtftp/internal/client"
+	"github.com/fbtftp-go/fbtftp/internal/lossnet"
 )
 
 // scenario is one measurement, run once per server per repetition.
 type scenario struct {
 	Name        string
-	Kind        string // kindSingle, kindSmall, kindConcurrent
-	File        string // fileLarge, fileSmall, fileMedium
+	Kind        string // kindSingle, kindSmall, kindConcurrent, kindLossy
+	File        string // fileLarge, fileSmall, fileMedium, fileLossy
 	Blksize     int
 	Windowsize  int
 	Concurrency int
+	Loss        float64 // kindLossy: the fraction of datagrams dropped each way
 }
 
 const (
-	kindSingle     = "single"     // one download: MB/s
+	kindSingle     = "single"     // one download: MB/s, server CPU per MB
 	kindSmall      = "small"      // downloads for a duration: sessions/s, first-packet latency
 	kindConcurrent = "concurrent" // many at once for a duration: MB/s, peak PSS of the server tree
+	kindLossy      = "lossy"      // one busybox download over a lossy link: seconds, server CPU per MB
 
 	fileSmall  = "4k.bin"
 	fileMedium = "1m.bin"
 	fileLarge  = "large.bin" // 100 MiB, smaller with -quick
+	fileLossy  = "lossy.bin" // 20 MiB, smaller with -quick
 )
 
 var allScenarios = []scenario{
-	{"single-100M-b1468", kindSingle, fileLarge, 1468, 0, 1},
-	{"single-100M-b65464", kindSingle, fileLarge, 65464, 0, 1},
-	{"single-100M-b1468-w16", kindSingle, fileLarge, 1468, 16, 1},
-	{"single-100M-b65464-w16", kindSingle, fileLarge, 65464, 16, 1},
-	{"single-100M-b1468-w64", kindSingle, fileLarge, 1468, 64, 1},
-	{"single-100M-b65464-w64", kindSingle, fileLarge, 65464, 64, 1},
-	{"small-4K-c1", kindSmall, fileSmall, 0, 0, 1},
-	{"small-4K-c16", kindSmall, fileSmall, 0, 0, 16},
-	{"small-4K-c64", kindSmall, fileSmall, 0, 0, 64},
-	{"concurrent-1M-c200", kindConcurrent, fileMedium, 1468, 0, 200},
+	{"single-100M-b512", kindSingle, fileLarge, 512, 0, 1, 0},
+	{"single-100M-b1468", kindSingle, fileLarge, 1468, 0, 1, 0},
+	{"single-100M-b65464", kindSingle, fileLarge, 65464, 0, 1, 0},
+	{"single-100M-b1468-w16", kindSingle, fileLarge, 1468, 16, 1, 0},
+	{"single-100M-b65464-w16", kindSingle, fileLarge, 65464, 16, 1, 0},
+	{"single-100M-b1468-w64", kindSingle, fileLarge, 1468, 64, 1, 0},
+	{"single-100M-b65464-w64", kindSingle, fileLarge, 65464, 64, 1, 0},
+	{"small-4K-c1", kindSmall, fileSmall, 0, 0, 1, 0},
+	{"small-4K-c16", kindSmall, fileSmall, 0, 0, 16, 0},
+	{"small-4K-c64", kindSmall, fileSmall, 0, 0, 64, 0},
+	{"concurrent-1M-c200", kindConcurrent, fileMedium, 1468, 0, 200, 0},
+	// Over a veth link between two network namespaces that drops this
+	// fraction of the datagrams each way (internal/lossnet), with busybox
+	// as the client. Not in "all" (in.tftpd needs about 25 minutes for
+	// one 5% run): select them with -scenarios all,lossy or by name.
+	{"lossy1-20M-b1468-busybox", kindLossy, fileLossy, 1468, 0, 1, 0.01},
+	{"lossy5-20M-b1468-busybox", kindLossy, fileLossy, 1468, 0, 1, 0.05},
 }
 
 // The metrics, and whether higher is better.
 const (
 	mMBPS     = "MB/s"
+	mCPU      = "cpu_ms_per_MB" // CPU time of the server's process tree per MB sent
 	mSessPS   = "sessions/s"
 	mFirstP50 = "first_p50_ms"
 	mFirstP99 = "first_p99_ms"
 	mPSS      = "peak_pss_MiB"
+	mSeconds  = "seconds"
+	mLost     = "lost_packets" // datagrams the link dropped, both ways
 )
 
 var higherIsBetter = map[string]bool{mMBPS: true, mSessPS: true}
@@ -63,9 +78,11 @@ var higherIsBetter = map[string]bool{mMBPS: true, mSessPS: true}
 func (sc scenario) metrics() []string {
 	switch sc.Kind {
 	case kindSingle:
-		return []string{mMBPS}
+		return []string{mMBPS, mCPU}
 	case kindSmall:
 		return []string{mSessPS, mFirstP50, mFirstP99}
+	case kindLossy:
+		return []string{mSeconds, mCPU, mLost}
 	}
 	return []string{mMBPS, mSessPS, mPSS}
 }
@@ -82,8 +99,12 @@ type compareConfig struct {
 	SmallSeconds  float64       `json:"small_duration_s"`
 	ConcSeconds   float64       `json:"concurrent_duration_s"`
 	Root          string        `json:"root"`
+	LossTimeout   time.Duration `json:"-"`
+	LossSeconds   float64       `json:"lossy_timeout_s"`
+	Busybox       string        `json:"busybox"`
 	scenarios     []scenario
 	sizes         map[string]int64
+	digests       map[string][sha256.Size]byte
 }
 
 // runRecord is one scenario run on one server.
@@ -106,16 +127,18 @@ func compareCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var servers, noWindow listFlag
-	fs.Var(&servers, "server", "server under test as `NAME=COMMAND`, with {port} and {root} substituted; without {port}, the socket is its standard input (inetd mode) (repeatable)")
+	fs.Var(&servers, "server", "server under test as `NAME=COMMAND`, with {addr}, {port} and {root} substituted; without {port}, the socket is its standard input (inetd mode) (repeatable)")
 	fs.Var(&noWindow, "nowindow", "`NAME` of a server without windowsize support: its windowsize scenarios are skipped (repeatable, or comma-separated)")
 	baseline := fs.String("baseline", "", "server the ratios are relative to (default: the first -server)")
-	scen := fs.String("scenarios", "all", "comma-separated scenarios, or all: "+scenarioNames())
+	scen := fs.String("scenarios", "all", "comma-separated scenarios or groups: all (every scenario but the lossy ones), lossy, or names: "+scenarioNames())
 	reps := fs.Int("reps", 3, "repetitions of every scenario on every server")
-	quick := fs.Bool("quick", false, "a ~1 minute smoke run: 16 MiB large file, 1 s small and concurrent runs")
+	quick := fs.Bool("quick", false, "a ~1 minute smoke run: 16 MiB large file, 1 MiB lossy file, 1 s small and concurrent runs")
 	jsonOut := fs.String("json", "", "also write the full report as JSON to this `file`")
 	root := fs.String("root", "", "directory for the test files (default: a temporary one, removed at the end)")
 	smallDur := fs.Duration("small-duration", 5*time.Second, "duration of each small-* run")
 	concDur := fs.Duration("concurrent-duration", 5*time.Second, "duration of each concurrent-* run")
+	lossTimeout := fs.Duration("lossy-timeout", 45*time.Minute, "give up a lossy-* download after this long")
+	busybox := fs.String("busybox", "busybox", "busybox binary (the client of the lossy-* scenarios)")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -124,7 +147,8 @@ func compareCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fs.Usage()
 		return errUsage
 	}
-	cfg := compareConfig{Reps: *reps, Quick: *quick, LargeSize: 100 << 20, SmallDuration: *smallDur, ConcDuration: *concDur, Root: *root}
+	cfg := compareConfig{Reps: *reps, Quick: *quick, LargeSize: 100 << 20, SmallDuration: *smallDur, ConcDuration: *concDur, Root: *root,
+		LossTimeout: *lossTimeout, Busybox: *busybox}
 	if *quick {
 		cfg.LargeSize = 16 << 20
 		set := map[string]bool{}
@@ -180,6 +204,7 @@ func compareCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if rep != nil {
 		printTable(stdout, rep)
 		if *jsonOut != "" {
+			dropNaN(rep)
 			b, jerr := json.MarshalIndent(rep, "", "  ")
 			if jerr == nil {
 				jerr = os.WriteFile(*jsonOut, append(b, '\n'), 0o644)
@@ -192,6 +217,18 @@ func compareCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return err
 }
 
+// dropNaN removes the metrics that could not be measured (NaN, which JSON
+// cannot carry) from the runs.
+func dropNaN(rep *report) {
+	for _, r := range rep.Runs {
+		for k, v := range r.Metrics {
+			if math.IsNaN(v) {
+				delete(r.Metrics, k)
+			}
+		}
+	}
+}
+
 func scenarioNames() string {
 	var n []string
 	for _, sc := range allScenarios {
@@ -200,21 +237,30 @@ func scenarioNames() string {
 	return strings.Join(n, ", ")
 }
 
+// selectScenarios returns the scenarios of a comma-separated list of
+// names and groups ("all": every scenario but the lossy ones; "lossy"),
+// in the order of allScenarios.
 func selectScenarios(list string) ([]scenario, error) {
-	if list == "" || list == "all" {
-		return allScenarios, nil
+	if list == "" {
+		list = "all"
 	}
-	var out []scenario
+	want := map[string]bool{}
 	for _, name := range strings.Split(list, ",") {
 		name = strings.TrimSpace(name)
 		found := false
 		for _, sc := range allScenarios {
-			if sc.Name == name {
-				out, found = append(out, sc), true
+			if sc.Name == name || name == "all" && sc.Kind != kindLossy || name == "lossy" && sc.Kind == kindLossy {
+				want[sc.Name], found = true, true
 			}
 		}
 		if !found {
-			return nil, fmt.Errorf("-scenarios: unknown %q (known: %s)", name, scenarioNames())
+			return nil, fmt.Errorf("-scenarios: unknown %q (known: all, lossy, %s)", name, scenarioNames())
+		}
+	}
+	var out []scenario
+	for _, sc := range allScenarios {
+		if want[sc.Name] {
+			out = append(out, sc)
 		}
 	}
 	return out, nil
@@ -256,9 +302,13 @@ func makeRoot(dir string, sizes map[string]int64) error {
 // compare runs every scenario on every server, interleaved: for each
 // repetition and scenario the servers take turns, in a rotating order.
 func compare(ctx context.Context, cfg compareConfig, log io.Writer) (*report, error) {
-	cfg.SmallSeconds, cfg.ConcSeconds = cfg.SmallDuration.Seconds(), cfg.ConcDuration.Seconds()
+	cfg.SmallSeconds, cfg.ConcSeconds, cfg.LossSeconds = cfg.SmallDuration.Seconds(), cfg.ConcDuration.Seconds(), cfg.LossTimeout.Seconds()
 	rep := &report{Started: time.Now().UTC(), Config: cfg}
-	cfg.sizes = map[string]int64{fileSmall: 4 << 10, fileMedium: 1 << 20, fileLarge: cfg.LargeSize}
+	lossySize := int64(20 << 20)
+	if cfg.Quick {
+		lossySize = 1 << 20
+	}
+	cfg.sizes = map[string]int64{fileSmall: 4 << 10, fileMedium: 1 << 20, fileLarge: cfg.LargeSize, fileLossy: lossySize}
 	if cfg.Root == "" {
 		dir, err := os.MkdirTemp("", "fbtftp-bench-")
 		if err != nil {
@@ -273,27 +323,65 @@ func compare(ctx context.Context, cfg compareConfig, log io.Writer) (*report, er
 	fmt.Fprintf(log, "root %s: %s %d B, %s %d B, %s %d B\n", cfg.Root,
 		fileSmall, cfg.sizes[fileSmall], fileMedium, cfg.sizes[fileMedium], fileLarge, cfg.sizes[fileLarge])
 
+	lossy, loopback := false, false
+	for _, sc := range cfg.scenarios {
+		if sc.Kind == kindLossy {
+			lossy = true
+		} else {
+			loopback = true
+		}
+	}
+	var ln *lossnet.Net
+	if lossy {
+		var err error
+		if ln, err = lossnet.New(ctx); err != nil {
+			return nil, fmt.Errorf("lossy scenarios: %w", err)
+		}
+		defer ln.Close()
+		if cfg.digests, err = digests(cfg.Root, fileLossy); err != nil {
+			return nil, err
+		}
+	}
+	// One instance of each server on loopback, and one on the lossy link.
 	running := make([]*runningServer, len(cfg.Servers))
+	lossyRunning := make([]*runningServer, len(cfg.Servers))
 	defer func() {
-		for _, s := range running {
+		for _, s := range append(running, lossyRunning...) {
 			if s != nil {
 				s.stop()
 			}
 		}
 	}()
 	for i, spec := range cfg.Servers {
-		s, err := startServer(ctx, spec, cfg.Root, fileSmall)
-		if err != nil {
-			return nil, err
+		if loopback {
+			s, err := startServer(ctx, spec, nil, cfg.Root, fileSmall)
+			if err != nil {
+				return nil, err
+			}
+			running[i] = s
+			fmt.Fprintf(log, "started %s: pid %d on %v\n", spec.Name, s.pid(), s.addr)
 		}
-		running[i] = s
-		fmt.Fprintf(log, "started %s: pid %d on %v\n", spec.Name, s.pid(), s.addr)
+		if lossy {
+			if !strings.Contains(spec.Template, "{addr}") {
+				return nil, fmt.Errorf("-server %s: the lossy scenarios need {addr} (the address to listen on) in its command", spec.Name)
+			}
+			s, err := startServer(ctx, spec, ln, cfg.Root, fileSmall)
+			if err != nil {
+				return nil, err
+			}
+			lossyRunning[i] = s
+			fmt.Fprintf(log, "started %s: pid %d on %v (lossy link, namespace %s)\n", spec.Name, s.pid(), s.addr, ln.Server)
+		}
 	}
 
 	for r := 0; r < cfg.Reps; r++ {
 		for _, sc := range cfg.scenarios {
-			for k := range running {
-				s := running[(k+r)%len(running)]
+			for k := range cfg.Servers {
+				i := (k + r) % len(cfg.Servers)
+				s := running[i]
+				if sc.Kind == kindLossy {
+					s = lossyRunning[i]
+				}
 				if err := ctx.Err(); err != nil {
 					rep.Summary = summarize(rep.Runs, cfg)
 					return rep, err
@@ -312,6 +400,19 @@ func compare(ctx context.Context, cfg compareConfig, log io.Writer) (*report, er
 	}
 	rep.Summary = summarize(rep.Runs, cfg)
 	return rep, nil
+}
+
+// digests returns the SHA-256 of the named files under root.
+func digests(root string, names ...string) (map[string][sha256.Size]byte, error) {
+	out := map[string][sha256.Size]byte{}
+	for _, n := range names {
+		b, err := os.ReadFile(filepath.Join(root, n))
+		if err != nil {
+			return nil, err
+		}
+		out[n] = sha256.Sum256(b)
+	}
+	return out, nil
 }
 
 func describe(rec runRecord, sc scenario) string {
@@ -347,8 +448,9 @@ func runScenario(ctx context.Context, cfg compareConfig, s *runningServer, sc sc
 	switch sc.Kind {
 	case kindSingle:
 		lc.N = 1
-		res = runLoad(ctx, lc)
+		cpu, err := cpuDuring(s, func() { res = runLoad(ctx, lc) })
 		rec.Metrics[mMBPS] = res.MBPS
+		rec.Metrics[mCPU] = cpuPerMB(cpu, err, res.Bytes)
 	case kindSmall:
 		lc.Duration = cfg.SmallDuration
 		res = runLoad(ctx, lc)
@@ -367,6 +469,13 @@ func runScenario(ctx context.Context, cfg compareConfig, s *runningServer, sc sc
 		rec.Metrics[mSessPS] = res.SessionsPS
 		rec.Metrics[mPSS] = float64(p[0]) / 1024
 		rec.PSSProcs = int(p[1])
+	case kindLossy:
+		var lost uint64
+		var cpu time.Duration
+		res, lost, cpu = runLossy(ctx, cfg, s, sc)
+		rec.Metrics[mSeconds] = res.Seconds
+		rec.Metrics[mCPU] = cpuPerMB(cpu, nil, res.Bytes)
+		rec.Metrics[mLost] = float64(lost)
 	}
 	rec.Load = &res
 	if res.Sessions == res.Failures {
@@ -378,6 +487,124 @@ func runScenario(ctx context.Context, cfg compareConfig, s *runningServer, sc sc
 		}
 	}
 	return rec
+}
+
+// cpuPerMB is the CPU time per MB (10^6 bytes) in milliseconds, NaN when
+// it could not be measured.
+func cpuPerMB(cpu time.Duration, err error, bytes int64) float64 {
+	if err != nil || bytes <= 0 || cpu < 0 {
+		return math.NaN()
+	}
+	return float64(cpu) / float64(time.Millisecond) / (float64(bytes) / 1e6)
+}
+
+// cpuDuring runs fn and returns the CPU time the server (its cgroup, or
+// its process tree) used meanwhile. It then waits (up to 3 s) until the
+// processes that served have exited, that is until the server has no more
+// processes than before and its CPU time stopped moving. A pooled
+// server's refill (a worker started to replace the one that served) is
+// part of the cost.
+func cpuDuring(s *runningServer, fn func()) (time.Duration, error) {
+	before, n, err := s.cpu()
+	if err != nil {
+		fn()
+		return 0, err
+	}
+	fn()
+	deadline := time.Now().Add(3 * time.Second)
+	last := time.Duration(-1)
+	for {
+		cpu, count, err := s.cpu()
+		if err != nil {
+			return 0, err
+		}
+		if (count <= n && cpu == last) || time.Now().After(deadline) {
+			return cpu - before, nil
+		}
+		last = cpu
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// runLossy downloads sc.File with busybox from the client namespace of the
+// server's lossy link at sc.Loss, checks the copy byte for byte, and
+// returns the result, the datagrams dropped and the server's CPU time.
+func runLossy(ctx context.Context, cfg compareConfig, s *runningServer, sc scenario) (loadResult, uint64, time.Duration) {
+	res := loadResult{Sessions: 1, Errors: map[string]int{}}
+	fail := func(err error) (loadResult, uint64, time.Duration) {
+		res.Failures++
+		res.Errors[err.Error()]++
+		return res, 0, 0
+	}
+	if err := s.net.SetLoss(ctx, sc.Loss); err != nil {
+		return fail(err)
+	}
+	defer s.net.SetLoss(context.Background(), 0)
+	out, err := os.CreateTemp("", "fbtftp-bench-lossy-")
+	if err != nil {
+		return fail(err)
+	}
+	out.Close()
+	defer os.Remove(out.Name())
+	rctx, cancel := context.WithTimeout(ctx, cfg.LossTimeout)
+	defer cancel()
+	cmd := s.net.Command(rctx, s.net.Client, cfg.Busybox, "tftp", "-g", "-b", fmt.Sprint(sc.Blksize),
+		"-r", sc.File, "-l", out.Name(), s.addr.Addr().String(), fmt.Sprint(s.addr.Port()))
+	var stderr lastBytes
+	cmd.Stderr = &stderr
+	cmd.WaitDelay = time.Second
+	start := time.Now()
+	var runErr error
+	cpu, cerr := cpuDuring(s, func() { runErr = cmd.Run() })
+	res.Seconds = time.Since(start).Seconds()
+	var lost uint64
+	for _, side := range []lossnet.Side{lossnet.ToServer, lossnet.ToClient} {
+		d, err := s.net.Drops(ctx, side)
+		if err == nil {
+			lost += d
+		}
+	}
+	if runErr != nil {
+		return fail(fmt.Errorf("busybox: %v: %s", runErr, lastLine(stderr.String())))
+	}
+	b, err := os.ReadFile(out.Name())
+	if err != nil {
+		return fail(err)
+	}
+	if sha256.Sum256(b) != cfg.digests[sc.File] {
+		return fail(fmt.Errorf("content differs (%d bytes)", len(b)))
+	}
+	if cerr != nil {
+		cpu = -1
+	}
+	res.Bytes = int64(len(b))
+	res.MBPS = float64(res.Bytes) / 1e6 / res.Seconds
+	res.Errors = nil
+	return res, lost, cpu
+}
+
+// lastBytes keeps the last 4 KiB written to it (a client's output, for
+// errors).
+type lastBytes struct{ b []byte }
+
+func (l *lastBytes) Write(p []byte) (int, error) {
+	l.b = append(l.b, p...)
+	if len(l.b) > 4096 {
+		l.b = append(l.b[:0], l.b[len(l.b)-4096:]...)
+	}
+	return len(p), nil
+}
+
+func (l *lastBytes) String() string { return string(l.b) }
+
+// lastLine returns the last non-empty line of s (busybox's progress bar
+// uses carriage returns).
+func lastLine(s string) string {
+	lines := strings.FieldsFunc(s, func(r rune) bool { return r == '\n' || r == '\r' })
+	if len(lines) == 0 {
+		return ""
+	}
+	return strings.TrimSpace(lines[len(lines)-1])
 }
 
 // samplePSS samples the PSS of pid's process tree every interval until

@@ -6,11 +6,16 @@
 //
 // load runs N downloads (or downloads for -duration) with C concurrent
 // workers against a running server and prints JSON. compare starts each
-// server under test itself from a command template ({port} and {root} are
-// substituted; a command without {port} gets a socket bound beforehand on
-// its standard input, inetd mode, so no port is raced for), creates the root with its test files, runs the scenarios
-// interleaved across servers for -reps repetitions and prints a table of
-// medians with the ratio to the baseline server (and -json).
+// server under test itself from a command template ({addr}, {port} and
+// {root} are substituted; a command without {port} gets a socket bound
+// beforehand on its standard input, inetd mode, so no port is raced for),
+// creates the root with its test files, runs the scenarios interleaved
+// across servers for -reps repetitions and prints a table of medians with
+// the ratio to the baseline server (and -json): throughput, server CPU per
+// MB (the server's cgroup, or its process tree), small sessions per
+// second, first-packet latency, memory, and busybox downloads over a lossy
+// link (internal/lossnet; each server then also runs in a network
+// namespace, listening on {addr}).
 package main
 
 import (

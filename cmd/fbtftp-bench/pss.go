@@ -3,9 +3,11 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // parsePSS returns the Pss field of a /proc/PID/smaps_rollup (or smaps)
@@ -53,6 +55,29 @@ func parseStatPPID(b []byte) (int, error) {
 	return strconv.Atoi(f[1])
 }
 
+// parseStatCPU returns utime + stime + cutime + cstime (fields 14 to 17,
+// in clock ticks) from a /proc/PID/stat line.
+func parseStatCPU(b []byte) (int64, error) {
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("bad stat")
+	}
+	f := strings.Fields(string(b[i+1:]))
+	// f[0] is field 3 (state): fields 14..17 are f[11..14].
+	if len(f) < 15 {
+		return 0, fmt.Errorf("bad stat")
+	}
+	var total int64
+	for _, s := range f[11:15] {
+		v, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || v < 0 {
+			return 0, fmt.Errorf("bad stat")
+		}
+		total += v
+	}
+	return total, nil
+}
+
 // descendants returns root and every process below it, given a pid ->
 // parent pid map.
 func descendants(root int, ppid map[int]int) []int {
@@ -65,4 +90,18 @@ func descendants(root int, ppid map[int]int) []int {
 		out = append(out, children[out[i]]...)
 	}
 	return out
+}
+
+// parseCPUStat returns usage_usec from a cgroup v2 cpu.stat.
+func parseCPUStat(b []byte) (time.Duration, error) {
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "usage_usec "); ok {
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("cpu.stat: %q", line)
+			}
+			return time.Duration(n) * time.Microsecond, nil
+		}
+	}
+	return 0, errors.New("cpu.stat: no usage_usec")
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/fbtftp-go/fbtftp/internal/client"
+	"github.com/fbtftp-go/fbtftp/internal/lossnet"
 	"github.com/fbtftp-go/fbtftp/test/testenv"
 	"github.com/fbtftp-go/fbtftp/tftp"
 )
@@ -20,8 +21,19 @@ import (
 // runningServer is a server under test started by the harness.
 type runningServer struct {
 	spec serverSpec
+	net  *lossnet.Net // the lossy link it serves on, nil for loopback
+	cg   *cpuGroup    // its cgroup, for CPU accounting; nil: /proc (reaped children only)
 	addr netip.AddrPort
 	proc *testenv.Process // its own process group, its output kept
+}
+
+// do runs fn where the server's clients are: here, or in the lossy link's
+// client namespace.
+func (s *runningServer) do(fn func() error) error {
+	if s.net == nil {
+		return fn()
+	}
+	return s.net.Do(s.net.Client, fn)
 }
 
 // freePort returns a UDP port on 127.0.0.1 that was free a moment ago, for
@@ -37,12 +49,14 @@ func freePort() (int, error) {
 }
 
 // startServer starts spec serving root and waits until it answers a
-// download of probeFile. A port taken in the meantime is retried.
-func startServer(ctx context.Context, spec serverSpec, root, probeFile string) (*runningServer, error) {
+// download of probeFile. A port taken in the meantime is retried. With a
+// lossy link ln, the server runs in its server namespace on
+// lossnet.ServerAddr (the template must listen on {addr}).
+func startServer(ctx context.Context, spec serverSpec, ln *lossnet.Net, root, probeFile string) (*runningServer, error) {
 	var err error
 	for attempt := 0; attempt < 3; attempt++ {
 		var s *runningServer
-		s, err = startOnce(ctx, spec, root, probeFile)
+		s, err = startOnce(ctx, spec, ln, root, probeFile)
 		if err == nil {
 			return s, nil
 		}
@@ -53,7 +67,11 @@ func startServer(ctx context.Context, spec serverSpec, root, probeFile string) (
 	return nil, err
 }
 
-func startOnce(ctx context.Context, spec serverSpec, root, probeFile string) (*runningServer, error) {
+func startOnce(ctx context.Context, spec serverSpec, ln *lossnet.Net, root, probeFile string) (*runningServer, error) {
+	ip := netip.AddrFrom4([4]byte{127, 0, 0, 1})
+	if ln != nil {
+		ip = lossnet.ServerAddr
+	}
 	// Without {port} the server gets a socket bound here on its standard
 	// input (inetd mode): no port to race for.
 	var sock *os.File
@@ -64,30 +82,49 @@ func startOnce(ctx context.Context, spec serverSpec, root, probeFile string) (*r
 		if err != nil {
 			return nil, err
 		}
-		port, addr = p, netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(p))
+		port, addr = p, netip.AddrPortFrom(ip, uint16(p))
 	} else {
+		bind := func() (err error) {
+			sock, addr, err = testenv.BoundSocket(ip)
+			return err
+		}
 		var err error
-		if sock, addr, err = testenv.BoundSocket(netip.AddrFrom4([4]byte{127, 0, 0, 1})); err != nil {
+		if ln != nil {
+			err = ln.Do(ln.Server, bind)
+		} else {
+			err = bind()
+		}
+		if err != nil {
 			return nil, err
 		}
 		defer sock.Close() // the server has its own copy
 	}
-	argv, err := expand(spec.Template, port, root)
+	argv, err := expand(spec.Template, ip, port, root)
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
+	if ln != nil {
+		// ip netns exec execs the server: the pid is the server's.
+		cmd = exec.Command("ip", append([]string{"netns", "exec", ln.Server}, argv...)...)
+	}
 	if sock != nil {
 		cmd.Stdin = sock
 	}
-	proc, err := testenv.StartProcess(cmd)
-	if err != nil {
+	s := &runningServer{spec: spec, net: ln, addr: addr}
+	if cg, err := newCPUGroup(spec.Name); err == nil {
+		s.cg = cg
+		cg.start(cmd)
+	}
+	if s.proc, err = testenv.StartProcess(cmd); err != nil {
+		if s.cg != nil {
+			s.cg.remove()
+		}
 		return nil, fmt.Errorf("%s: %w", spec.Name, err)
 	}
-	s := &runningServer{spec: spec, addr: addr, proc: proc}
 	if err := s.probe(ctx, probeFile); err != nil {
 		s.stop()
-		return nil, fmt.Errorf("%s (%q) did not come up: %w; output: %s", spec.Name, argv, err, tailOf(proc.Output()))
+		return nil, fmt.Errorf("%s (%q) did not come up: %w; output: %s", spec.Name, argv, err, tailOf(s.proc.Output()))
 	}
 	return s, nil
 }
@@ -110,7 +147,10 @@ func (s *runningServer) probe(ctx context.Context, file string) error {
 			return fmt.Errorf("exited: %v", s.proc.Err())
 		default:
 		}
-		_, err = client.Get(ctx, s.addr, file, client.Options{Timeout: 100 * time.Millisecond, Retries: -1}, io.Discard)
+		err = s.do(func() error {
+			_, err := client.Get(ctx, s.addr, file, client.Options{Timeout: 100 * time.Millisecond, Retries: -1}, io.Discard)
+			return err
+		})
 		var se *tftp.Error
 		switch {
 		case err == nil:
@@ -125,8 +165,24 @@ func (s *runningServer) probe(ctx context.Context, file string) error {
 }
 
 // stop ends the server and its whole process group (SIGTERM, then SIGKILL
-// after 3 s) and reaps it.
-func (s *runningServer) stop() { s.proc.Stop() }
+// after 3 s), reaps it and removes its cgroup.
+func (s *runningServer) stop() {
+	s.proc.Stop()
+	if s.cg != nil {
+		s.cg.remove()
+	}
+}
+
+// cpu returns the CPU time the server has used so far and its number of
+// live processes: from its cgroup, or else from /proc (the process tree,
+// with the children it has reaped).
+func (s *runningServer) cpu() (time.Duration, int, error) {
+	if s.cg != nil {
+		u, err := s.cg.usage()
+		return u, s.cg.procs(), err
+	}
+	return treeCPU(s.pid())
+}
 
 // pid returns the server's process id (the root of its process tree).
 func (s *runningServer) pid() int { return s.proc.Cmd.Process.Pid }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 )
 
@@ -29,16 +30,16 @@ func parseServerSpec(s string) (serverSpec, error) {
 
 // expand splits a template into an argument vector, honouring single
 // quotes, double quotes and backslash escapes like a POSIX shell (no
-// variables, globs or other expansions), then substitutes {port} and {root}
-// in each argument, so a root with spaces stays one argument. The server
-// is started directly, not through a shell that would count in its
-// process tree.
-func expand(tmpl string, port int, root string) ([]string, error) {
+// variables, globs or other expansions), then substitutes {addr} (the
+// address to listen on), {port} and {root} in each argument, so a root
+// with spaces stays one argument. The server is started directly, not
+// through a shell that would count in its process tree.
+func expand(tmpl string, addr netip.Addr, port int, root string) ([]string, error) {
 	args, err := split(tmpl)
 	if err != nil {
 		return nil, err
 	}
-	r := strings.NewReplacer("{port}", fmt.Sprint(port), "{root}", root)
+	r := strings.NewReplacer("{addr}", addr.String(), "{port}", fmt.Sprint(port), "{root}", root)
 	for i, a := range args {
 		args[i] = r.Replace(a)
 	}

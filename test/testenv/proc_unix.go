@@ -8,9 +8,13 @@ import (
 )
 
 // setProcessGroup makes cmd the leader of a new process group, so that
-// signalGroup reaches the children it forks.
+// signalGroup reaches the children it forks. Other attributes the caller
+// set (a cgroup to start in) are kept.
 func setProcessGroup(cmd *exec.Cmd) {
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Setpgid = true
 }
 
 // signalGroup sends SIGTERM (or SIGKILL when kill is set) to the process
