@@ -24,6 +24,9 @@ type rrqClient struct {
 	mute     bool // never answer anything (a vanished client)
 	errAfter int  // send ERROR 0 after this many DATA (0: never)
 	timeout  time.Duration
+	// busybox: like busybox 1.35, never re-ACK a duplicate, and restart
+	// the retransmit timer on every packet received.
+	busybox bool
 
 	expect   uint64
 	inWin    int
@@ -102,6 +105,10 @@ func (c *rrqClient) handle(pkt []byte) {
 		if c.errAfter > 0 && c.dataSeen >= c.errAfter {
 			c.done = true
 			c.n.clientSend(proto.AppendError(nil, proto.ErrUndefined, "disk on fire"))
+			return
+		}
+		if c.busybox && d.Block != c.seq.wire(c.expect) {
+			c.arm()
 			return
 		}
 		switch {

@@ -57,6 +57,15 @@ const (
 	// transfer (opening the file, allocating buffers), and a duplicate
 	// first packet is the one fragile firmware likes least.
 	InitialRTO = 250 * time.Millisecond
+	// RetryFloor is the least wait after a retransmission that went
+	// unanswered (doubling after each further one). A client that
+	// re-ACKs a duplicate DATA (RFC 1350 clients, tftp-hpa, atftp,
+	// internal/client) answers the first retransmission at once, so a
+	// second timeout means a second loss. busybox ignores duplicates
+	// and answers on its own 100 ms timer, which each duplicate
+	// restarts: when its ACK was lost, retransmitting faster than that
+	// timer only delays its answer.
+	RetryFloor = 150 * time.Millisecond
 	// maxBackoffExp caps the doubling of the wait at 32 times.
 	maxBackoffExp = 5
 )
@@ -107,7 +116,11 @@ func (r *rto) wait() time.Duration {
 	// Back off from the current RTO, but never beyond what the fixed
 	// timer would wait at this point: the adaptive policy never
 	// retransmits later than in.tftpd would.
-	return min(r.cur<<min(r.backoff, 16), fixed)
+	w := r.cur << min(r.backoff, 16)
+	if r.streak >= 1 {
+		w = max(w, RetryFloor<<min(r.streak-1, 16))
+	}
+	return min(w, fixed)
 }
 
 // timedOut records a timeout: the next wait is twice as long (RFC 6298

@@ -81,7 +81,8 @@ func TestRTOEstimator(t *testing.T) {
 			got = append(got, r.wait())
 			r.timedOut()
 		}
-		want := []time.Duration{20, 40, 80, 160, 320, 640, 1280, 2560, 5120, 10240, 20480, 32000}
+		// After an unanswered retransmission, RetryFloor (150 ms) doubles.
+		want := []time.Duration{20, 150, 300, 600, 1200, 2400, 4800, 9600, 19200, 32000, 32000, 32000}
 		for i := range want {
 			if got[i] != want[i]*ms {
 				t.Fatalf("waits %v", got)
@@ -105,6 +106,10 @@ func TestRTOEstimator(t *testing.T) {
 		r.progress()
 		if r.wait() != 8*MinRTO {
 			t.Fatalf("backoff dropped without a sample: %v", r.wait())
+		}
+		r.timedOut() // backoff 4 (320 ms) beats RetryFloor
+		if r.wait() != 16*MinRTO {
+			t.Fatalf("after a timeout %v", r.wait())
 		}
 		r.sample(100 * time.Microsecond)
 		if r.wait() != MinRTO {
@@ -177,6 +182,27 @@ func TestAdaptiveRecoversAtTheMeasuredPace(t *testing.T) {
 	}
 }
 
+func TestAdaptiveLostACKWithBusybox(t *testing.T) {
+	// busybox ignores a duplicate DATA and restarts its 100 ms timer on
+	// it: when its ACK 10 is lost, the server's retransmission of DATA 10
+	// (after MinRTO) goes unanswered, and RetryFloor keeps the server
+	// quiet long enough for busybox to re-ACK: about 20 + 100 ms, where
+	// plain doubling (20, 40, 80, 160 ms) would take 240 ms.
+	const size = 512*40 + 100
+	r := runSend(t, sendCase{size: size, params: proto.Params{Tsize: -1}, fault: nthFault(toServer, proto.OpACK, drop, 0, 10),
+		clientFn: func(c *rrqClient) { c.busybox, c.timeout = true, 100*time.Millisecond }})
+	if r.err != nil || !bytes.Equal(r.c.got.Bytes(), r.src) {
+		t.Fatalf("err %v", r.err)
+	}
+	sends10, sends11 := dataSends(r.n, 10), dataSends(r.n, 11)
+	if len(sends10) != 2 || len(sends11) != 1 {
+		t.Fatalf("DATA 10 sent %d times, DATA 11 %d", len(sends10), len(sends11))
+	}
+	if got := sends11[0].Sub(sends10[0]); got > MinRTO+110*time.Millisecond {
+		t.Errorf("the lost ACK cost %v", got)
+	}
+}
+
 func TestAdaptiveKarn(t *testing.T) {
 	// ACK 10 arrives 30 ms late, after the server resent DATA 10 (RTO 20
 	// ms): that ACK is ambiguous and must not be taken as a 30 ms (or
@@ -197,9 +223,10 @@ func TestAdaptiveKarn(t *testing.T) {
 }
 
 func TestAdaptiveBackoffAndGiveUp(t *testing.T) {
-	// The client vanishes after block 5: the waits double from the floor
-	// (the measured round trip is far below it) and the session gives up
-	// 63 s after its last progress, as in.tftpd.
+	// The client vanishes after block 5: the first wait is the floor (the
+	// measured round trip is far below it), the next ones double from
+	// RetryFloor, and the session gives up 63 s after its last progress,
+	// as in.tftpd.
 	r := runSend(t, sendCase{size: 100_000, params: proto.Params{Tsize: -1}, clientFn: func(c *rrqClient) { c.errAfter = 0 },
 		fault: func(dir string, op proto.Opcode, nth int, _ []byte) (action, time.Duration) {
 			if dir == toClient && op == proto.OpDATA && nth >= 6 {
@@ -215,7 +242,7 @@ func TestAdaptiveBackoffAndGiveUp(t *testing.T) {
 	for i := 1; i < len(sends); i++ {
 		gaps = append(gaps, sends[i].Sub(sends[i-1]))
 	}
-	want := []time.Duration{20, 40, 80, 160, 320, 640, 1280, 2560, 5120, 10240, 20480}
+	want := []time.Duration{20, 150, 300, 600, 1200, 2400, 4800, 9600, 19200}
 	if len(gaps) != len(want) {
 		t.Fatalf("block 6 resent after %v", gaps)
 	}
