@@ -46,6 +46,18 @@ func (c *ackConn) ReadPacket(b []byte, _ time.Time) (int, netip.AddrPort, error)
 	return copy(b, c.ack[:]), clientAddr, nil
 }
 
+// ackBatchConn is ackConn with WriteBatch.
+type ackBatchConn struct{ ackConn }
+
+func (c *ackBatchConn) WriteBatch(buf []byte, seg int, to netip.AddrPort) error {
+	for len(buf) > 0 {
+		k := min(seg, len(buf))
+		c.WritePacket(buf[:k], to)
+		buf = buf[k:]
+	}
+	return nil
+}
+
 // zeroFile is a ReaderAt of a given size that costs nothing to read.
 type zeroFile struct{ size int64 }
 
@@ -80,11 +92,14 @@ func (z *zeroStream) Read(p []byte) (int, error) {
 func BenchmarkSend100MiB(b *testing.B) {
 	const size = 100 << 20
 	for _, c := range []struct {
-		blk, win int
-		ring     bool
-	}{{1468, 1, false}, {1468, 16, false}, {65464, 1, false}, {1468, 16, true}} {
-		b.Run(fmt.Sprintf("blk%d/win%d/ring%v", c.blk, c.win, c.ring), func(b *testing.B) {
-			conn := &ackConn{window: c.win, blksize: c.blk}
+		blk, win    int
+		ring, batch bool
+	}{{1468, 1, false, false}, {1468, 16, false, false}, {1468, 16, false, true}, {65464, 1, false, false}, {1468, 16, true, false}} {
+		b.Run(fmt.Sprintf("blk%d/win%d/ring%v/batch%v", c.blk, c.win, c.ring, c.batch), func(b *testing.B) {
+			var conn PacketConn = &ackConn{window: c.win, blksize: c.blk}
+			if c.batch {
+				conn = &ackBatchConn{ackConn{window: c.win, blksize: c.blk}}
+			}
 			var st stats.SessionStats
 			tr := &Transfer{Conn: conn, Peer: clientAddr, Params: proto.Params{Blksize: c.blk, Windowsize: c.win, Tsize: -1}, Stats: &st}
 			var stream zeroStream
@@ -117,7 +132,12 @@ func BenchmarkSend100MiB(b *testing.B) {
 // TestSendNoAllocs proves the steady state allocates nothing, as a test
 // (benchmarks are not run by make test).
 func TestSendNoAllocs(t *testing.T) {
-	conn := &ackConn{window: 16, blksize: 512}
+	for _, conn := range []PacketConn{&ackConn{window: 16, blksize: 512}, &ackBatchConn{ackConn{window: 16, blksize: 512}}} {
+		sendNoAllocs(t, conn)
+	}
+}
+
+func sendNoAllocs(t *testing.T, conn PacketConn) {
 	var st stats.SessionStats
 	tr := &Transfer{Conn: conn, Peer: clientAddr, Params: proto.Params{Blksize: 512, Windowsize: 16, Tsize: -1}, Stats: &st}
 	var stream zeroStream

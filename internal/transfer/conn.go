@@ -17,6 +17,15 @@ type PacketConn interface {
 	WritePacket(b []byte, to netip.AddrPort) error
 }
 
+// BatchWriter is implemented by conns that can send several datagrams to
+// one address in one system call (internal/udp.SessionConn: UDP GSO, or
+// sendmmsg). Send uses it for the packets of a window.
+type BatchWriter interface {
+	// WriteBatch sends the datagrams laid out back to back in buf, each
+	// seg bytes long but the last, which may be shorter, to addr.
+	WriteBatch(buf []byte, seg int, to netip.AddrPort) error
+}
+
 // Clock tells the time; tests inject a simulated one.
 type Clock interface {
 	Now() time.Time

@@ -67,6 +67,8 @@ type Transfer struct {
 	ctl     []byte // ERROR packets we send
 	reply   []byte // OACK or ACK packets we send
 	rbuf    []byte // receive buffer
+	out     []byte // DATA packets being sent: up to batch of them, back to back
+	batch   int    // packets sent per system call (1 without a BatchWriter)
 	ras     readerAtSource
 	ring    ringSource
 }

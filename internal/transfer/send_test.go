@@ -40,14 +40,16 @@ type sendCase struct {
 	ctx      context.Context
 	clientFn func(c *rrqClient)
 	config   Config // Clock is set by runSend
+	batch    bool   // the conn is a BatchWriter
 }
 
 type sendResult struct {
-	n   *simNet
-	c   *rrqClient
-	st  stats.SessionStats
-	err error
-	src []byte
+	batches int // WriteBatch calls
+	n       *simNet
+	c       *rrqClient
+	st      stats.SessionStats
+	err     error
+	src     []byte
 }
 
 func runSend(t *testing.T, tc sendCase) sendResult {
@@ -79,14 +81,19 @@ func runSend(t *testing.T, tc sendCase) sendResult {
 	var st stats.SessionStats
 	cfg := tc.config
 	cfg.Clock = n
-	tr := &Transfer{Conn: n.conn(), Peer: clientAddr, Params: p, Config: cfg, Stats: &st}
+	var conn PacketConn = n.conn()
+	bc := &simBatchConn{simConn: n.conn()}
+	if tc.batch {
+		conn = bc
+	}
+	tr := &Transfer{Conn: conn, Peer: clientAddr, Params: p, Config: cfg, Stats: &st}
 	ctx := tc.ctx
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	err := tr.Send(ctx, src)
 	n.drain()
-	return sendResult{n: n, c: c, st: st, err: err, src: data}
+	return sendResult{n: n, c: c, st: st, err: err, src: data, batches: bc.batches}
 }
 
 func blocksFor(size, blk int) int { return size/blk + 1 }
@@ -95,14 +102,15 @@ func TestSendExact(t *testing.T) {
 	for _, size := range []int{0, 1, 511, 512, 513, 5120, 100_003} {
 		for _, blk := range []int{8, 512, 1468} {
 			for _, w := range []int{1, 4, 16, 64} {
-				for _, ring := range []bool{false, true} {
+				for _, mode := range []int{0, 1, 2} { // ReadAt, ring, ReadAt + batches
+					ring, batch := mode == 1, mode == 2
 					if blk == 8 && size > 6000 {
 						continue
 					}
-					name := fmt.Sprintf("size%d/blk%d/win%d/ring%v", size, blk, w, ring)
+					name := fmt.Sprintf("size%d/blk%d/win%d/ring%v/batch%v", size, blk, w, ring, batch)
 					t.Run(name, func(t *testing.T) {
 						p := proto.Params{Blksize: blk, Windowsize: w, Tsize: -1}
-						r := runSend(t, sendCase{size: size, params: p, ring: ring})
+						r := runSend(t, sendCase{size: size, params: p, ring: ring, batch: batch})
 						if r.err != nil || r.st.Outcome != stats.OutcomeSuccess {
 							t.Fatalf("err %v outcome %q", r.err, r.st.Outcome)
 						}
@@ -118,6 +126,11 @@ func TestSendExact(t *testing.T) {
 						}
 						if r.st.PacketsSent != uint64(want) || r.st.PacketsReceived != uint64(r.c.acks) {
 							t.Errorf("packets sent %d recv %d, client acks %d", r.st.PacketsSent, r.st.PacketsReceived, r.c.acks)
+						}
+						// A batch per window (64 KiB at most), when there
+						// is more than one packet to send.
+						if batch && w > 1 && want > 1 && (r.batches == 0 || r.batches > want/2+1) {
+							t.Errorf("%d batches for %d packets", r.batches, want)
 						}
 					})
 				}
@@ -216,9 +229,10 @@ func TestSendFaults(t *testing.T) {
 		{"window 64: drop final ACK", 64, nthFault(toServer, proto.OpACK, drop, 0, 2), nil},
 	}
 	for _, tc := range cases {
-		for _, ring := range []bool{false, true} {
-			t.Run(fmt.Sprintf("%s/ring%v", tc.name, ring), func(t *testing.T) {
-				r := runSend(t, sendCase{size: size, params: proto.Params{Windowsize: tc.window, Tsize: -1}, ring: ring, fault: tc.fault})
+		for _, mode := range []int{0, 1, 2} { // ReadAt, ring, ReadAt + batches
+			ring, batch := mode == 1, mode == 2
+			t.Run(fmt.Sprintf("%s/ring%v/batch%v", tc.name, ring, batch), func(t *testing.T) {
+				r := runSend(t, sendCase{size: size, params: proto.Params{Windowsize: tc.window, Tsize: -1}, ring: ring, batch: batch, fault: tc.fault})
 				if r.err != nil || r.st.Outcome != stats.OutcomeSuccess {
 					t.Fatalf("err %v outcome %q", r.err, r.st.Outcome)
 				}
@@ -241,7 +255,7 @@ func TestSendLossyNetwork(t *testing.T) {
 		for seed := range uint64(5) {
 			t.Run(fmt.Sprintf("win%d/seed%d", w, seed), func(t *testing.T) {
 				const size = 300_000
-				r := runSend(t, sendCase{size: size, params: proto.Params{Windowsize: w, Blksize: 1468, Tsize: -1}, fault: lossy(seed, 0.05), ring: seed%2 == 1})
+				r := runSend(t, sendCase{size: size, params: proto.Params{Windowsize: w, Blksize: 1468, Tsize: -1}, fault: lossy(seed, 0.05), ring: seed%2 == 1, batch: seed%3 == 0})
 				if r.err != nil || r.st.Outcome != stats.OutcomeSuccess {
 					t.Fatalf("err %v outcome %q", r.err, r.st.Outcome)
 				}

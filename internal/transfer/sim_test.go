@@ -210,3 +210,22 @@ func (c *simConn) WritePacket(b []byte, to netip.AddrPort) error {
 	}
 	return nil
 }
+
+// simBatchConn is simConn with WriteBatch: a batch goes through the faults
+// as the datagrams it holds, in order, as the kernel would send them.
+type simBatchConn struct {
+	*simConn
+	batches int // WriteBatch calls
+}
+
+func (c *simBatchConn) WriteBatch(buf []byte, seg int, to netip.AddrPort) error {
+	c.batches++
+	for len(buf) > 0 {
+		k := min(seg, len(buf))
+		if err := c.WritePacket(buf[:k], to); err != nil {
+			return err
+		}
+		buf = buf[k:]
+	}
+	return nil
+}

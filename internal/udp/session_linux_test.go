@@ -1,7 +1,9 @@
 package udp
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -9,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/fbtftp-go/fbtftp/internal/lossnet"
 )
 
 // sessionT makes a session socket on local and wraps it in a SessionConn.
@@ -330,4 +334,167 @@ func BenchmarkSessionRoundTrip(bm *testing.B) {
 			bm.Fatal(err)
 		}
 	}
+}
+
+// batch returns n datagrams of seg bytes (the last one short by 7)
+// laid out back to back, each starting with its index.
+func batch(n, seg int) []byte {
+	b := make([]byte, n*seg-7)
+	for i := range n {
+		b[i*seg] = byte(i)
+		for j := i*seg + 1; j < min((i+1)*seg, len(b)); j++ {
+			b[j] = byte(j)
+		}
+	}
+	return b
+}
+
+// readBatch reads n datagrams on c and checks them against buf.
+func readBatch(t *testing.T, c *net.UDPConn, buf []byte, n, seg int) {
+	t.Helper()
+	c.SetReadBuffer(4 << 20)
+	got := make([]byte, 65536)
+	for i := range n {
+		k, _, err := c.ReadFromUDPAddrPort(got)
+		if err != nil {
+			t.Fatalf("datagram %d of %d: %v", i, n, err)
+		}
+		want := buf[i*seg : min(len(buf), (i+1)*seg)]
+		if string(got[:k]) != string(want) {
+			t.Fatalf("datagram %d: %d bytes starting %d, want %d bytes starting %d", i, k, got[0], len(want), want[0])
+		}
+	}
+}
+
+func TestWriteBatch(t *testing.T) {
+	for _, tc := range []struct {
+		n, seg int
+		noGSO  bool
+	}{
+		{2, 516, false}, {16, 1472, false}, {44, 1472, false}, {64, 1472, false}, {100, 516, false},
+		{5, 8196, false}, {3, 65468, false}, {16, 1472, true}, {100, 516, true},
+	} {
+		t.Run(fmt.Sprintf("%dx%d/noGSO=%v", tc.n, tc.seg, tc.noGSO), func(t *testing.T) {
+			s := sessionT(t, "127.0.0.1", PortRange{})
+			s.noGSO.Store(tc.noGSO)
+			c := client(t, "127.0.0.1")
+			c.SetReadBuffer(4 << 20)
+			buf := batch(tc.n, tc.seg)
+			if err := s.WriteBatch(buf, tc.seg, clientAddr(c)); err != nil {
+				t.Fatal(err)
+			}
+			readBatch(t, c, buf, tc.n, tc.seg)
+			if !tc.noGSO && s.noGSO.Load() {
+				t.Error("GSO was turned off on loopback")
+			}
+		})
+	}
+	s := sessionT(t, "127.0.0.1", PortRange{})
+	if err := s.WriteBatch(make([]byte, 10), 0, s.LocalAddr()); err == nil {
+		t.Error("segment size 0 accepted")
+	}
+	s.Close()
+	if err := s.WriteBatch(batch(4, 516), 516, s.LocalAddr()); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("WriteBatch after Close: %v", err)
+	}
+}
+
+func TestWriteBatchAllocs(t *testing.T) {
+	s := sessionT(t, "127.0.0.1", PortRange{})
+	c := client(t, "127.0.0.1")
+	buf := batch(16, 1472)
+	s.WriteBatch(buf, 1472, clientAddr(c)) // grows the arrays
+	if a := testing.AllocsPerRun(50, func() { s.WriteBatch(buf, 1472, clientAddr(c)) }); a != 0 {
+		t.Errorf("%v allocations per batch; want 0", a)
+	}
+}
+
+func TestCloseWakesReader(t *testing.T) {
+	// Some iterations close before the read blocks, most after.
+	for i := range 20 {
+		s := sessionT(t, "127.0.0.1", PortRange{})
+		done := make(chan error, 1)
+		go func() {
+			_, _, err := s.ReadPacket(make([]byte, 16), time.Time{})
+			done <- err
+		}()
+		s.Close()
+		select {
+		case err := <-done:
+			if !errors.Is(err, net.ErrClosed) {
+				t.Fatalf("iteration %d: blocked ReadPacket returned %v after Close; want net.ErrClosed", i, err)
+			}
+		case <-time.After(testTimeout):
+			t.Fatalf("iteration %d: Close did not unblock ReadPacket", i)
+		}
+	}
+}
+
+func TestReadPacketLongDeadlineThenShort(t *testing.T) {
+	// SO_RCVTIMEO follows the deadline: a read with a short deadline after
+	// one with a long deadline must not wait the long one.
+	s := sessionT(t, "127.0.0.1", PortRange{})
+	c := client(t, "127.0.0.1")
+	send(t, c, []byte("x"), s.LocalAddr())
+	if _, _, err := s.ReadPacket(make([]byte, 16), time.Now().Add(3*testTimeout)); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, _, err := s.ReadPacket(make([]byte, 16), time.Now().Add(50*time.Millisecond))
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("%v; want os.ErrDeadlineExceeded", err)
+	}
+	if el := time.Since(start); el > testTimeout {
+		t.Fatalf("waited %v", el)
+	}
+}
+
+func TestWriteBatchGSOFallback(t *testing.T) {
+	// Over a 1500-byte MTU link a 2000-byte datagram cannot use UDP GSO
+	// (the kernel refuses segments that need fragmenting): WriteBatch
+	// falls back to sendmmsg, and the datagrams still arrive whole.
+	if err := lossnet.Available(); err != nil {
+		t.Skipf("skipping: %v", err)
+	}
+	n, err := lossnet.New(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	var s *SessionConn
+	var c *net.UDPConn
+	if err := n.Do(n.Server, func() error {
+		f, _, err := NewSessionSocket(lossnet.ServerAddr, PortRange{})
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		s, err = NewSessionConn(f)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := n.Do(n.Client, func() (err error) {
+		c, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IP(lossnet.ClientAddr.AsSlice())})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(testTimeout))
+	to := clientAddr(c)
+	buf := batch(8, 1472)
+	if err := s.WriteBatch(buf, 1472, to); err != nil || s.noGSO.Load() {
+		t.Fatalf("1472-byte segments: %v, GSO off %v", err, s.noGSO.Load())
+	}
+	readBatch(t, c, buf, 8, 1472)
+	buf = batch(8, 2000)
+	if err := s.WriteBatch(buf, 2000, to); err != nil {
+		t.Fatal(err)
+	}
+	if !s.noGSO.Load() {
+		t.Error("GSO still on after a segment larger than the MTU")
+	}
+	readBatch(t, c, buf, 8, 2000)
 }
