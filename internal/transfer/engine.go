@@ -63,6 +63,7 @@ type Transfer struct {
 	retries int
 	rto     rto
 	giveUp  time.Time // when the session gives up unless it makes progress
+	errorAt time.Time // the ERROR 5 budget: answers are allowed once it is a second in the past
 	seq     seq
 	ctl     []byte // ERROR packets we send
 	reply   []byte // OACK or ACK packets we send
@@ -110,6 +111,7 @@ func (t *Transfer) init(recvSize int) {
 		t.Params.Windowsize = 1
 	}
 	t.rto.init(t.Config.Retransmit, t.timeout, t.retries)
+	t.errorAt = time.Time{}
 	t.seq = seq{rollover: t.Params.Rollover}
 	if cap(t.ctl) < 512 {
 		t.ctl = make([]byte, 0, 512)
@@ -180,9 +182,40 @@ func (t *Transfer) fail(err error) error {
 	return err
 }
 
-// stranger answers a packet from another address/port with ERROR 5 and
-// leaves the transfer alone (RFC 1350 §4).
-func (t *Transfer) stranger(from netip.AddrPort) {
+// Answers to strangers (ERROR 5): a burst of strangerBurst, then one per
+// strangerEvery, per session.
+const (
+	strangerBurst = 3
+	strangerEvery = time.Second
+)
+
+// stranger handles a packet from another address or port than the
+// session's peer; the transfer goes on undisturbed. RFC 1350 §4 says an
+// ERROR 5 "should be sent to the source of the incorrect packet". Every
+// such answer would make each session socket a small reflector (a spoofed
+// packet of 4 bytes gets 24 back), and in.tftpd, whose socket is
+// connected, never sees strangers at all. So only a stranger that looks
+// like a confused client, one sending a DATA or ACK of the right size,
+// gets ERROR 5, and only strangerBurst of them, then one per
+// strangerEvery; anything else is dropped in silence.
+func (t *Transfer) stranger(from netip.AddrPort, pkt []byte) {
+	op, _ := proto.PeekOpcode(pkt)
+	switch {
+	case op == proto.OpACK && len(pkt) == proto.HeaderLen:
+	case op == proto.OpDATA && len(pkt) >= proto.HeaderLen && len(pkt) <= proto.HeaderLen+proto.MaxBlksize:
+	default:
+		return
+	}
+	// A token bucket kept as a time: an answer is allowed when errorAt
+	// is a strangerEvery in the past, and moves it a strangerEvery on.
+	now := t.clock.Now()
+	if full := now.Add(-strangerBurst * strangerEvery); t.errorAt.Before(full) {
+		t.errorAt = full
+	}
+	if t.errorAt.Add(strangerEvery).After(now) {
+		return // over the budget: dropped
+	}
+	t.errorAt = t.errorAt.Add(strangerEvery)
 	t.ctl = proto.AppendError(t.ctl[:0], proto.ErrUnknownTID, proto.ErrUnknownTID.String())
 	t.send(t.ctl, from)
 }
@@ -214,7 +247,7 @@ func (t *Transfer) read(ctx context.Context, deadline time.Time) ([]byte, readRe
 			return nil, readAbort, fmt.Errorf("read: %w", err)
 		}
 		if from != t.Peer {
-			t.stranger(from)
+			t.stranger(from, t.rbuf[:n])
 			continue
 		}
 		t.Stats.PacketsReceived++

@@ -397,19 +397,27 @@ func TestSendClientError(t *testing.T) {
 }
 
 func TestSendStranger(t *testing.T) {
+	// A stranger that looks like a confused client (an ACK to our port)
+	// gets ERROR 5, three times at most in a burst (RFC 1350 §4 asks for
+	// an answer; a reflector is not wanted); junk (a 1-byte datagram, an
+	// ERROR, an RRQ) gets nothing. None of it disturbs the transfer.
 	r := runSend(t, sendCase{size: 20_000, params: proto.Params{Tsize: -1}, setup: func(n *simNet, c *rrqClient) {
 		for i := range 5 {
 			n.after(time.Duration(i)*300*time.Microsecond, func() {
 				n.sendFrom(strangerAddr, proto.AppendAck(nil, 3))
-				n.sendFrom(netip.AddrPortFrom(clientAddr.Addr(), 50002), []byte{9}) // same host, other port
+				other := netip.AddrPortFrom(clientAddr.Addr(), 50002) // same host, other port
+				n.sendFrom(other, []byte{9})
+				n.sendFrom(other, proto.AppendError(nil, proto.ErrUnknownTID, "x"))
+				n.sendFrom(other, proto.AppendRequest(nil, proto.OpRRQ, "f", "octet", nil))
+				n.sendFrom(other, append(proto.AppendAck(nil, 3), 0)) // an ACK one byte too long
 			})
 		}
 	}})
 	if r.err != nil || r.st.Outcome != stats.OutcomeSuccess || !bytes.Equal(r.c.got.Bytes(), r.src) {
 		t.Fatalf("err %v outcome %q", r.err, r.st.Outcome)
 	}
-	if len(r.n.stranger) != 10 {
-		t.Fatalf("strangers answered %d times, want 10", len(r.n.stranger))
+	if len(r.n.stranger) != strangerBurst {
+		t.Fatalf("strangers answered %d times, want %d", len(r.n.stranger), strangerBurst)
 	}
 	for _, p := range r.n.stranger {
 		e, err := proto.ParseError(p)
@@ -419,6 +427,56 @@ func TestSendStranger(t *testing.T) {
 	}
 	if r.st.Retransmits != 0 {
 		t.Errorf("strangers disturbed the transfer: %d retransmits", r.st.Retransmits)
+	}
+}
+
+func TestStrangerFloodIsNotReflected(t *testing.T) {
+	// 10,000 spoofed ACKs and DATA packets, from 5,000 addresses, during a
+	// transfer: three answers go out, whoever the strangers claim to be.
+	r := runSend(t, sendCase{size: 200 * 512, params: proto.Params{Tsize: -1}, setup: func(n *simNet, c *rrqClient) {
+		for i := range 5000 {
+			n.after(time.Duration(i)*4*time.Microsecond, func() {
+				from := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), uint16(1024+i))
+				n.sendFrom(from, proto.AppendAck(nil, uint16(i)))
+				n.sendFrom(from, proto.AppendData(nil, uint16(i), make([]byte, 512)))
+			})
+		}
+	}})
+	if r.err != nil || r.st.Outcome != stats.OutcomeSuccess || !bytes.Equal(r.c.got.Bytes(), r.src) {
+		t.Fatalf("err %v outcome %q", r.err, r.st.Outcome)
+	}
+	if r.st.Duration > time.Second || len(r.n.stranger) != strangerBurst {
+		t.Errorf("%d ERROR 5 for 10000 stranger packets over %v, want %d", len(r.n.stranger), r.st.Duration, strangerBurst)
+	}
+}
+
+func TestStrangerBudgetRefills(t *testing.T) {
+	n := newSimNet()
+	tr := &Transfer{Conn: n.conn(), Peer: clientAddr, Config: Config{Clock: n}, Stats: &stats.SessionStats{}}
+	tr.init(600)
+	ack := proto.AppendAck(nil, 1)
+	answered := func(at time.Duration, count int) int {
+		n.now = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(at)
+		before := len(n.stranger)
+		for range count {
+			tr.stranger(strangerAddr, ack)
+		}
+		return len(n.stranger) - before
+	}
+	for _, step := range []struct {
+		at          time.Duration
+		sent, wants int
+	}{
+		{0, 10, 3},                       // the burst
+		{500 * time.Millisecond, 10, 0},  // nothing left
+		{time.Second, 10, 1},             // one per second
+		{1500 * time.Millisecond, 10, 0}, //
+		{10 * time.Second, 10, 3},        // a full bucket again, not more
+		{10*time.Second + time.Second, 1, 1},
+	} {
+		if got := answered(step.at, step.sent); got != step.wants {
+			t.Errorf("at %v: %d answers to %d packets, want %d", step.at, got, step.sent, step.wants)
+		}
 	}
 }
 
