@@ -194,7 +194,7 @@ func New(reg prometheus.Registerer, src GaugeSource, version string) *Metrics {
 		}, []string{"direction"}),
 		retransmits: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: namespace, Name: "retransmits_total",
-			Help: "Packets (DATA, ACK or OACK) sent again by sessions after a timeout or a duplicate ACK.",
+			Help: "Packets (DATA, ACK or OACK) sent again by sessions: after a timeout, or to answer a repeated final block (never because of a duplicate ACK).",
 		}),
 		sessionRetx: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: namespace, Name: "session_retransmits",

@@ -328,7 +328,7 @@ fbtftp_requests_total{decision="malformed",op="unknown"} 2
 fbtftp_requests_total{decision="malformed",op="wrq"} 0
 fbtftp_requests_total{decision="rejected",op="rrq"} 0
 fbtftp_requests_total{decision="rejected",op="wrq"} 1
-# HELP fbtftp_retransmits_total Packets (DATA, ACK or OACK) sent again by sessions after a timeout or a duplicate ACK.
+# HELP fbtftp_retransmits_total Packets (DATA, ACK or OACK) sent again by sessions: after a timeout, or to answer a repeated final block (never because of a duplicate ACK).
 # TYPE fbtftp_retransmits_total counter
 fbtftp_retransmits_total 7
 # HELP fbtftp_session_duration_seconds Duration of finished sessions, from the worker's start to its report (crashed sessions from the request).
