@@ -27,6 +27,11 @@ type rrqClient struct {
 	// busybox: like busybox 1.35, never re-ACK a duplicate, and restart
 	// the retransmit timer on every packet received.
 	busybox bool
+	// atftp: like atftp 0.8 (Debian) with a window, acknowledge the first
+	// duplicate received since the last in-order block (its last in-order
+	// block), and no other duplicate.
+	atftp    bool
+	dupAcked bool
 
 	expect   uint64
 	inWin    int
@@ -111,12 +116,23 @@ func (c *rrqClient) handle(pkt []byte) {
 			c.arm()
 			return
 		}
+		if c.atftp && d.Block != c.seq.wire(c.expect) {
+			if _, old := c.seq.abs(d.Block, c.expect-min(c.expect, 65000), c.expect-1); old {
+				if !c.dupAcked {
+					c.dupAcked = true
+					c.inWin = 0
+					c.ack(c.expect - 1)
+				}
+				return
+			}
+		}
 		switch {
 		case d.Block == c.seq.wire(c.expect):
 			c.got.Write(d.Payload)
 			c.expect++
 			c.inWin++
 			c.gapAcked = false
+			c.dupAcked = false
 			if len(d.Payload) < c.blksize {
 				c.done, c.final = true, d.Block
 				c.ack(c.expect - 1)

@@ -204,13 +204,15 @@ func TestAdaptiveLostACKWithBusybox(t *testing.T) {
 }
 
 func TestAdaptiveKarn(t *testing.T) {
-	// ACK 10 arrives 30 ms late, after the server resent DATA 10 (RTO 20
-	// ms): that ACK is ambiguous and must not be taken as a 30 ms (or
-	// 10 ms) sample. The client's re-ACK of the duplicate DATA 10 is a
-	// duplicate ACK and must not make the server send anything.
+	// ACK 38 (of 41) arrives 30 ms late, after the server resent DATA 38
+	// (RTO 20 ms): that ACK is ambiguous and must not be taken as a 30 ms
+	// (or 10 ms) sample, which the three samples left would not wash out.
+	// The client (busybox-like) does not answer the duplicate DATA 38, so
+	// the late ACK is the only one.
 	const size = 512*40 + 100
 	blocks := blocksFor(size, 512)
-	r := runSend(t, sendCase{size: size, params: proto.Params{Tsize: -1}, fault: nthFault(toServer, proto.OpACK, delay, 30*time.Millisecond, 10)})
+	r := runSend(t, sendCase{size: size, params: proto.Params{Tsize: -1}, fault: nthFault(toServer, proto.OpACK, delay, 30*time.Millisecond, 38),
+		clientFn: func(c *rrqClient) { c.busybox, c.timeout = true, 100*time.Millisecond }})
 	if r.err != nil || !bytes.Equal(r.c.got.Bytes(), r.src) {
 		t.Fatalf("err %v", r.err)
 	}
@@ -346,6 +348,26 @@ func TestAdaptiveLossCostsLittle(t *testing.T) {
 			}
 			t.Logf("virtual time: fixed %v, adaptive %v", took[0], took[1])
 		})
+	}
+}
+
+func TestWindowDuplicateACKLoop(t *testing.T) {
+	// Window 8, DATA 16 lost: the server times out and resends 9..16; an
+	// atftp-like client acknowledges the first duplicate (9) with ACK 15
+	// while 16 is still on its way. Restarting the window on every such
+	// ACK sent blocks already in flight again, as duplicates, for another
+	// such ACK, up to the end of the file. The loss must cost about one
+	// window of retransmissions.
+	for _, batch := range []bool{false, true} {
+		const size = 1468*200 + 9
+		r := runSend(t, sendCase{size: size, params: proto.Params{Blksize: 1468, Windowsize: 8, Tsize: -1}, batch: batch,
+			fault: nthFault(toClient, proto.OpDATA, drop, 0, 16), clientFn: func(c *rrqClient) { c.atftp = true }})
+		if r.err != nil || !bytes.Equal(r.c.got.Bytes(), r.src) {
+			t.Fatalf("err %v", r.err)
+		}
+		if r.st.Retransmits > 2*8 {
+			t.Errorf("batch %v: %d retransmits for one lost DATA, window 8", batch, r.st.Retransmits)
+		}
 	}
 }
 

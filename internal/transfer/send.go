@@ -331,18 +331,14 @@ func (t *Transfer) sendData(ctx context.Context, source blockSource) error {
 					// its way. Going back would send that rest again as
 					// duplicates, for another such ACK, window after
 					// window (a Sorcerer's Apprentice loop with windows).
-					// Slide the window, resend only the next block, and
-					// let the timeout repair a real loss. Other ACKs
-					// inside the window restart it at once, as RFC 7440
-					// §4 says.
+					// Slide the window, resend nothing (the next block is
+					// most likely in flight too), and let the timeout
+					// repair a real loss. Other ACKs inside the window
+					// restart it at once, as RFC 7440 §4 says.
 					t.rto.progress()
 					t.progressed(now)
 					base, byACK = k+1, false
 					t.Stats.Bytes = k * uint64(blk)
-					if n, err := source.fill(t.out[:slot], k+1, t.seq.wire(k+1)); err == nil {
-						t.Stats.Retransmits++
-						t.send(t.out[:n], t.Peer)
-					}
 					break wait
 				}
 				if byACK || (fresh != 0 && k >= fresh) {
