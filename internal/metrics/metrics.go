@@ -51,7 +51,7 @@ var (
 
 	// RetransmitBuckets (packets) are for fbtftp_session_retransmits: none,
 	// a few lost packets, and sessions that fight a lossy path or a dead
-	// client (a session that gives up makes 5 to 12).
+	// client (a session that gives up makes 5 to 9).
 	RetransmitBuckets = []float64{0, 1, 2, 5, 10, 20, 50, 100, 1000, 10000}
 
 	// WorkerStartBuckets (seconds) are for fbtftp_worker_start_seconds:
