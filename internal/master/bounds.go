@@ -73,6 +73,11 @@ func boundStats(st *stats.SessionStats, ho *ipc.Handoff, pid int, sent, now time
 		st.Retransmits = st.PacketsSent
 		fix("retransmits")
 	}
+	// A round trip the session measured fits in the session.
+	if st.RTT < 0 || st.RTT > elapsed {
+		st.RTT = min(max(st.RTT, 0), elapsed)
+		fix("rtt")
+	}
 	// Payload moves in DATA packets of at most one block: sent for a
 	// download, received for an upload.
 	blk := uint64(proto.MaxBlksize)

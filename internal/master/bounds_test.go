@@ -26,7 +26,7 @@ func TestBoundStats(t *testing.T) {
 			SessionID: "s-1", Peer: ho.Peer, Local: ho.Local, Filename: "f", Op: proto.OpRRQ, WorkerPID: 7,
 			OptionsRequested: ho.Options, OptionsAcked: []proto.Option{{Name: "blksize", Value: "1468"}},
 			Blksize: 1468, Windowsize: 1, Tsize: 300_000,
-			PacketsSent: 206, PacketsReceived: 205, Bytes: 300_000, Retransmits: 1,
+			PacketsSent: 206, PacketsReceived: 205, Bytes: 300_000, Retransmits: 1, RTT: 150 * time.Microsecond,
 			Outcome: stats.OutcomeSuccess, Start: sent.Add(time.Millisecond).Round(0), Duration: time.Second,
 		}
 	}
@@ -49,6 +49,8 @@ func TestBoundStats(t *testing.T) {
 			[]string{"packets_sent", "packets_received"}, nil},
 		{"retransmits", proto.OpRRQ, func(s *stats.SessionStats) { s.Retransmits = 1000 }, []string{"retransmits"},
 			func(s *stats.SessionStats) bool { return s.Retransmits == 206 }},
+		{"rtt", proto.OpRRQ, func(s *stats.SessionStats) { s.RTT = 1000 * time.Hour }, []string{"rtt"},
+			func(s *stats.SessionStats) bool { return s.RTT == 2*time.Second }},
 		{"duration", proto.OpRRQ, func(s *stats.SessionStats) { s.Duration = 1000 * time.Hour }, []string{"duration"},
 			func(s *stats.SessionStats) bool { return s.Duration == 2*time.Second }},
 		{"start", proto.OpRRQ, func(s *stats.SessionStats) { s.Start = time.Unix(0, 0) }, []string{"start"},
