@@ -43,7 +43,7 @@ func (m *Master) Reload(wc *os.File, rules *remap.Rules) int {
 // watchIdle calls stop once no request has been read and no session has
 // been in flight for IdleTimeout (in.tftpd -t in inetd mode). It returns
 // when ctx ends.
-func (m *Master) watchIdle(ctx context.Context, stop context.CancelFunc) {
+func (m *Master) watchIdle(ctx context.Context, stop func()) {
 	tick := min(max(m.cfg.IdleTimeout/10, 10*time.Millisecond), time.Second)
 	t := time.NewTicker(tick)
 	defer t.Stop()

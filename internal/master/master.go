@@ -59,6 +59,9 @@ type Master struct {
 	wg      sync.WaitGroup // every goroutine the master starts
 	workWG  sync.WaitGroup // worker supervisors
 	started chan struct{}
+
+	retire     chan struct{} // closed by StopAccepting
+	retireOnce sync.Once
 }
 
 // New validates cfg and returns a Master ready to Run.
@@ -76,6 +79,7 @@ func New(cfg Config) (*Master, error) {
 		clients:    map[netip.Addr]int{},
 		workers:    map[*worker]struct{}{},
 		started:    make(chan struct{}),
+		retire:     make(chan struct{}),
 		healSpawns: make(chan struct{}, 1),
 		workerEnv:  append(append(os.Environ(), cfg.WorkerEnv...), cfg.Sandbox.Env()...),
 		reaper:     newOrphanReaper(cfg.ReapOrphans, cfg.Logger),
@@ -105,6 +109,11 @@ func (m *Master) Counters() Snapshot {
 // Run serves until ctx ends, then drains: it stops reading, lets running
 // sessions finish for up to DrainTimeout, terminates the rest and returns
 // once every worker is reaped. It returns nil after a clean shutdown.
+//
+// After StopAccepting, Run stops reading as for a shutdown but lets the
+// sessions in flight run to their end (each bounded by its session
+// deadline), and returns once they are over; ctx ending meanwhile turns
+// that into the shutdown drain above.
 func (m *Master) Run(ctx context.Context) error {
 	m.jails = newJails(m.cfg.CgroupDir, m.epoch, m.log)
 	defer m.jails.close()
@@ -125,34 +134,82 @@ func (m *Master) Run(ctx context.Context) error {
 	}
 	m.log.Info("serving", zap.Int("listeners", len(m.cfg.Listeners)), zap.String("worker", m.cfg.WorkerPath), zap.Int("prefork", m.cfg.Prefork),
 		zap.Int("max_workers", m.cfg.MaxWorkers), zap.Int("max_sessions_per_client", m.cfg.MaxSessionsPerClient))
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	m.wg.Go(func() { m.healSpawnsLoop(ctx) })
+	// loops is the life of the background loops: until shutdown or
+	// StopAccepting (and the idle timeout, which is a shutdown).
+	loops, stopLoops := context.WithCancel(ctx)
+	defer stopLoops()
+	m.wg.Go(func() { m.healSpawnsLoop(loops) })
 	if m.cfg.AllowWrite {
-		m.wg.Go(func() { m.sweepUploads(ctx) })
+		m.wg.Go(func() { m.sweepUploads(loops) })
 	}
+	idle := make(chan struct{})
 	if m.cfg.IdleTimeout > 0 {
-		m.wg.Go(func() { m.watchIdle(ctx, cancel) })
+		var once sync.Once
+		m.wg.Go(func() { m.watchIdle(loops, func() { once.Do(func() { close(idle) }) }) })
 	}
 	close(m.started)
-	<-ctx.Done()
-
-	m.log.Info("shutting down", zap.Int64("sessions_in_flight", m.inflight.Load()),
-		zap.Duration("drain_timeout", m.cfg.DrainTimeout))
+	retiring := false
+	select {
+	case <-ctx.Done():
+	case <-idle:
+	case <-m.retire:
+		retiring = true
+	}
+	if retiring {
+		m.log.Info("stopped accepting: sessions in flight run to their end", zap.Int64("sessions_in_flight", m.inflight.Load()))
+	} else {
+		m.log.Info("shutting down", zap.Int64("sessions_in_flight", m.inflight.Load()),
+			zap.Duration("drain_timeout", m.cfg.DrainTimeout))
+	}
 	m.mu.Lock()
 	m.draining = true
 	m.mu.Unlock()
+	// The master's own descriptors of the listeners: a process they were
+	// handed to (StopAccepting) keeps the sockets open and reading.
 	for _, l := range m.cfg.Listeners {
 		l.Close()
 	}
+	stopLoops()
 	stopRefill()
 	m.wg.Wait() // listeners and refillers are gone: nothing adds workers now
 	m.closeIdle()
+	if retiring && !m.sessionsEnd(ctx) {
+		m.log.Info("shutting down while sessions run", zap.Int64("sessions_in_flight", m.inflight.Load()),
+			zap.Duration("drain_timeout", m.cfg.DrainTimeout))
+	}
 	m.drain()
 	m.wcMu.Lock()
 	m.wc.Close()
 	m.wcMu.Unlock()
 	return nil
+}
+
+// StopAccepting makes Run stop reading its listeners and starting
+// workers, close the idle ones, and return once the sessions in flight
+// have ended by themselves, with their stats accounted as usual: the
+// end of a master whose listening sockets another process now reads (a
+// zero-downtime upgrade). Run closes only its own descriptors of the
+// listeners, never the sockets. Requests it read and had not handed to a
+// worker yet are still served. Calling it again, or after Run, does
+// nothing more.
+func (m *Master) StopAccepting() {
+	m.retireOnce.Do(func() { close(m.retire) })
+}
+
+// sessionsEnd waits for every session to end by itself, or for ctx to
+// end (false).
+func (m *Master) sessionsEnd(ctx context.Context) bool {
+	done := make(chan struct{})
+	go func() {
+		m.workWG.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // serve reads requests from one listener until it is closed.

@@ -177,3 +177,14 @@ func isWorker(pid int) bool {
 	_, ok := reaper.workers[pid]
 	return ok
 }
+
+// StartChild runs start, which starts a child process that is not a
+// worker (a new master during an upgrade) and returns its pid (0 if it
+// failed), so that the orphan reaper of a running Master never reaps it:
+// the caller waits for it, then calls ChildDone. It is needed because the
+// reaper reaps every child it does not know.
+func StartChild(start func() int) { (&orphanReaper{}).start(start) }
+
+// ChildDone forgets a child started with StartChild, once the caller has
+// reaped it (or left it to live on after this process exits).
+func ChildDone(pid int) { (&orphanReaper{}).forget(pid) }

@@ -13,3 +13,9 @@ func (r *orphanReaper) run()                     {}
 func (r *orphanReaper) stop()                    {}
 func (r *orphanReaper) start(startFn func() int) { startFn() }
 func (r *orphanReaper) forget(int)               {}
+
+// StartChild runs start (there is no orphan reaper outside Linux).
+func StartChild(start func() int) { start() }
+
+// ChildDone does nothing outside Linux.
+func ChildDone(int) {}
