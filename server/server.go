@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"net"
 	"os"
 	"sync"
 	"time"
@@ -13,6 +14,9 @@ import (
 	"github.com/fbtftp-go/fbtftp"
 	"github.com/fbtftp-go/fbtftp/httporigin"
 	"github.com/fbtftp-go/fbtftp/internal/master"
+	"github.com/fbtftp-go/fbtftp/internal/metrics"
+	"github.com/fbtftp-go/fbtftp/internal/udp"
+	"github.com/fbtftp-go/fbtftp/internal/upgrade"
 	"github.com/fbtftp-go/fbtftp/tftp"
 )
 
@@ -155,6 +159,12 @@ type Server struct {
 	// server listens (useful with port 0), before it serves.
 	Listening func(addrs []string)
 
+	// Handover, in a process started by Upgrade (TakeHandover), gives Run
+	// the old server's listening sockets and metrics listener instead of
+	// Addrs and Listeners (which are then ignored), and Run tells the old
+	// server once it serves, after Listening.
+	Handover *Handover
+
 	mu      sync.Mutex
 	running *run // while Run runs
 }
@@ -165,6 +175,17 @@ type run struct {
 	wc         *workerConfig
 	obs        *observer
 	workerPath string
+	log        *zap.Logger
+
+	listeners   []*udp.Listener
+	metricsLn   net.Listener   // nil without MetricsAddr
+	carry       *metrics.Carry // the metrics, the old server's included; nil without MetricsAddr
+	stopMetrics func()         // stops serving metrics
+	done        chan struct{}  // closed when the master has returned
+	wg          sync.WaitGroup // Upgrade's goroutines
+
+	upMu  sync.Mutex
+	child *upgrade.Child // the server handed over to, by Upgrade
 }
 
 // ErrNotRunning is returned by Reload when Run is not running.
@@ -191,8 +212,13 @@ func (s *Server) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	r := &run{
+		m: m, wc: st.wc, obs: obs, workerPath: st.cfg.WorkerPath, log: log,
+		listeners: st.cfg.Listeners, metricsLn: st.metricsLn, carry: obs.carry,
+		stopMetrics: stopMetrics, done: make(chan struct{}),
+	}
 	s.mu.Lock()
-	s.running = &run{m: m, wc: st.wc, obs: obs, workerPath: st.cfg.WorkerPath}
+	s.running = r
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
@@ -208,9 +234,22 @@ func (s *Server) Run(ctx context.Context) error {
 		defer close(reporterDone)
 		s.reportServerStats(log, m, st.counters, done)
 	}()
+	if s.Handover != nil {
+		version := s.Version
+		if version == "" {
+			version = defaultVersion
+		}
+		r.wg.Go(func() { s.Handover.ready(log, version, obs.carry, r.done) })
+	}
 	err = m.Run(ctx)
 	close(done)
 	<-reporterDone
+	close(r.done)
+	r.wg.Wait()
+	r.finishUpgrade()
+	if s.Handover != nil {
+		s.Handover.h.Close()
+	}
 	return err
 }
 

@@ -37,6 +37,8 @@ type startup struct {
 	useHTTP  bool
 	wc       *workerConfig
 	counters *master.ServerCounters
+
+	metricsLn net.Listener // bound by start, or handed over
 }
 
 // prepare checks the configuration and builds the master's, without
@@ -270,15 +272,31 @@ func prepareHTTPCache(dir string, roots []string, spec sandbox.Spec) error {
 // through the drain (/healthz 503, the last sessions' counts).
 func (st *startup) start(mctx context.Context) (*master.Master, *observer, error) {
 	s := st.s
-	ls, err := st.listeners()
+	var ls []*udp.Listener
+	var err error
+	if s.Handover != nil {
+		closeFiles(s.Listeners)
+		ls, st.metricsLn, err = s.Handover.take()
+	} else {
+		ls, err = st.listeners()
+	}
 	if err != nil {
 		st.wc.close()
 		return nil, nil, err
 	}
 	fail := func(err error) (*master.Master, *observer, error) {
 		closeListeners(ls)
+		if st.metricsLn != nil {
+			st.metricsLn.Close()
+		}
 		st.wc.close()
 		return nil, nil, err
+	}
+	if st.metricsLn == nil && s.MetricsAddr != "" {
+		var lc net.ListenConfig
+		if st.metricsLn, err = lc.Listen(mctx, "tcp", s.MetricsAddr); err != nil {
+			return fail(startErr(KindOS, "metrics: listen: %v", err))
+		}
 	}
 	if s.BlksizeFromMTU {
 		bs, err := mtuBlocksize(ls, s.MTUSlack)
@@ -292,7 +310,7 @@ func (st *startup) start(mctx context.Context) (*master.Master, *observer, error
 	st.cfg.WorkerConfig = st.wc.file
 	obs := &observer{counters: st.counters}
 	st.cfg.Observer = st.counters
-	if s.MetricsAddr != "" {
+	if st.metricsLn != nil {
 		version := s.Version
 		if version == "" {
 			version = defaultVersion
@@ -311,12 +329,9 @@ func (st *startup) start(mctx context.Context) (*master.Master, *observer, error
 	st.wc.file = nil // the master's now
 	if obs.reg != nil {
 		obs.gauges.m.Store(m)
-		bound, err := metrics.Serve(mctx, s.MetricsAddr, metrics.Handler(obs.reg, m.Accepting))
-		if err != nil {
-			closeListeners(ls)
-			return nil, nil, startErr(KindOS, "%v", err)
-		}
-		st.log.Info("metrics listening", zap.Stringer("address", bound))
+		obs.carry = metrics.NewCarry(obs.reg)
+		metrics.ServeListener(mctx, st.metricsLn, metrics.Handler(obs.carry, m.Accepting))
+		st.log.Info("metrics listening", zap.Stringer("address", st.metricsLn.Addr()))
 	}
 	return m, obs, nil
 }
@@ -335,6 +350,7 @@ type observer struct {
 	counters *master.ServerCounters
 	reg      *prometheus.Registry
 	metrics  *metrics.Metrics // nil without MetricsAddr
+	carry    *metrics.Carry   // reg and the series of a server this one took over from
 	gauges   gaugeSource
 }
 

@@ -19,7 +19,9 @@ import (
 
 	"github.com/fbtftp-go/fbtftp/internal/logging"
 	"github.com/fbtftp-go/fbtftp/internal/remap"
+	"github.com/fbtftp-go/fbtftp/internal/sdnotify"
 	"github.com/fbtftp-go/fbtftp/internal/udp"
+	"github.com/fbtftp-go/fbtftp/internal/upgrade"
 	"github.com/fbtftp-go/fbtftp/server"
 )
 
@@ -50,14 +52,24 @@ func realMain(args []string) int {
 	case o.mapTest != "":
 		return mapTest(prog, o)
 	}
+	// What SIGUSR2 starts again, recorded before anything changes the
+	// working directory.
+	self := upgrade.Here()
+	ho, err := server.TakeHandover()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", prog, err)
+		return exOSErr
+	}
 	ready := takeReadiness()
-	if o.listen && !o.foreground && ready == nil {
+	if o.listen && !o.foreground && ready == nil && ho == nil {
 		return daemonize(args)
 	}
 	closeInheritedOnExec()
 	nfds := listenFDs()
-	md, err := chooseMode(o, nfds)
-	if err != nil {
+	var md mode
+	if ho != nil {
+		md = handoverMode(o)
+	} else if md, err = chooseMode(o, nfds); err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", prog, err)
 		return exitCode(err)
 	}
@@ -73,27 +85,48 @@ func realMain(args []string) int {
 	defer sink.close()
 	log := logging.New(prog, o.logFormat, o.verbosity)
 	defer log.Sync()
-	return serve(prog, o, md, nfds, ready, log)
+	return serve(prog, o, launch{md: md, nfds: nfds, ready: ready, handover: ho, self: self, notify: sdnotify.TakeEnv()}, log)
+}
+
+// launch is how this process was started.
+type launch struct {
+	md       mode
+	nfds     int              // sockets systemd passed
+	ready    *readiness       // the daemonizing parent waiting, or nil
+	handover *server.Handover // the sockets of the master this one takes over from, or nil
+	self     upgrade.Program  // what SIGUSR2 starts
+	notify   sdnotify.Socket  // systemd's notification socket, or none
+}
+
+// daemon reports whether the process runs as in.tftpd -l's daemon: started
+// by daemonize, or by a daemon's upgrade.
+func (l launch) daemon(o *options) bool {
+	return l.ready != nil || l.handover != nil && o.listen && !o.foreground
 }
 
 // serve runs the server for mode md until a signal (or the idle timeout)
 // ends it. It returns the exit status.
-func serve(prog string, o *options, md mode, nfds int, ready *readiness, log *zap.Logger) int {
+func serve(prog string, o *options, ln launch, log *zap.Logger) int {
+	md, ready := ln.md, ln.ready
 	fail := func(err error) int {
 		log.Error("cannot start", zap.Error(err))
+		ln.notify.Send("STATUS=cannot start: "+err.Error(), "ERRNO=1")
 		return exitCode(err)
 	}
 	s := o.server(log)
-	switch md {
-	case modeStandalone:
-	case modeSystemd:
+	switch {
+	case ln.handover != nil:
 		s.Addrs = nil
-		files, err := passedSockets(o, listenFDsStart, nfds)
+		s.Handover = ln.handover
+	case md == modeStandalone:
+	case md == modeSystemd:
+		s.Addrs = nil
+		files, err := passedSockets(o, listenFDsStart, ln.nfds)
 		if err != nil {
 			return fail(err)
 		}
 		s.Listeners = files
-	case modeInetd:
+	case md == modeInetd:
 		s.Addrs = nil
 		f, err := inetdSocket()
 		if err != nil {
@@ -112,6 +145,9 @@ func serve(prog string, o *options, md mode, nfds int, ready *readiness, log *za
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	usr2 := make(chan os.Signal, 1)
+	signal.Notify(usr2, syscall.SIGUSR2)
+	defer signal.Stop(usr2)
 	ctx, cancel := context.WithCancel(sigCtx)
 	defer cancel()
 
@@ -131,7 +167,15 @@ func serve(prog string, o *options, md mode, nfds int, ready *readiness, log *za
 		for _, a := range addrs {
 			log.Info("listening", zap.String("address", a), zap.Stringer("mode", md))
 		}
-		if ready != nil {
+		if ln.handover == nil {
+			// Type=notify. After an upgrade the old master tells systemd
+			// (MAINPID): this one is not the main process yet, and
+			// NotifyAccess=main would refuse it.
+			if err := ln.notify.Send("READY=1", "STATUS=serving"); err != nil {
+				log.Warn("cannot notify the service manager", zap.String("socket", string(ln.notify)), zap.Error(err))
+			}
+		}
+		if ln.daemon(o) {
 			os.Chdir("/") // as daemon(3); every path is absolute by now
 			ready.done()
 			// daemon(3): nothing of the caller's terminal or pipes stays
@@ -163,11 +207,32 @@ func serve(prog string, o *options, md mode, nfds int, ready *readiness, log *za
 			s.Reload()
 		}
 	}()
+	upgraded := make(chan int, 1) // the new master's pid
+	usr2Done := make(chan struct{})
+	go func() { // ends with ctx, waited for below
+		defer close(usr2Done)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-usr2:
+			}
+			if pid, ok := upgradeOnSignal(ctx, s, o, ln, log); ok {
+				upgraded <- pid
+				return
+			}
+		}
+	}()
 	err := s.Run(ctx)
 	cancel()
 	<-hupDone
-	if pidFile != "" {
-		os.Remove(pidFile)
+	<-usr2Done
+	handedOver := len(upgraded) > 0
+	if pidFile != "" && !handedOver {
+		removePidFile(pidFile)
+	}
+	if !handedOver {
+		ln.notify.Send("STOPPING=1")
 	}
 	if err != nil {
 		if server.KindOf(err) != 0 {

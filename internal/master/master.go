@@ -132,7 +132,7 @@ func (m *Master) Run(ctx context.Context) error {
 	for _, l := range m.cfg.Listeners {
 		m.wg.Go(func() { m.serve(l) })
 	}
-	m.log.Info("serving", zap.Int("listeners", len(m.cfg.Listeners)), zap.String("worker", m.cfg.WorkerPath), zap.Int("prefork", m.cfg.Prefork),
+	m.log.Info("serving", zap.Int("pid", os.Getpid()), zap.String("epoch", m.epoch), zap.Int("listeners", len(m.cfg.Listeners)), zap.String("worker", m.cfg.WorkerPath), zap.Int("prefork", m.cfg.Prefork),
 		zap.Int("max_workers", m.cfg.MaxWorkers), zap.Int("max_sessions_per_client", m.cfg.MaxSessionsPerClient))
 	// loops is the life of the background loops: until shutdown or
 	// StopAccepting (and the idle timeout, which is a shutdown).

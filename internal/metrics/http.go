@@ -58,6 +58,13 @@ func Serve(ctx context.Context, addr string, h http.Handler) (net.Addr, error) {
 	if err != nil {
 		return nil, fmt.Errorf("metrics: listen: %w", err)
 	}
+	ServeListener(ctx, ln, h)
+	return ln.Addr(), nil
+}
+
+// ServeListener serves h on ln (bound already: one handed over by the
+// master this one took over from) until ctx ends, as Serve; it closes ln.
+func ServeListener(ctx context.Context, ln net.Listener, h http.Handler) {
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: readHeaderTimeout,
@@ -81,5 +88,4 @@ func Serve(ctx context.Context, addr string, h http.Handler) (net.Addr, error) {
 			srv.Close()
 		}
 	}()
-	return ln.Addr(), nil
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -62,6 +63,10 @@ func (l *Listener) Close() error { return l.conn.Close() }
 // hand the listening socket to another process. The caller owns and must
 // close the returned file; the Listener keeps its own descriptor.
 func (l *Listener) File() (*os.File, error) { return l.conn.File() }
+
+// SyscallConn gives access to the socket's descriptor (to duplicate it for
+// another process without File's side effects on the Listener's).
+func (l *Listener) SyscallConn() (syscall.RawConn, error) { return l.conn.SyscallConn() }
 
 // zoneCache maps interface indexes to names and back for IPv6 zones. It is
 // consulted only for link-local addresses, and refreshes on a miss.
