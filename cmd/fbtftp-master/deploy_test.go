@@ -122,3 +122,19 @@ func TestSystemdSecurity(t *testing.T) {
 		t.Errorf("exposure %.1f, want 3.0 or lower:\n%s", score, out)
 	}
 }
+
+// TestUnitNotify: the service is Type=notify (the master says READY=1, and
+// MAINPID= on a SIGUSR2 upgrade), and only its main process is heard: a
+// worker must never move MAINPID or fake readiness.
+func TestUnitNotify(t *testing.T) {
+	keys := unitKeys(t, "../../deploy/systemd/fbtftp.service")
+	if got := keys["Type"]; len(got) != 1 || got[0] != "notify" {
+		t.Errorf("Type=%v, want notify", got)
+	}
+	if got := keys["NotifyAccess"]; len(got) != 1 || got[0] != "main" {
+		t.Errorf("NotifyAccess=%v, want main", got)
+	}
+	if fams := strings.Join(keys["RestrictAddressFamilies"], " "); !strings.Contains(fams, "AF_UNIX") {
+		t.Errorf("RestrictAddressFamilies=%s: sd_notify needs AF_UNIX", fams)
+	}
+}

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
+	"google.golang.org/protobuf/encoding/protodelim"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -40,8 +42,12 @@ type Carry struct {
 // liveGauges are the gauges added while the old master runs.
 var liveGauges = []string{namespace + "_sessions_active", namespace + "_workers"}
 
-// maxCarried bounds the families of a state: fbtftp has a few dozen.
-const maxCarried = 1024
+// Bounds of a carried state: fbtftp has a few dozen families, of at
+// most a few hundred series each.
+const (
+	maxCarried    = 1024
+	maxFamilySize = 1 << 20
+)
 
 // NewCarry returns a Carry that adds the carried series to g's.
 func NewCarry(g prometheus.Gatherer) *Carry { return &Carry{g: g} }
@@ -49,11 +55,13 @@ func NewCarry(g prometheus.Gatherer) *Carry { return &Carry{g: g} }
 // Set replaces the carried state by an Encode'd exposition. A state that
 // does not decode changes nothing.
 func (c *Carry) Set(b []byte) error {
-	dec := expfmt.NewDecoder(bytes.NewReader(b), expfmt.NewFormat(expfmt.TypeProtoDelim))
+	// Not expfmt's decoder: it takes any length prefix at its word.
+	r := bufio.NewReader(bytes.NewReader(b))
+	dec := protodelim.UnmarshalOptions{MaxSize: maxFamilySize}
 	state := map[string]*dto.MetricFamily{}
 	for {
 		mf := &dto.MetricFamily{}
-		err := dec.Decode(mf)
+		err := dec.UnmarshalFrom(r, mf)
 		if errors.Is(err, io.EOF) {
 			break
 		}

@@ -30,7 +30,7 @@ func hardeningProperties(t *testing.T) []string {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	skip := map[string]bool{"Type": true, "ExecStart": true, "ExecReload": true, "KillMode": true,
+	skip := map[string]bool{"Type": true, "NotifyAccess": true, "ExecStart": true, "ExecReload": true, "KillMode": true,
 		"TimeoutStopSec": true, "Restart": true, "Environment": true, "EnvironmentFile": true}
 	var props []string
 	section := ""
