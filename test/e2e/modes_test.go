@@ -65,7 +65,7 @@ func noSocketLeak(t *testing.T, pid int, ino uint64) {
 		}
 		env, _ := os.ReadFile(fmt.Sprintf("/proc/%d/environ", k))
 		for _, v := range strings.Split(string(env), "\x00") {
-			if strings.HasPrefix(v, "LISTEN_") || strings.HasPrefix(v, "FBTFTP_DAEMON") {
+			if strings.HasPrefix(v, "LISTEN_") || strings.HasPrefix(v, "FBTFTP_DAEMON") || strings.HasPrefix(v, "FBTFTP_UPGRADE") || strings.HasPrefix(v, "NOTIFY_SOCKET") {
 				t.Errorf("worker %d environment has %s", k, v)
 			}
 		}

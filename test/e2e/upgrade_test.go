@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -413,4 +414,91 @@ func writeScript(t *testing.T, path, script string) {
 	if err := os.Rename(tmp, path); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestUpgradeModes: SIGUSR2 under systemd socket activation (the sockets
+// systemd passed are handed over; the new master's workers hold neither
+// them nor the handover's variables) and in in.tftpd -l's daemon mode
+// (the pid file follows; logs went to syslog, the new daemon's do too).
+func TestUpgradeModes(t *testing.T) {
+	subreaper(t)
+	root := worldReadableDir(t)
+	writeFiles(t, root, map[string]int{"f": 70_000})
+	want := pattern("f", 70_000)
+	download := func(t *testing.T, addr netip.AddrPort) {
+		t.Helper()
+		if got, _, err := get(t, addr, "f", client.Options{}); err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("download: %v (%d bytes)", err, len(got))
+		}
+	}
+
+	t.Run("systemd", func(t *testing.T) {
+		sock, addr, ino := udpSocket(t)
+		ns := newNotifySocket(t)
+		m := masterCmd("--systemd", "-s", root, "--prefork", "1")
+		cmd := exec.Command("/bin/sh", append([]string{"-c", `LISTEN_PID=$$ exec "$0" "$@"`, m.Path}, m.Args[1:]...)...)
+		cmd.Env = append(os.Environ(), "LISTEN_FDS=1", "LISTEN_FDNAMES=tftp", "NOTIFY_SOCKET="+ns.path)
+		cmd.ExtraFiles = []*os.File{sock} // fd 3
+		p := startProc(t, cmd)
+		p.listening(1)
+		if n := ns.next(t); n.msg != "READY=1\nSTATUS=serving" {
+			t.Fatalf("notification %+v", n)
+		}
+		sock.Close() // only the master holds it now
+		download(t, addr)
+		p.cmd.Process.Signal(syscall.SIGUSR2)
+		newPid, _ := strconv.Atoi(fmt.Sprint(p.waitLog("upgrade: the new master serves; finishing the sessions in flight", 1)[0]["new_pid"]))
+		t.Cleanup(func() { stopChild(t, newPid) })
+		if n := ns.next(t); n.msg != "MAINPID="+strconv.Itoa(newPid)+"\nSTATUS=handed over to pid "+strconv.Itoa(newPid) {
+			t.Errorf("notification %+v", n)
+		}
+		if code := p.wait(30 * time.Second); code != 0 {
+			t.Fatalf("old master: exit status %d", code)
+		}
+		ls := p.listening(2)
+		if ls[1] != addr || p.find("listening")[1]["mode"] != "systemd" {
+			t.Errorf("the new master: %v", p.find("listening")[1])
+		}
+		download(t, addr)
+		eventually(t, 10*time.Second, "a pool worker of the new master", func() bool { return len(children(newPid)) > 0 })
+		noSocketLeak(t, newPid, ino)
+		if code := stopChild(t, newPid); code != 0 {
+			t.Errorf("new master: exit status %d", code)
+		}
+		if n := ns.next(t); n.pid != newPid || n.msg != "STOPPING=1" {
+			t.Errorf("notification %+v", n)
+		}
+	})
+
+	t.Run("daemon", func(t *testing.T) {
+		pidFile := filepath.Join(worldReadableDir(t), "tftpd.pid")
+		p := startProc(t, masterCmd("-l", "-a", "127.0.0.1:0", "-s", root, "-P", pidFile))
+		if code := p.wait(15 * time.Second); code != 0 {
+			t.Fatalf("-l: exit status %d", code)
+		}
+		daemon := readPid(t, pidFile)
+		addr := p.listening(1)[0]
+		download(t, addr)
+		syscall.Kill(daemon, syscall.SIGUSR2)
+		var newPid int
+		eventually(t, 30*time.Second, "the pid file to name the new daemon", func() bool {
+			newPid = readPid(t, pidFile)
+			return newPid != daemon
+		})
+		t.Cleanup(func() { stopChild(t, newPid) })
+		var ws syscall.WaitStatus
+		if _, err := syscall.Wait4(daemon, &ws, 0, nil); err != nil || ws.ExitStatus() != 0 {
+			t.Errorf("old daemon: %v, status %d", err, ws.ExitStatus())
+		}
+		if sid, _ := unix.Getsid(newPid); sid != daemon {
+			t.Errorf("new daemon in session %d, want the old one's %d (detached from any terminal)", sid, daemon)
+		}
+		download(t, addr)
+		if code := stopChild(t, newPid); code != 0 {
+			t.Errorf("new daemon: exit status %d", code)
+		}
+		if _, err := os.Stat(pidFile); !os.IsNotExist(err) {
+			t.Errorf("pid file left: %v", err)
+		}
+	})
 }
