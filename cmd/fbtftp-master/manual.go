@@ -28,6 +28,7 @@ var masterSections = []manSection{
 	{"SIGNALS", []string{
 		"SIGTERM, SIGINT\tStop reading requests, let running sessions finish for --drain-timeout, then stop their workers and exit 0. /healthz answers 503 and /metrics is served until then.",
 		"SIGHUP\tReread and check the -m map file and the --template-data file and replace the idle workers, so that new sessions use them. A file that became unreadable or invalid keeps the last good configuration in force (logged, and counted in fbtftp_config_reloads_total{result=\"failure\"}); in.tftpd exits instead. In inetd mode the server exits, as in.tftpd does.",
+		"SIGUSR2\tUpgrade without downtime (nginx's binary upgrade): start the binary at the master's path now (a package upgrade's new file) with the same arguments, and hand it the listening sockets and the metrics listener. Once the new master serves (pid file written, MAINPID= sent to systemd), this one stops reading requests, lets its sessions run to their end (their stats logged and counted; its metrics carried over to the new master's /metrics) and exits 0. If the new binary fails to start, exits or is not serving within 30 seconds, it is killed, the error is logged (\"upgrade failed: still serving\") and this master goes on serving. Ignored in inetd mode, and after a master has handed over. Under systemd: systemctl kill --kill-whom=main -s USR2 fbtftp.service. See docs/upgrade.md.",
 		"Workers receive no signal from the terminal or the service manager: under systemd, KillMode=mixed sends SIGTERM to the master alone.",
 	}},
 	{"EXIT STATUS", []string{
@@ -44,7 +45,9 @@ var masterSections = []manSection{
 	{"ENVIRONMENT", []string{
 		"LISTEN_PID, LISTEN_FDS, LISTEN_FDNAMES\tsystemd socket activation (sd_listen_fds(3)): the sockets passed as descriptors 3 and up. They are removed from the environment before workers start.",
 		"HTTP_PROXY, HTTPS_PROXY, NO_PROXY\tThe proxy fbtftp-worker-http uses to reach HTTP origins (workers inherit the master's environment).",
-		"FBTFTP_*\tSet by the master for its workers (see fbtftp-worker(8)); not read by the master.",
+		"NOTIFY_SOCKET\tsystemd's notification socket (sd_notify(3), Type=notify): the master sends READY=1 once it serves, MAINPID= when it hands over on SIGUSR2, STOPPING=1 when it stops. Removed from the environment before workers start.",
+		"FBTFTP_UPGRADE\tSet by a master for the new master it starts on SIGUSR2: which inherited descriptors are the handed-over sockets. Removed at once.",
+		"FBTFTP_*\tOtherwise set by the master for its workers (see fbtftp-worker(8)); not read by the master.",
 	}},
 	{"FILES", []string{
 		"/usr/libexec/fbtftp/fbtftp-worker\tThe stock worker (see --worker).",
