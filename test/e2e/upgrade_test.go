@@ -22,6 +22,7 @@ import (
 
 	"github.com/fbtftp-go/fbtftp/internal/client"
 	"github.com/fbtftp-go/fbtftp/internal/proto"
+	"github.com/fbtftp-go/fbtftp/test/testenv"
 )
 
 // gateWriter lets the first n bytes through, then blocks until open is
@@ -170,20 +171,61 @@ func readPid(t *testing.T, path string) int {
 	return pid
 }
 
-// TestUpgrade is SIGUSR2: a download that spans the upgrade completes
-// byte-exact from the old master, a new request is answered by the new
-// master, the old one exits once its session is over, the pid file and
-// systemd's MAINPID follow the new master, and the metrics listener
-// still answers, with the old master's sessions counted.
+// buildMaster builds fbtftp-master with another version string into dir.
+func buildMaster(t *testing.T, dir, version string) string {
+	t.Helper()
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "fbtftp-master.new")
+	cmd := exec.Command("go", "build", "-o", out, "-ldflags", "-X github.com/fbtftp-go/fbtftp/internal/version.version="+version, "./cmd/fbtftp-master")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, b)
+	}
+	return out
+}
+
+// versionOf is `exe -V`'s first word after the program name.
+func versionOf(t *testing.T, exe string) string {
+	t.Helper()
+	b, err := exec.Command(exe, "-V").Output()
+	if err != nil {
+		t.Fatalf("%s -V: %v", exe, err)
+	}
+	return string(b)
+}
+
+// TestUpgrade is SIGUSR2 to a rebuilt binary with another version
+// string (issue 14): 20 downloads, held halfway by their clients so that
+// they span the upgrade, complete byte-exact from the old master; a probe
+// RRQ every 50 ms is answered every time; a new request is answered by
+// the new master; the old one exits once its sessions are over; the pid
+// file and systemd's MAINPID (a unixgram NOTIFY_SOCKET) follow the new
+// master; the metrics listener still answers, with the new version in
+// build_info and the old master's sessions counted; no zombie, no
+// descriptor left.
 func TestUpgrade(t *testing.T) {
 	subreaper(t)
 	root := worldReadableDir(t)
-	const bigSize = 2 << 20
-	writeFiles(t, root, map[string]int{"big": bigSize, "small": 30_000})
-	pidFile := filepath.Join(t.TempDir(), "fbtftp.pid")
+	const bigSize, downloads = 1 << 20, 20
+	writeFiles(t, root, map[string]int{"big": bigSize, "small": 3000, "after": 30_000})
+	dir := t.TempDir()
+	const newVersion = "9.9.9-upgrade-test"
+	rebuilt := buildMaster(t, dir, newVersion)
+	exe := filepath.Join(dir, "fbtftp-master")
+	copyFile(t, filepath.Join(bin, "fbtftp-master"), exe, 0o755)
+	oldVersion := versionOf(t, exe)
+	pidFile := filepath.Join(dir, "fbtftp.pid")
 	ns := newNotifySocket(t)
 	t.Setenv("NOTIFY_SOCKET", ns.path)
-	s := startServer(t, root, "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0", "-P", pidFile)
+	s := &server{proc: startProc(t, exec.Command(exe, "-L", "-a", "127.0.0.1:0", "-s", root, "--log-format", "json",
+		"--worker", filepath.Join(bin, "fbtftp-worker"), "-P", pidFile, "--metrics-addr", "127.0.0.1:0",
+		"--max-sessions-per-client", "0"))}
+	s.addr = s.listening(1)[0]
+	t.Cleanup(s.stop)
 	maddr := s.metricsAddr(t)
 	oldPid := s.pid()
 	if n := ns.next(t); n.pid != oldPid || n.msg != "READY=1\nSTATUS=serving" {
@@ -195,36 +237,79 @@ func TestUpgrade(t *testing.T) {
 	oldEpoch := s.epochOf(oldPid)
 	oldFDs := fdCount(oldPid)
 
-	// A download that stops halfway until the upgrade is done.
-	g := &gateWriter{n: bigSize / 2, reached: make(chan struct{}), open: make(chan struct{})}
-	var gateOnce sync.Once
-	release := func() { gateOnce.Do(func() { close(g.open) }) }
+	// Downloads that stop halfway until the upgrade is done.
+	open := make(chan struct{})
+	var openOnce sync.Once
+	release := func() { openOnce.Do(func() { close(open) }) }
 	t.Cleanup(release)
 	type result struct {
-		res client.Result
+		g   *gateWriter
 		err error
 	}
-	long := make(chan result, 1)
-	go func() {
-		res, err := client.Get(t.Context(), s.addr, "big", client.Options{Blksize: 1024, Timeout: 2 * time.Second, Retries: 10,
-			// The worker waits 5 s, then longer, for each ACK while the gate is shut.
-			RawOptions: []proto.Option{{Name: "timeout", Value: "5"}}}, g)
-		long <- result{res, err}
-	}()
-	select {
-	case <-g.reached:
-	case r := <-long:
-		t.Fatalf("download ended before the upgrade: %v", r.err)
+	long := make(chan result, downloads)
+	var gates []*gateWriter
+	for range downloads {
+		g := &gateWriter{n: bigSize / 2, reached: make(chan struct{}), open: open}
+		gates = append(gates, g)
+		go func() {
+			_, err := client.Get(t.Context(), s.addr, "big", client.Options{Blksize: 1024, Timeout: 2 * time.Second, Retries: 10,
+				// The worker waits 5 s, then longer, for each ACK while the gate is shut.
+				RawOptions: []proto.Option{{Name: "timeout", Value: "5"}}}, g)
+			long <- result{g, err}
+		}()
+	}
+	for _, g := range gates {
+		select {
+		case <-g.reached:
+		case r := <-long:
+			t.Fatalf("a download ended before the upgrade: %v", r.err)
+		}
 	}
 
+	// A probe every 50 ms from before the signal until the old master is
+	// gone.
+	stopProbes := make(chan struct{})
+	probesDone := make(chan struct{})
+	var probes, probeFailures int
+	var probeErr error
+	go func() {
+		defer close(probesDone)
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; i < 2000; i++ { // bounded: 100 s
+			select {
+			case <-stopProbes:
+				return
+			case <-tick.C:
+			}
+			got, _, err := get(t, s.addr, "small", client.Options{})
+			probes++
+			if err != nil || !bytes.Equal(got, pattern("small", 3000)) {
+				probeFailures++
+				probeErr = err
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-stopProbes:
+		default:
+			close(stopProbes)
+		}
+		<-probesDone
+	})
+
+	if err := os.Rename(rebuilt, exe); err != nil { // a package upgrade
+		t.Fatal(err)
+	}
 	s.cmd.Process.Signal(syscall.SIGUSR2)
 	newPid, err := strconv.Atoi(s.logValue("upgrade: the new master serves; finishing the sessions in flight", "new_pid"))
 	if err != nil || newPid == oldPid || newPid <= 0 {
 		t.Fatalf("new master pid %d (%v), old %d", newPid, err, oldPid)
 	}
 	t.Cleanup(func() {
-		if code := stopChild(t, newPid); code != 0 {
-			t.Errorf("new master exit status %d", code)
+		if procState(newPid) != "" {
+			stopChild(t, newPid)
 		}
 	})
 	if n := ns.next(t); n.pid != oldPid || !strings.HasPrefix(n.msg, "MAINPID="+strconv.Itoa(newPid)+"\n") {
@@ -236,17 +321,17 @@ func TestUpgrade(t *testing.T) {
 	}
 
 	// A new request: the new master answers, while the old one still
-	// serves its download.
-	want := pattern("small", 30_000)
-	if got, _, err := get(t, s.addr, "small", client.Options{Blksize: 1468}); err != nil || !bytes.Equal(got, want) {
+	// serves its downloads.
+	want := pattern("after", 30_000)
+	if got, _, err := get(t, s.addr, "after", client.Options{Blksize: 1468}); err != nil || !bytes.Equal(got, want) {
 		t.Fatalf("download after the upgrade: %d bytes, %v", len(got), err)
 	}
-	if e := s.sessionOf("small"); e != newEpoch || e == oldEpoch {
+	if e := s.sessionOf("after"); e != newEpoch || e == oldEpoch {
 		t.Errorf("the new request was served by the master of epoch %s; old %s, new %s", e, oldEpoch, newEpoch)
 	}
 	select {
 	case <-s.Done():
-		t.Fatal("the old master exited before its session ended")
+		t.Fatal("the old master exited before its sessions ended")
 	default:
 	}
 	if resp, err := http.Get("http://" + maddr + "/healthz"); err != nil || resp.StatusCode != 200 {
@@ -254,44 +339,79 @@ func TestUpgrade(t *testing.T) {
 	}
 
 	release()
-	r := <-long
-	if r.err != nil || !bytes.Equal(g.buf.Bytes(), pattern("big", bigSize)) {
-		t.Fatalf("the download across the upgrade: %d bytes, %v", g.buf.Len(), r.err)
+	for range downloads {
+		r := <-long
+		if r.err != nil || !bytes.Equal(r.g.buf.Bytes(), pattern("big", bigSize)) {
+			t.Errorf("a download across the upgrade: %d bytes, %v", r.g.buf.Len(), r.err)
+		}
 	}
 	if code, err := s.Wait(30 * time.Second); err != nil || code != 0 {
 		t.Fatalf("old master: status %d, %v\n%s", code, err, tail(s.log(), 4000))
 	}
-	if e := s.sessionOf("big"); e != oldEpoch {
-		t.Errorf("the download across the upgrade was logged by epoch %s, want the old master's %s", e, oldEpoch)
+	close(stopProbes)
+	<-probesDone
+	if probes == 0 || probeFailures > 0 {
+		t.Errorf("%d of %d probes unanswered (last: %v)", probeFailures, probes, probeErr)
+	}
+	t.Logf("%d probes answered during the upgrade", probes)
+	bigs := 0
+	for _, l := range s.sessions() {
+		if l["file"] == "big" {
+			bigs++
+			if id := fmt.Sprint(l["session_id"]); !strings.HasPrefix(id, oldEpoch+"-") {
+				t.Errorf("a download across the upgrade was logged by %s, want the old master (epoch %s)", id, oldEpoch)
+			}
+		}
+	}
+	if bigs != downloads {
+		t.Errorf("%d session lines for the downloads across the upgrade, want %d", bigs, downloads)
 	}
 	if got := readPid(t, pidFile); got != newPid {
 		t.Errorf("pid file %d after the old master exited, want %d", got, newPid)
 	}
 
-	// The new master's metrics carry the old one's session.
-	eventually(t, 20*time.Second, "both sessions counted by the new master's metrics", func() bool {
+	// -V and build_info: the new version.
+	if v := versionOf(t, exe); !strings.Contains(v, newVersion) || v == oldVersion {
+		t.Errorf("-V of the new binary: %q (old %q)", v, oldVersion)
+	}
+	// The new master's metrics carry the old one's sessions: as many
+	// successes as session lines (both masters log to this pipe).
+	successes := func() float64 {
+		n := 0
+		for _, l := range s.sessions() {
+			if l["outcome"] == "success" {
+				n++
+			}
+		}
+		return float64(n)
+	}
+	eventually(t, 20*time.Second, "every session counted by the new master's metrics", func() bool {
 		m := scrape(t, maddr)
-		return m[`fbtftp_sessions_total{op="rrq",outcome="success"}`] == 2 && m[`fbtftp_sessions_active`] == 0
+		return m[`fbtftp_sessions_total{op="rrq",outcome="success"}`] == successes() && m[`fbtftp_sessions_active`] == 0
 	})
 	m := scrape(t, maddr)
-	if b := m[`fbtftp_bytes_total{direction="sent"}`]; b != bigSize+30_000 {
-		t.Errorf("bytes sent %v, want %d", b, bigSize+30_000)
+	for k := range m {
+		if strings.HasPrefix(k, "fbtftp_build_info{") && !strings.Contains(k, `version="`+newVersion+`"`) {
+			t.Errorf("build_info of another version: %s", k)
+		}
 	}
-	if procState(newPid) == "Z" || procState(newPid) == "" {
-		t.Fatalf("new master %d: state %q", newPid, procState(newPid))
+	if m[`fbtftp_bytes_total{direction="sent"}`] < downloads*bigSize {
+		t.Errorf("bytes sent %v, want at least %d", m[`fbtftp_bytes_total{direction="sent"}`], downloads*bigSize)
+	}
+	if st := procState(newPid); st == "Z" || st == "" {
+		t.Fatalf("new master %d: state %q", newPid, st)
 	}
 	if n := fdCount(newPid); n > oldFDs {
 		t.Errorf("the new master has %d descriptors, the old one had %d", n, oldFDs)
 	}
-	for _, c := range children(newPid) {
-		if procState(c) == "Z" {
-			t.Errorf("zombie %d under the new master", c)
+	eventually(t, 10*time.Second, "no zombie under the new master", func() bool {
+		for _, c := range children(newPid) {
+			if procState(c) == "Z" {
+				return false
+			}
 		}
-	}
-	// Still serving, and still the new master.
-	if got, _, err := get(t, s.addr, "small", client.Options{}); err != nil || !bytes.Equal(got, want) {
-		t.Fatalf("download after the old master exited: %v", err)
-	}
+		return true
+	})
 	// SIGTERM on the new master: STOPPING=1 from it.
 	if code := stopChild(t, newPid); code != 0 {
 		t.Errorf("new master exit status %d", code)
