@@ -110,7 +110,9 @@ func serve(prog string, o *options, ln launch, log *zap.Logger) int {
 	md, ready := ln.md, ln.ready
 	fail := func(err error) int {
 		log.Error("cannot start", zap.Error(err))
-		ln.notify.Send("STATUS=cannot start: "+err.Error(), "ERRNO=1")
+		if ln.handover == nil { // after an upgrade the old master is the main process
+			ln.notify.Send("STATUS=cannot start: " + err.Error())
+		}
 		return exitCode(err)
 	}
 	s := o.server(log)
