@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -47,5 +48,11 @@ func TestRunNeedsRoot(t *testing.T) {
 	}
 	if err := (&Server{Root: t.TempDir(), Addrs: []string{"[bad"}}).Run(context.Background()); err == nil {
 		t.Fatal("ran with a bad address")
+	}
+}
+
+func TestUpgradeNotRunning(t *testing.T) {
+	if _, err := (&Server{}).Upgrade(t.Context(), UpgradeConfig{}); !errors.Is(err, ErrNotRunning) {
+		t.Errorf("Upgrade before Run: %v", err)
 	}
 }
