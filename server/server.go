@@ -199,6 +199,10 @@ func (s *Server) Run(ctx context.Context) error {
 	if log == nil {
 		log = zap.NewNop()
 	}
+	if s.Handover != nil {
+		// Last: after the goroutine that reads the old server's messages.
+		defer s.Handover.h.Close()
+	}
 	st, err := s.prepare(log)
 	if err != nil {
 		closeFiles(s.Listeners)
@@ -247,9 +251,6 @@ func (s *Server) Run(ctx context.Context) error {
 	close(r.done)
 	r.wg.Wait()
 	r.finishUpgrade()
-	if s.Handover != nil {
-		s.Handover.h.Close()
-	}
 	return err
 }
 

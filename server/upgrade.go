@@ -194,7 +194,7 @@ func (r *run) finishUpgrade() {
 	r.log.Info("handed over: exiting", zap.Int("new_pid", r.child.Pid))
 }
 
-// takeHandover turns the handed-over sockets into listeners and the
+// take turns the handed-over sockets into listeners and the
 // metrics listener (nil if there is none).
 func (h *Handover) take() ([]*udp.Listener, net.Listener, error) {
 	var ls []*udp.Listener
