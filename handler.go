@@ -43,7 +43,8 @@ func (f HandlerFunc) ServeTFTP(ctx context.Context, r *Request) (ResponseData, e
 // size probe, so that its next request finds the object complete. After a
 // session's stats are reported, ServeWorker calls Drain and returns when
 // it does. ctx ends at the session deadline, when the master goes away or
-// when the worker's own context is cancelled (SIGTERM); the master accounts
+// when the master stops it (at its shutdown, by closing its end of the
+// socketpair) or when the worker's own context is cancelled; the master accounts
 // for the session before Drain runs, and counts the process among its
 // workers until it exits. A handler that wraps another either forwards
 // Drain or has an Unwrap method (see Handler).

@@ -123,9 +123,11 @@ func (w *Worker) RoutePrefixes() []string {
 //
 // It returns nil when the master went away before handing a session over,
 // and otherwise the session's error, if any (already reported to the
-// master). Cancelling ctx (for example on SIGTERM) ends the session: the
-// client gets ERROR 0 and the outcome is "shutdown". Serve may be called
-// once.
+// master). Cancelling ctx ends the session: the client gets ERROR 0 and the
+// outcome is "shutdown". So does the master shutting down its end of the
+// socketpair, which is how it stops sessions when it shuts down: a worker
+// needs no signal handler (os/signal would add two threads to every
+// worker). Serve may be called once.
 func (w *Worker) Serve(ctx context.Context, h Handler, cfg WorkerConfig) error {
 	conn, spec, rules := w.conn, w.spec, w.rules
 	defer conn.Close()

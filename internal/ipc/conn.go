@@ -215,6 +215,23 @@ func (c *Conn) wrapErr(op string, err error) error {
 	return fmt.Errorf("ipc: %s: %w", op, err)
 }
 
+// CloseWrite shuts down the sending side of the socket (shutdown(2),
+// SHUT_WR): the peer's receives return io.EOF, as after Close, while this
+// end can still receive. The master uses it to stop a worker's session
+// (the worker sees EOF in WaitClosed and ends the session with ERROR 0)
+// and still read the Stats that follow, so that workers need no signal
+// handler (os/signal costs a worker two threads).
+func (c *Conn) CloseWrite() error {
+	var serr error
+	err := c.rc.Control(func(fd uintptr) {
+		serr = syscall.Shutdown(int(fd), syscall.SHUT_WR)
+	})
+	if err == nil {
+		err = serr
+	}
+	return c.wrapErr("shutdown", err)
+}
+
 // WaitClosed blocks until the peer closes its end (or the Conn fails or is
 // closed), discarding any message that arrives meanwhile. A worker runs it
 // after the Handoff: when it returns, the master is gone and the session

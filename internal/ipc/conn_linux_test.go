@@ -229,6 +229,32 @@ func TestEOF(t *testing.T) {
 	})
 }
 
+// TestCloseWrite: after the master's CloseWrite the worker's WaitClosed
+// returns (the session stops), and the Stats the worker sends then still
+// reach the master.
+func TestCloseWrite(t *testing.T) {
+	m, w := pair(t)
+	done := make(chan struct{})
+	go func() {
+		w.WaitClosed()
+		close(done)
+	}()
+	if err := m.CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("WaitClosed did not return after CloseWrite")
+	}
+	if err := w.SendStats(fullStats()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.RecvStats(); err != nil {
+		t.Fatalf("RecvStats after CloseWrite = %v", err)
+	}
+}
+
 func TestReceivedFDIsCloseOnExec(t *testing.T) {
 	m, w := pair(t)
 	sess, local := udpSocket(t)

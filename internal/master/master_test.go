@@ -62,8 +62,10 @@ func runWorker(mode string) int {
 		}
 		return files.ServeTFTP(ctx, r)
 	})
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
-	defer stop()
+	// No signal handler, like the stock workers: the master stops a
+	// session by shutting down its end of the socketpair (TestShutdownDrains
+	// fails if it sends SIGTERM instead: the worker dies without Stats).
+	ctx := context.Background()
 	var served fbtftp.Handler = h
 	if mark := os.Getenv(drainMarkEnv); mark != "" {
 		served = drainer{Handler: h, mark: mark, obey: mode != "stubborn"}

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/fbtftp-go/fbtftp"
 	"github.com/fbtftp-go/fbtftp/fileserver"
@@ -23,8 +21,9 @@ func FileServer(w *fbtftp.Worker) (fbtftp.Handler, error) {
 // serves one session and exits: status 2 when not started by
 // fbtftp-master, 1 on a failed session or handler, 0 otherwise.
 func Run(name string, build func(*fbtftp.Worker) (fbtftp.Handler, error)) {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
+	// No signal handler: the master stops a session by closing its end of
+	// the socketpair (EOF), and os/signal would cost two threads.
+	ctx := context.Background()
 	w, err := fbtftp.Connect()
 	if err == nil {
 		var h fbtftp.Handler
