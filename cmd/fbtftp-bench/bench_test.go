@@ -202,6 +202,42 @@ func TestParseStatPPID(t *testing.T) {
 	}
 }
 
+func TestParseStatThreads(t *testing.T) {
+	for line, want := range map[string]int{
+		"1234 (in.tftpd) S 1 1234 1234 0 -1 4194560 97 0 0 0 0 0 0 0 20 0 1 0 1234": 1,
+		"99 (a) b) (c) R 4321 99 99 0 -1 0 0 0 0 0 5 6 7 8 20 0 6 0 99":             6,
+	} {
+		if got, err := parseStatThreads([]byte(line)); err != nil || got != want {
+			t.Errorf("%q: got %d, %v", line, got, err)
+		}
+	}
+	for _, bad := range []string{"no paren", "1 (x) S 1", "1 (x) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 zz"} {
+		if _, err := parseStatThreads([]byte(bad)); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+}
+
+func TestFloor(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs a binary")
+	}
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("no go command")
+	}
+	bin, err := buildEmpty(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := measureFloor(context.Background(), bin, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Execs != 5 || f.CPUMedian <= 0 || f.WallMed <= 0 || f.Bytes <= 0 {
+		t.Fatalf("%+v", f)
+	}
+}
+
 func TestDescendants(t *testing.T) {
 	ppid := map[int]int{10: 1, 11: 10, 12: 10, 13: 11, 20: 1, 21: 20}
 	got := descendants(10, ppid)
@@ -215,14 +251,14 @@ func TestTreePSSSelf(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("needs /proc")
 	}
-	kib, n, err := treePSS(os.Getpid())
-	if err != nil || kib <= 0 || n < 1 {
-		t.Fatalf("got %d KiB over %d processes, %v", kib, n, err)
+	kib, n, threads, err := treePSS(os.Getpid())
+	if err != nil || kib <= 0 || n < 1 || threads < 1 {
+		t.Fatalf("got %d KiB over %d processes, %d threads, %v", kib, n, threads, err)
 	}
 	stop := make(chan struct{})
 	close(stop)
-	if p := samplePSS(os.Getpid(), time.Millisecond, stop); p[0] <= 0 {
-		t.Fatalf("sample %v", p)
+	if p := samplePSS(os.Getpid(), time.Millisecond, stop); p.KiB <= 0 || p.Threads < 1 {
+		t.Fatalf("sample %+v", p)
 	}
 }
 
@@ -392,7 +428,7 @@ func TestCompareWithHelperServers(t *testing.T) {
 		"-server", "two='" + exe + "' inetd {root}", // the socket on standard input
 		"-baseline", "one", "-nowindow", "one,two", "-reps", "1", "-quick", "-root", root,
 		"-scenarios", "small-4K-c1,small-4K-c16,single-100M-b1468-w16",
-		"-small-duration", "200ms", "-json", jsonPath,
+		"-small-duration", "200ms", "-json", jsonPath, "-floor-execs", "3",
 	}
 	if err := compareCmd(context.Background(), args, &stdout, &stderr); err != nil {
 		t.Fatalf("%v\n%s", err, stderr.String())
@@ -403,8 +439,13 @@ func TestCompareWithHelperServers(t *testing.T) {
 	if err != nil || json.Unmarshal(b, &rep) != nil {
 		t.Fatalf("json: %v", err)
 	}
-	if len(rep.Runs) != 6 || len(rep.Summary) != 8 {
+	// Six scenario runs and the floor; four metrics for each small-*
+	// scenario, two for the single one.
+	if len(rep.Runs) != 7 || len(rep.Summary) != 10 {
 		t.Fatalf("%d runs, %d summary rows", len(rep.Runs), len(rep.Summary))
+	}
+	if rep.Floor == nil || *rep.Floor <= 0 || !strings.Contains(stdout.String(), "floor: ") {
+		t.Fatalf("no floor: %v\n%s", rep.Floor, stdout.String())
 	}
 	for _, r := range rep.Runs {
 		if r.Scenario == "small-4K-c1" && (r.Load == nil || r.Load.Sessions == 0 || r.Load.Failures != 0) {

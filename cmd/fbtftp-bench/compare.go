@@ -32,7 +32,7 @@ type scenario struct {
 const (
 	kindSingle     = "single"     // one download: MB/s, server CPU per MB
 	kindSmall      = "small"      // downloads for a duration: sessions/s, first-packet latency
-	kindConcurrent = "concurrent" // many at once for a duration: MB/s, peak PSS of the server tree
+	kindConcurrent = "concurrent" // Concurrency clients, 3 downloads each: MB/s, server CPU, peak PSS and threads of the server tree
 	kindLossy      = "lossy"      // one busybox download over a lossy link: seconds, server CPU per MB
 
 	fileSmall  = "4k.bin"
@@ -69,6 +69,9 @@ const (
 	mFirstP50 = "first_p50_ms"
 	mFirstP99 = "first_p99_ms"
 	mPSS      = "peak_pss_MiB"
+	mThreads  = "peak_threads" // threads of the server's process tree at the PSS peak
+	mCPUSess  = "cpu_ms_per_session"
+	mCPUTotal = "cpu_s" // CPU time of the server's process tree for the whole run
 	mSeconds  = "seconds"
 	mLost     = "lost_packets" // datagrams the link dropped, both ways
 )
@@ -80,11 +83,11 @@ func (sc scenario) metrics() []string {
 	case kindSingle:
 		return []string{mMBPS, mCPU}
 	case kindSmall:
-		return []string{mSessPS, mFirstP50, mFirstP99}
+		return []string{mSessPS, mCPUSess, mFirstP50, mFirstP99}
 	case kindLossy:
 		return []string{mSeconds, mCPU, mLost}
 	}
-	return []string{mMBPS, mSessPS, mPSS}
+	return []string{mMBPS, mCPUTotal, mSessPS, mPSS, mThreads}
 }
 
 type compareConfig struct {
@@ -102,6 +105,8 @@ type compareConfig struct {
 	LossTimeout   time.Duration `json:"-"`
 	LossSeconds   float64       `json:"lossy_timeout_s"`
 	Busybox       string        `json:"busybox"`
+	FloorExecs    int           `json:"floor_execs"`
+	FloorBinary   string        `json:"floor_binary,omitempty"`
 	scenarios     []scenario
 	sizes         map[string]int64
 	digests       map[string][sha256.Size]byte
@@ -116,6 +121,7 @@ type runRecord struct {
 	Metrics  map[string]float64 `json:"metrics,omitempty"`
 	Load     *loadResult        `json:"load,omitempty"`
 	PSSProcs int                `json:"pss_processes,omitempty"`
+	Floor    *floorResult       `json:"floor,omitempty"` // scenario "floor"
 }
 
 type listFlag []string
@@ -132,13 +138,15 @@ func compareCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	baseline := fs.String("baseline", "", "server the ratios are relative to (default: the first -server)")
 	scen := fs.String("scenarios", "all", "comma-separated scenarios or groups: all (every scenario but the lossy ones), lossy, or names: "+scenarioNames())
 	reps := fs.Int("reps", 3, "repetitions of every scenario on every server")
-	quick := fs.Bool("quick", false, "a ~1 minute smoke run: 16 MiB large file, 1 MiB lossy file, 1 s small and concurrent runs")
+	quick := fs.Bool("quick", false, "a ~1 minute smoke run: 16 MiB large file, 1 MiB lossy file, 1 s small runs, one download per concurrent client")
 	jsonOut := fs.String("json", "", "also write the full report as JSON to this `file`")
 	root := fs.String("root", "", "directory for the test files (default: a temporary one, removed at the end)")
 	smallDur := fs.Duration("small-duration", 5*time.Second, "duration of each small-* run")
-	concDur := fs.Duration("concurrent-duration", 5*time.Second, "duration of each concurrent-* run")
+	concDur := fs.Duration("concurrent-duration", 0, "run each concurrent-* scenario for this long (0: every client downloads the file 3 times, once with -quick)")
 	lossTimeout := fs.Duration("lossy-timeout", 45*time.Minute, "give up a lossy-* download after this long")
 	busybox := fs.String("busybox", "busybox", "busybox binary (the client of the lossy-* scenarios)")
+	floorExecs := fs.Int("floor-execs", 200, "execs of an empty static Go binary per repetition, the floor of a fresh worker per session (0: not measured)")
+	floorBin := fs.String("floor-binary", "", "the empty static Go binary for the floor (default: built with the go command in PATH)")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -148,16 +156,13 @@ func compareCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return errUsage
 	}
 	cfg := compareConfig{Reps: *reps, Quick: *quick, LargeSize: 100 << 20, SmallDuration: *smallDur, ConcDuration: *concDur, Root: *root,
-		LossTimeout: *lossTimeout, Busybox: *busybox}
+		LossTimeout: *lossTimeout, Busybox: *busybox, FloorExecs: *floorExecs, FloorBinary: *floorBin}
 	if *quick {
 		cfg.LargeSize = 16 << 20
 		set := map[string]bool{}
 		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 		if !set["small-duration"] {
 			cfg.SmallDuration = time.Second
-		}
-		if !set["concurrent-duration"] {
-			cfg.ConcDuration = time.Second
 		}
 	}
 	if cfg.Reps < 1 {
@@ -374,7 +379,26 @@ func compare(ctx context.Context, cfg compareConfig, log io.Writer) (*report, er
 		}
 	}
 
+	if loopback && cfg.FloorExecs > 0 && cfg.FloorBinary == "" {
+		dir, err := os.MkdirTemp("", "fbtftp-bench-floor-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+		if cfg.FloorBinary, err = buildEmpty(ctx, dir); err != nil {
+			return nil, err
+		}
+	}
 	for r := 0; r < cfg.Reps; r++ {
+		if loopback && cfg.FloorExecs > 0 {
+			f, err := measureFloor(ctx, cfg.FloorBinary, cfg.FloorExecs)
+			if err != nil {
+				return rep, err
+			}
+			rep.Runs = append(rep.Runs, runRecord{Scenario: "floor", Rep: r + 1, Floor: &f})
+			fmt.Fprintf(log, "rep %d/%d floor: exec of an empty static Go binary (%d B): %.3g ms CPU median, %.3g ms mean, %.3g ms wall (%d execs)\n",
+				r+1, cfg.Reps, f.Bytes, f.CPUMedian, f.CPUMean, f.WallMed, f.Execs)
+		}
 		for _, sc := range cfg.scenarios {
 			for k := range cfg.Servers {
 				i := (k + r) % len(cfg.Servers)
@@ -383,7 +407,7 @@ func compare(ctx context.Context, cfg compareConfig, log io.Writer) (*report, er
 					s = lossyRunning[i]
 				}
 				if err := ctx.Err(); err != nil {
-					rep.Summary = summarize(rep.Runs, cfg)
+					rep.Summary, rep.Floor = summarize(rep.Runs, cfg), floorMedian(rep.Runs)
 					return rep, err
 				}
 				select {
@@ -398,7 +422,7 @@ func compare(ctx context.Context, cfg compareConfig, log io.Writer) (*report, er
 			}
 		}
 	}
-	rep.Summary = summarize(rep.Runs, cfg)
+	rep.Summary, rep.Floor = summarize(rep.Runs, cfg), floorMedian(rep.Runs)
 	return rep, nil
 }
 
@@ -453,22 +477,36 @@ func runScenario(ctx context.Context, cfg compareConfig, s *runningServer, sc sc
 		rec.Metrics[mCPU] = cpuPerMB(cpu, err, res.Bytes)
 	case kindSmall:
 		lc.Duration = cfg.SmallDuration
-		res = runLoad(ctx, lc)
+		cpu, err := cpuDuring(s, func() { res = runLoad(ctx, lc) })
 		rec.Metrics[mSessPS] = res.SessionsPS
+		rec.Metrics[mCPUSess] = perSession(cpu, err, res.Sessions)
 		rec.Metrics[mFirstP50] = res.FirstP50
 		rec.Metrics[mFirstP99] = res.FirstP99
 	case kindConcurrent:
-		lc.Duration = cfg.ConcDuration
+		// Every client downloads the file three times (one round with
+		// -quick): a fixed amount of work, so the CPU compares.
+		lc.N = 3 * sc.Concurrency
+		if cfg.Quick {
+			lc.N = sc.Concurrency
+		}
+		if cfg.ConcDuration > 0 {
+			lc.N, lc.Duration = 0, cfg.ConcDuration
+		}
 		stop := make(chan struct{})
-		peak := make(chan [2]int64, 1)
+		peak := make(chan pssPeak, 1)
 		go func() { peak <- samplePSS(s.pid(), 50*time.Millisecond, stop) }()
-		res = runLoad(ctx, lc)
+		cpu, err := cpuDuring(s, func() { res = runLoad(ctx, lc) })
 		close(stop)
 		p := <-peak
 		rec.Metrics[mMBPS] = res.MBPS
 		rec.Metrics[mSessPS] = res.SessionsPS
-		rec.Metrics[mPSS] = float64(p[0]) / 1024
-		rec.PSSProcs = int(p[1])
+		rec.Metrics[mCPUTotal] = math.NaN()
+		if err == nil {
+			rec.Metrics[mCPUTotal] = cpu.Seconds()
+		}
+		rec.Metrics[mPSS] = float64(p.KiB) / 1024
+		rec.Metrics[mThreads] = float64(p.Threads)
+		rec.PSSProcs = p.Procs
 	case kindLossy:
 		var lost uint64
 		var cpu time.Duration
@@ -487,6 +525,15 @@ func runScenario(ctx context.Context, cfg compareConfig, s *runningServer, sc sc
 		}
 	}
 	return rec
+}
+
+// perSession is the CPU time per session in milliseconds, NaN when it
+// could not be measured.
+func perSession(cpu time.Duration, err error, sessions int) float64 {
+	if err != nil || sessions <= 0 || cpu < 0 {
+		return math.NaN()
+	}
+	return ms(cpu) / float64(sessions)
 }
 
 // cpuPerMB is the CPU time per MB (10^6 bytes) in milliseconds, NaN when
@@ -607,15 +654,27 @@ func lastLine(s string) string {
 	return strings.TrimSpace(lines[len(lines)-1])
 }
 
+// pssPeak is the process tree at its peak PSS: the PSS (KiB), processes
+// and threads then, and the most threads seen at any sample.
+type pssPeak struct {
+	KiB     int64
+	Procs   int
+	Threads int
+}
+
 // samplePSS samples the PSS of pid's process tree every interval until
-// stop is closed and returns the peak (KiB) and the process count then.
-func samplePSS(pid int, interval time.Duration, stop <-chan struct{}) [2]int64 {
-	var peak [2]int64
+// stop is closed and returns the peak PSS (with the processes then) and
+// the peak thread count (at any sample).
+func samplePSS(pid int, interval time.Duration, stop <-chan struct{}) pssPeak {
+	var peak pssPeak
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		if kib, n, err := treePSS(pid); err == nil && kib > peak[0] {
-			peak = [2]int64{kib, int64(n)}
+		if kib, n, threads, err := treePSS(pid); err == nil {
+			if kib > peak.KiB {
+				peak.KiB, peak.Procs = kib, n
+			}
+			peak.Threads = max(peak.Threads, threads)
 		}
 		select {
 		case <-stop:

@@ -7,14 +7,16 @@ import (
 	"time"
 )
 
-// treePSS returns the summed PSS (KiB) of pid and all its descendants.
-// Processes that exit while being read are skipped.
-func treePSS(pid int) (int64, int, error) {
+// treePSS returns the summed PSS (KiB) of pid and all its descendants,
+// how many processes that is, and their threads. Processes that exit while
+// being read are skipped.
+func treePSS(pid int) (kib int64, procs, threads int, err error) {
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	ppid := make(map[int]int, len(ents))
+	nthreads := make(map[int]int, len(ents))
 	for _, e := range ents {
 		p, err := strconv.Atoi(e.Name())
 		if err != nil {
@@ -26,21 +28,21 @@ func treePSS(pid int) (int64, int, error) {
 		}
 		if pp, err := parseStatPPID(b); err == nil {
 			ppid[p] = pp
+			nthreads[p], _ = parseStatThreads(b)
 		}
 	}
-	var total int64
-	n := 0
 	for _, p := range descendants(pid, ppid) {
 		b, err := os.ReadFile("/proc/" + strconv.Itoa(p) + "/smaps_rollup")
 		if err != nil {
 			continue
 		}
 		if v, err := parsePSS(b); err == nil {
-			total += v
-			n++
+			kib += v
+			procs++
+			threads += nthreads[p]
 		}
 	}
-	return total, n, nil
+	return kib, procs, threads, nil
 }
 
 // treeCPU returns the CPU time (user + system) used so far by pid's

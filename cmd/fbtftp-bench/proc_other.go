@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-func treePSS(int) (int64, int, error) { return 0, 0, errors.New("PSS needs Linux /proc") }
+func treePSS(int) (int64, int, int, error) { return 0, 0, 0, errors.New("PSS needs Linux /proc") }
 
 func treeCPU(int) (time.Duration, int, error) {
 	return 0, 0, errors.New("CPU accounting needs Linux /proc")

@@ -55,6 +55,25 @@ func parseStatPPID(b []byte) (int, error) {
 	return strconv.Atoi(f[1])
 }
 
+// parseStatThreads returns num_threads (field 20) from a /proc/PID/stat
+// line.
+func parseStatThreads(b []byte) (int, error) {
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("bad stat")
+	}
+	f := strings.Fields(string(b[i+1:]))
+	// f[0] is field 3: field 20 is f[17].
+	if len(f) < 18 {
+		return 0, fmt.Errorf("bad stat")
+	}
+	n, err := strconv.Atoi(f[17])
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("bad stat")
+	}
+	return n, nil
+}
+
 // parseStatCPU returns utime + stime + cutime + cstime (fields 14 to 17,
 // in clock ticks) from a /proc/PID/stat line.
 func parseStatCPU(b []byte) (int64, error) {

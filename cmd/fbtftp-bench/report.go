@@ -24,6 +24,24 @@ type report struct {
 	Config  compareConfig `json:"config"`
 	Runs    []runRecord   `json:"runs"`
 	Summary []summaryRow  `json:"summary"`
+	// Floor is the median over the repetitions of the floor's median CPU
+	// per exec (ms); absent when not measured.
+	Floor *float64 `json:"floor_cpu_ms,omitempty"`
+}
+
+// floorMedian is the median of the floor measured in each repetition.
+func floorMedian(runs []runRecord) *float64 {
+	var xs []float64
+	for _, r := range runs {
+		if r.Floor != nil {
+			xs = append(xs, r.Floor.CPUMedian)
+		}
+	}
+	if len(xs) == 0 {
+		return nil
+	}
+	m := median(xs)
+	return &m
 }
 
 // summarize computes the medians across repetitions and the ratios to the
@@ -74,8 +92,12 @@ func summarize(runs []runRecord, cfg compareConfig) []summaryRow {
 // column per server, then the ratio of each other server to the baseline.
 func printTable(w io.Writer, rep *report) {
 	cfg := rep.Config
-	fmt.Fprintf(w, "\nfbtftp-bench compare: medians of %d rep(s); large file %d MiB; small runs %v, concurrent runs %v%s\n",
+	fmt.Fprintf(w, "\nfbtftp-bench compare: medians of %d rep(s); large file %d MiB; small runs %v, concurrent runs %v (0: 3 downloads per client)%s\n",
 		cfg.Reps, cfg.LargeSize>>20, cfg.SmallDuration, cfg.ConcDuration, map[bool]string{true: " (quick)"}[cfg.Quick])
+	if rep.Floor != nil {
+		fmt.Fprintf(w, "floor: %.3f ms CPU per exec of an empty static Go binary by a Go parent (median of %d execs, median over the repetitions)\n",
+			*rep.Floor, cfg.FloorExecs)
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprint(tw, "scenario\tmetric\t")
 	var others []string
