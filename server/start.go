@@ -152,14 +152,19 @@ func (s *Server) prepare(log *zap.Logger) (*startup, error) {
 	}
 	env = append(env, s.WorkerEnv...)
 	st.cfg = master.Config{
-		WorkerPath:   worker,
-		WorkerArgs:   s.WorkerArgs,
-		WorkerEnv:    env,
-		Sandbox:      spec,
-		Settings:     settings,
-		Prefork:      s.Prefork,
-		MaxWorkers:   s.MaxWorkers,
-		DrainTimeout: s.DrainTimeout,
+		WorkerPath: worker,
+		WorkerArgs: s.WorkerArgs,
+		WorkerEnv:  env,
+		Sandbox:    spec,
+		// The stock fbtftp-worker opens nothing outside the root before
+		// it serves: the master chroots it and drops its privileges at
+		// exec, which costs it no stop-the-world (custom workers and
+		// fbtftp-worker-http open their files between Connect and Serve).
+		SandboxAtExec: !st.useHTTP && filepath.Base(worker) == stockWorker,
+		Settings:      settings,
+		Prefork:       s.Prefork,
+		MaxWorkers:    s.MaxWorkers,
+		DrainTimeout:  s.DrainTimeout,
 
 		MaxSessionsPerClient: s.MaxSessionsPerClient,
 		ReapOrphans:          s.ReapOrphans,
@@ -184,6 +189,10 @@ func (st *startup) settings(secure bool) ipc.Settings {
 	return wireSettings(&set)
 }
 
+// stockWorker is the name of the stock worker binary. A worker of that
+// name is started sandboxed at exec (master.Config.SandboxAtExec).
+const stockWorker = "fbtftp-worker"
+
 // workerPath is WorkerPath, else fbtftp-worker (fbtftp-worker-http when
 // HTTP origins are configured) found by findWorker from the directory of
 // the running program, through symbolic links: /usr/sbin/in.tftpd ->
@@ -199,7 +208,7 @@ func (st *startup) workerPath() (string, error) {
 		if err != nil {
 			return "", startErr(KindOS, "locating the worker: %v", err)
 		}
-		name := "fbtftp-worker"
+		name := stockWorker
 		if st.useHTTP {
 			name = "fbtftp-worker-http" // net/http makes every start slower: only when needed
 		}

@@ -53,6 +53,15 @@ type Config struct {
 	Rules *remap.Rules
 	// Sandbox is how workers confine themselves before they are ready.
 	Sandbox sandbox.Spec
+	// SandboxAtExec has the master apply Sandbox's chroot, user and
+	// no_new_privs while it starts a worker, between fork and exec
+	// (sandbox.Spec.AtExec): cheaper, since a Go worker would stop all its
+	// threads for each. Only for workers that open nothing outside the
+	// root before they serve, like the stock fbtftp-worker: the others
+	// open their files between Connect and Serve. Ignored (the worker
+	// applies Sandbox) when the spec has no chroot and no user, or a
+	// Landlock path outside the root.
+	SandboxAtExec bool
 	// Settings travel with every Handoff. Zero SessionDeadline means
 	// DefaultSessionDeadline.
 	Settings ipc.Settings

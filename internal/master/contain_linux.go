@@ -193,7 +193,8 @@ func (j *jails) close() {
 }
 
 // start starts the command newCmd returns in a new jail. newCmd sets
-// everything but SysProcAttr; it may be called twice (a Cmd cannot be
+// everything (SysProcAttr: the sandbox applied at exec, if any; the jail
+// adds its fields); it may be called twice (a Cmd cannot be
 // started again after a failed Start).
 func (j *jails) start(newCmd func() *exec.Cmd) (*exec.Cmd, jail, error) {
 	if j.dir != "" && !j.disabled.Load() {
@@ -208,7 +209,7 @@ func (j *jails) start(newCmd func() *exec.Cmd) (*exec.Cmd, jail, error) {
 		}
 	}
 	cmd := newCmd()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	procAttr(cmd).Setpgid = true
 	if err := cmd.Start(); err != nil {
 		return nil, nil, err
 	}
@@ -226,7 +227,8 @@ func (j *jails) startInLeaf(cmd *exec.Cmd) (*exec.Cmd, jail, error) {
 		return nil, nil, err
 	}
 	// clone3(CLONE_INTO_CGROUP): the worker never runs outside its leaf.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, UseCgroupFD: true, CgroupFD: dfd}
+	attr := procAttr(cmd)
+	attr.Setpgid, attr.UseCgroupFD, attr.CgroupFD = true, true, dfd
 	err = cmd.Start()
 	unix.Close(dfd)
 	if err != nil {
@@ -234,6 +236,15 @@ func (j *jails) startInLeaf(cmd *exec.Cmd) (*exec.Cmd, jail, error) {
 		return nil, nil, err
 	}
 	return cmd, c, nil
+}
+
+// procAttr returns cmd's SysProcAttr, created when nil: the jail's fields
+// join those of a sandbox applied at exec.
+func procAttr(cmd *exec.Cmd) *syscall.SysProcAttr {
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	return cmd.SysProcAttr
 }
 
 // isExecError reports an error of the program itself (missing, not

@@ -17,6 +17,7 @@ import (
 	"github.com/fbtftp-go/fbtftp/internal/ipc"
 	"github.com/fbtftp-go/fbtftp/internal/proto"
 	"github.com/fbtftp-go/fbtftp/internal/remap"
+	"github.com/fbtftp-go/fbtftp/internal/sandbox"
 	"github.com/fbtftp-go/fbtftp/internal/udp"
 )
 
@@ -40,6 +41,8 @@ type Master struct {
 	gen             atomic.Uint64 // bumped by Reload: idle workers of older generations are not used
 
 	workerEnv []string      // the environment of every worker
+	execSpec  *sandbox.Spec // the sandbox applied at exec (SandboxAtExec), nil: by the worker
+	spawner   *spawner      // starts workers when execSpec is set, while Run runs
 	jails     *jails        // how workers are contained (cgroup or process group)
 	reaper    *orphanReaper // reaps what workers leave, with Config.ReapOrphans
 
@@ -84,6 +87,12 @@ func New(cfg Config) (*Master, error) {
 		workerEnv:  append(append(os.Environ(), cfg.WorkerEnv...), cfg.Sandbox.Env()...),
 		reaper:     newOrphanReaper(cfg.ReapOrphans, cfg.Logger),
 	}
+	if cfg.SandboxAtExec {
+		if e, ok := cfg.Sandbox.ForExec(); ok {
+			m.execSpec = &e
+			m.workerEnv = append(append(os.Environ(), cfg.WorkerEnv...), e.Env()...)
+		}
+	}
 	m.obs = Observers{&m.totals, cfg.Observer}
 	m.rules.Store(cfg.Rules)
 	m.wc = cfg.WorkerConfig
@@ -121,6 +130,13 @@ func (m *Master) Run(ctx context.Context) error {
 	// are reaped too.
 	m.reaper.run()
 	defer m.reaper.stop()
+	if m.execSpec != nil {
+		var err error
+		if m.spawner, err = newSpawner(m.cfg.WorkerPath); err != nil {
+			return fmt.Errorf("starting workers sandboxed at exec: %w", err)
+		}
+		defer m.spawner.close()
+	}
 	for range m.cfg.Prefork {
 		m.slots <- struct{}{}
 	}

@@ -60,7 +60,12 @@ func (m *Master) spawn() (*worker, error) {
 		return nil, fmt.Errorf("socketpair: %w", err)
 	}
 	newCmd := func() *exec.Cmd {
-		cmd := exec.Command(m.cfg.WorkerPath, m.cfg.WorkerArgs...)
+		var cmd *exec.Cmd
+		if m.spawner != nil {
+			cmd = m.spawner.command(m) // chroot and user at exec
+		} else {
+			cmd = exec.Command(m.cfg.WorkerPath, m.cfg.WorkerArgs...)
+		}
 		cmd.ExtraFiles = []*os.File{wf, m.wc} // become fd 3 (ipc.WorkerFD) and 4 (ipc.ConfigFD)
 		cmd.Env = m.workerEnv
 		cmd.Stdout = os.Stderr
@@ -71,13 +76,20 @@ func (m *Master) spawn() (*worker, error) {
 		cmd *exec.Cmd
 		j   jail
 	)
+	start := func() {
+		m.reaper.start(func() int {
+			if cmd, j, err = m.jails.start(newCmd); err != nil {
+				return 0
+			}
+			return cmd.Process.Pid
+		})
+	}
 	m.wcMu.RLock() // Reload closes the old configuration once no start uses it
-	m.reaper.start(func() int {
-		if cmd, j, err = m.jails.start(newCmd); err != nil {
-			return 0
-		}
-		return cmd.Process.Pid
-	})
+	if m.spawner != nil {
+		m.spawner.do(start) // from the thread with no_new_privs, in the worker's directory
+	} else {
+		start()
+	}
 	m.wcMu.RUnlock()
 	wf.Close() // the child has its copy
 	if err != nil {

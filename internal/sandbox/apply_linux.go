@@ -18,6 +18,9 @@ import (
 // then limited to an allow-list (seccomp_linux.go). It returns what it put
 // in place.
 func Apply(s Spec) (Applied, error) {
+	if s.AtExec {
+		return applyAtExec(s)
+	}
 	var rules []dirRule
 	if s.Landlock {
 		// Opened before the chroot: the paths are the master's.
@@ -86,4 +89,65 @@ func noNewPrivs() error {
 		return fmt.Errorf("no_new_privs: %w", err)
 	}
 	return nil
+}
+
+// ExecAttr sets in attr what the master applies between fork and exec for
+// a spec with AtExec: the chroot and the user (setgroups, setresgid,
+// setresuid). no_new_privs is no SysProcAttr field: the master sets it on
+// the thread that starts the workers, and a child inherits it.
+func (s Spec) ExecAttr(attr *syscall.SysProcAttr) {
+	attr.Chroot = s.Chroot
+	if s.Drop {
+		groups := make([]uint32, len(s.Groups))
+		for i, g := range s.Groups {
+			groups[i] = uint32(g)
+		}
+		attr.Credential = &syscall.Credential{Uid: uint32(s.UID), Gid: uint32(s.GID), Groups: groups}
+	}
+}
+
+// applyAtExec completes a sandbox the master applied at exec: it checks
+// the user and no_new_privs (every thread got them from the thread that
+// exec'd: no AllThreadsSyscall), leaves the directory it was started in
+// (outside the root: the exec went through it) for the root, then applies
+// Landlock and seccomp as Apply does.
+func applyAtExec(s Spec) (Applied, error) {
+	// First: until now relative paths reach outside the root. Nothing
+	// untrusted has run yet (the session arrives after Hello).
+	if err := syscall.Chdir("/"); err != nil {
+		return Applied{}, fmt.Errorf("chdir /: %w", err)
+	}
+	if s.Drop {
+		if uid, gid := syscall.Getuid(), syscall.Getgid(); uid != s.UID || gid != s.GID {
+			return Applied{}, fmt.Errorf("started as uid %d gid %d, want %d %d", uid, gid, s.UID, s.GID)
+		}
+		if s.UID != 0 {
+			// This thread only: should it succeed, the process exits.
+			if _, _, errno := syscall.RawSyscall(syscall.SYS_SETUID, 0, 0, 0); errno == 0 {
+				return Applied{}, fmt.Errorf("privileges not dropped: setuid(0) succeeded")
+			}
+		}
+	}
+	if nnp, err := unix.PrctlRetInt(unix.PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0); err != nil || nnp != 1 {
+		// Not inherited (a master that did not set it): every thread now.
+		if err := noNewPrivs(); err != nil {
+			return Applied{}, err
+		}
+	}
+	var applied Applied
+	if s.Landlock {
+		rules, err := openRules(s)
+		if err != nil {
+			return applied, err
+		}
+		defer closeRules(rules)
+		abi, err := enforceLandlock(rules)
+		applied.LandlockABI = abi
+		if err != nil {
+			return applied, err
+		}
+	}
+	var err error
+	applied.Seccomp, err = applySeccomp(s)
+	return applied, err
 }

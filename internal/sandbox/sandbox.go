@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -25,6 +26,9 @@ const (
 	// workers inherit) only logs what it would refuse (Spec.SeccompLog).
 	EnvSeccomp    = "FBTFTP_SECCOMP"
 	EnvSeccompLog = "FBTFTP_SECCOMP_LOG"
+	// EnvAtExec is "1" when the master applied the chroot, the user and
+	// no_new_privs between fork and exec (Spec.AtExec).
+	EnvAtExec = "FBTFTP_SANDBOX_AT_EXEC"
 )
 
 // Spec says how to confine a worker. The zero value confines nothing (an
@@ -49,6 +53,16 @@ type Spec struct {
 	// and has the kernel log them (audit type 1326, in the kernel log).
 	Seccomp    bool
 	SeccompLog bool
+
+	// AtExec says that the master applies the chroot, the user and
+	// no_new_privs while it starts the worker, between fork and exec
+	// (ExecAttr, master.Config.SandboxAtExec): the worker starts confined,
+	// in the root, with no AllThreadsSyscall to pay (each stops the world
+	// and signals every thread). Apply then only checks them, changes to
+	// the root directory, and applies Landlock (FSRead and FSWrite are then
+	// paths inside the root) and seccomp. Only for workers that need no
+	// file outside the root before Serve (the stock fbtftp-worker).
+	AtExec bool
 }
 
 // Applied is what Apply put in place.
@@ -117,12 +131,16 @@ func (s Spec) Env() []string {
 	if s.SeccompLog {
 		env = append(env, EnvSeccompLog+"=1")
 	}
+	if s.AtExec {
+		env = append(env, EnvAtExec+"=1")
+	}
 	return env
 }
 
 // FromEnv decodes the spec the master put in the environment.
 func FromEnv(getenv func(string) string) (Spec, error) {
-	s := Spec{Chroot: getenv(EnvChroot), Seccomp: getenv(EnvSeccomp) == "1", SeccompLog: getenv(EnvSeccompLog) == "1"}
+	s := Spec{Chroot: getenv(EnvChroot), Seccomp: getenv(EnvSeccomp) == "1", SeccompLog: getenv(EnvSeccompLog) == "1",
+		AtExec: getenv(EnvAtExec) == "1"}
 	if getenv(EnvLandlock) == "1" {
 		s.Landlock = true
 		s.FSRead, s.FSWrite = pathList(getenv(EnvFSRead)), pathList(getenv(EnvFSWrite))
@@ -148,6 +166,40 @@ func FromEnv(getenv func(string) string) (Spec, error) {
 		}
 	}
 	return s, nil
+}
+
+// ForExec returns the spec to apply at exec (AtExec set): the Landlock
+// paths translated to the worker's view, inside the chroot. ok is false
+// when it cannot be (no chroot and no user to drop, or a Landlock path
+// outside the root, which a worker started in its root cannot open): the
+// worker then applies s itself.
+func (s Spec) ForExec() (Spec, bool) {
+	if s.Chroot == "" && !s.Drop {
+		return s, false
+	}
+	in := func(paths []string) ([]string, bool) {
+		if s.Chroot == "" || len(paths) == 0 {
+			return paths, true
+		}
+		out := make([]string, len(paths))
+		for i, p := range paths {
+			rel, err := filepath.Rel(s.Chroot, p)
+			if err != nil || !filepath.IsAbs(p) || rel == ".." || strings.HasPrefix(rel, "../") {
+				return nil, false
+			}
+			out[i] = filepath.Join("/", rel)
+		}
+		return out, true
+	}
+	e := s
+	var ok1, ok2 bool
+	e.FSRead, ok1 = in(s.FSRead)
+	e.FSWrite, ok2 = in(s.FSWrite)
+	if !ok1 || !ok2 {
+		return s, false
+	}
+	e.AtExec = true
+	return e, true
 }
 
 func pathList(v string) []string {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -18,24 +19,42 @@ import (
 func killPID(pid int) error { return syscall.Kill(pid, syscall.SIGKILL) }
 
 // TestSandbox proves from a worker's /proc entry that it runs chrooted in
-// the root as the unprivileged user, with no_new_privs.
+// the root (its working directory too) as the unprivileged user, with
+// no_new_privs and the seccomp filter, and that an idle worker runs at most
+// 4 threads (6 with a signal handler); both ways: the stock fbtftp-worker,
+// sandboxed by the master at exec, and the same binary under another name,
+// which sandboxes itself.
 func TestSandbox(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("the sandbox needs a root master")
 	}
+	other := filepath.Join(t.TempDir(), "custom-worker")
+	b, err := os.ReadFile(filepath.Join(bin, "fbtftp-worker"))
+	if err != nil || os.WriteFile(other, b, 0o755) != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ name, worker string }{
+		{"at exec", filepath.Join(bin, "fbtftp-worker")},
+		{"by the worker", other},
+	} {
+		t.Run(c.name, func(t *testing.T) { testSandbox(t, c.worker) })
+	}
+}
+
+func testSandbox(t *testing.T, worker string) {
 	root := worldReadableDir(t)
 	writeFiles(t, root, map[string]int{"f": 10})
-	s := startServer(t, root, "127.0.0.1:0", "--prefork", "1", "-u", "nobody")
+	s := startServer(t, root, "127.0.0.1:0", "--prefork", "1", "-u", "nobody", "--worker", worker)
 	// The pool worker says Hello only once sandboxed; wait for a child in
 	// that state (a child seen earlier may still be starting, or be
 	// chrooted but not yet switched to the user: no_new_privs comes
-	// after that).
+	// after that; seccomp last).
 	var kid int
 	deadline := time.Now().Add(10 * time.Second)
 	for kid == 0 {
 		for _, k := range children(s.pid()) {
 			st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", k))
-			if link, _ := os.Readlink(fmt.Sprintf("/proc/%d/root", k)); link == root && strings.Contains(string(st), "NoNewPrivs:\t1") {
+			if link, _ := os.Readlink(fmt.Sprintf("/proc/%d/root", k)); link == root && strings.Contains(string(st), "Seccomp:\t2") {
 				kid = k
 			}
 		}
@@ -60,6 +79,21 @@ func TestSandbox(t *testing.T) {
 	}
 	if fields["NoNewPrivs"] != "1" || fields["Groups"] != "" && fields["Groups"] != "65534" {
 		t.Errorf("NoNewPrivs %q Groups %q", fields["NoNewPrivs"], fields["Groups"])
+	}
+	if fields["Seccomp"] != "2" || fields["Seccomp_filters"] == "0" {
+		t.Errorf("Seccomp %q filters %q", fields["Seccomp"], fields["Seccomp_filters"])
+	}
+	// Started at exec, the worker came through a directory outside the
+	// root: it must have left it.
+	if cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", kid)); err != nil || cwd != root {
+		t.Errorf("working directory %q (%v), want the root %s", cwd, err, root)
+	}
+	if n, err := strconv.Atoi(fields["Threads"]); err != nil || n > 4 {
+		t.Errorf("an idle worker runs %q threads, want at most 4", fields["Threads"])
+	}
+	// It serves (Landlock lets it read the root, in its own view).
+	if _, _, err := get(t, s.addr, "f", client.Options{}); err != nil {
+		t.Fatal(err)
 	}
 	// The master itself stays root (it creates sockets for any address).
 	if st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.pid())); !strings.Contains(string(st), "Uid:\t0\t") {
