@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -113,5 +114,50 @@ func TestApply(t *testing.T) {
 		if !strings.Contains(string(status), want) {
 			t.Errorf("status lacks %q:\n%s", want, status)
 		}
+	}
+}
+
+func TestForExec(t *testing.T) {
+	for _, c := range []struct {
+		name        string
+		in          Spec
+		ok          bool
+		read, write []string
+	}{
+		{"nothing to apply", Spec{Landlock: true, FSRead: []string{"/srv/tftp"}}, false, nil, nil},
+		{"chroot: paths in its view", Spec{Chroot: "/srv/tftp", Drop: true, Landlock: true,
+			FSRead: []string{"/srv/tftp"}, FSWrite: []string{"/srv/tftp/up"}}, true, []string{"/"}, []string{"/up"}},
+		{"a path outside the root", Spec{Chroot: "/srv/tftp", Drop: true, Landlock: true,
+			FSRead: []string{"/srv/tftp"}, FSWrite: []string{"/var/cache/x"}}, false, nil, nil},
+		{"a sibling with the root's prefix", Spec{Chroot: "/srv/tftp", Landlock: true,
+			FSRead: []string{"/srv/tftp2"}}, false, nil, nil},
+		{"user only: paths unchanged", Spec{Drop: true, UID: 65534, Landlock: true,
+			FSRead: []string{"/a", "/b"}}, true, []string{"/a", "/b"}, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, ok := c.in.ForExec()
+			if ok != c.ok {
+				t.Fatalf("ok %v, want %v", ok, c.ok)
+			}
+			if !ok {
+				if got.AtExec {
+					t.Fatal("AtExec set on a refused spec")
+				}
+				return
+			}
+			if !got.AtExec || !slices.Equal(got.FSRead, c.read) || !slices.Equal(got.FSWrite, c.write) {
+				t.Fatalf("got %+v", got)
+			}
+			// It travels to the worker.
+			env := map[string]string{}
+			for _, kv := range got.Env() {
+				k, v, _ := strings.Cut(kv, "=")
+				env[k] = v
+			}
+			back, err := FromEnv(func(k string) string { return env[k] })
+			if err != nil || !back.AtExec || !slices.Equal(back.FSRead, c.read) {
+				t.Fatalf("from env: %+v %v", back, err)
+			}
+		})
 	}
 }
