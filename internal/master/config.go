@@ -3,7 +3,9 @@ package master
 import (
 	"errors"
 	"os"
+	"runtime"
 	"slices"
+	"strconv"
 	"time"
 
 	"go.uber.org/zap"
@@ -23,6 +25,11 @@ const (
 	DefaultHelloTimeout    = 10 * time.Second
 	DefaultSessionDeadline = 30 * time.Minute
 	DefaultKillGrace       = 5 * time.Second
+	// DefaultWorkerMemoryLimit: an idle stock worker maps about 75 MiB of
+	// data (its first 64 MiB heap arena, mostly untouched) and has 2 to 5
+	// MiB resident; a session at blksize 65464 and windowsize 64 needs
+	// about 8 MiB more.
+	DefaultWorkerMemoryLimit = 256 << 20
 	// DefaultMaxSessionsPerClient is the default share of one client
 	// address (an IPv6 /64). A booting machine has one or two sessions
 	// at once (a UEFI size probe and its download, a worker finishing a
@@ -67,6 +74,22 @@ type Config struct {
 	Settings ipc.Settings
 	// Prefork is the number of started, idle workers kept ready.
 	Prefork int
+	// MaxSpawning bounds the workers starting at once (from exec to their
+	// Hello), pool refills and starts for a waiting request alike: a
+	// burst of starts then takes turns on the CPUs instead of sharing them
+	// with each other and with the running transfers, and each start ends
+	// sooner. A start waits for its turn at most HelloTimeout. 0 means
+	// runtime.NumCPU(); a negative value means no bound.
+	MaxSpawning int
+	// WorkerMemoryLimit bounds the memory of a worker, in bytes: half of it
+	// is the Go runtime's soft limit (GOMEMLIMIT: the collector works to
+	// stay under it; workers also run with GOGC=off, so that a short
+	// session does not collect at all), and all of it a hard limit on its
+	// data segment (RLIMIT_DATA, set by the master when it starts the
+	// worker: an allocation beyond it fails and the worker dies, which
+	// costs one session). 0 means DefaultWorkerMemoryLimit; a negative
+	// value means no limit (and the runtime's default GOGC).
+	WorkerMemoryLimit int64
 	// MaxWorkers bounds the sessions in flight (each holds one worker);
 	// a request beyond it gets ERROR 0 "server busy". 0 means 1024. A
 	// session holds its place until its worker and every process the
@@ -85,7 +108,7 @@ type Config struct {
 	// HelloTimeout bounds a worker's start (exec to Hello). 0 means 10 s.
 	HelloTimeout time.Duration
 	// KillGrace is the time a worker gets past its session deadline (and
-	// after SIGTERM on shutdown) before it is killed. 0 means 5 s.
+	// after it is told to stop at shutdown) before it is killed. 0 means 5 s.
 	KillGrace time.Duration
 	// AllowWrite lets WRQ through to the workers; otherwise the master
 	// answers every WRQ with ERROR 2. With it, the master also removes,
@@ -150,12 +173,19 @@ func (c *Config) fill() error {
 	if c.KillGrace <= 0 {
 		c.KillGrace = DefaultKillGrace
 	}
+	if c.MaxSpawning == 0 {
+		c.MaxSpawning = runtime.NumCPU()
+	}
+	if c.WorkerMemoryLimit == 0 {
+		c.WorkerMemoryLimit = DefaultWorkerMemoryLimit
+	}
 	if c.Settings.SessionDeadline <= 0 {
 		c.Settings.SessionDeadline = DefaultSessionDeadline
 	}
 	if c.Observer == nil {
 		c.Observer = nopObserver{}
 	}
+	c.WorkerEnv = append(runtimeEnv(c.WorkerMemoryLimit), c.WorkerEnv...)
 	if f := c.Settings.LogFormat; f != "" {
 		// Workers log in this format from their start, errors before
 		// and after the session included: one stream.
@@ -172,4 +202,29 @@ func (c *Config) fill() error {
 		c.WorkerConfig = f
 	}
 	return nil
+}
+
+// runtimeEnv is the Go runtime's configuration for workers, before
+// Config.WorkerEnv (which may override it): a process that lives for one
+// transfer need not collect garbage, so GOGC=off, with the memory limit
+// as the soft limit that makes the collector run when a worker nears it;
+// and no memory profiling (the runtime samples an allocation every 512 KiB
+// by default, each with a stack trace).
+func runtimeEnv(limit int64) []string {
+	env := []string{"GODEBUG=" + godebug("memprofilerate=0")}
+	if limit > 0 {
+		// Half: the data segment counts the heap's 64 MiB arenas whole,
+		// and stacks; the hard limit must not come first.
+		env = append(env, "GOGC=off", "GOMEMLIMIT="+strconv.FormatInt(limit/2, 10))
+	}
+	return env
+}
+
+// godebug adds setting to the master's own GODEBUG, which workers would
+// otherwise inherit.
+func godebug(setting string) string {
+	if g := os.Getenv("GODEBUG"); g != "" {
+		return g + "," + setting
+	}
+	return setting
 }

@@ -238,6 +238,13 @@ func (j *jails) startInLeaf(cmd *exec.Cmd) (*exec.Cmd, jail, error) {
 	return cmd, c, nil
 }
 
+// limitData sets the hard limit of pid's data segment (RLIMIT_DATA), the
+// bound of its memory: an allocation beyond it fails.
+func limitData(pid int, bytes int64) error {
+	lim := unix.Rlimit{Cur: uint64(bytes), Max: uint64(bytes)}
+	return unix.Prlimit(pid, unix.RLIMIT_DATA, &lim, nil)
+}
+
 // procAttr returns cmd's SysProcAttr, created when nil: the jail's fields
 // join those of a sandbox applied at exec.
 func procAttr(cmd *exec.Cmd) *syscall.SysProcAttr {

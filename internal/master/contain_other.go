@@ -39,3 +39,5 @@ func (p procJail) String() string          { return "process" }
 // watchExit cannot wait without reaping here: it returns at once, and the
 // caller's Wait does the waiting.
 func watchExit(int) {}
+
+func limitData(int, int64) error { return nil }

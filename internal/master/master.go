@@ -43,6 +43,7 @@ type Master struct {
 	workerEnv []string      // the environment of every worker
 	execSpec  *sandbox.Spec // the sandbox applied at exec (SandboxAtExec), nil: by the worker
 	spawner   *spawner      // starts workers when execSpec is set, while Run runs
+	spawning  chan struct{} // a token per worker starting (MaxSpawning); nil: no bound
 	jails     *jails        // how workers are contained (cgroup or process group)
 	reaper    *orphanReaper // reaps what workers leave, with Config.ReapOrphans
 
@@ -92,6 +93,9 @@ func New(cfg Config) (*Master, error) {
 			m.execSpec = &e
 			m.workerEnv = append(append(os.Environ(), cfg.WorkerEnv...), e.Env()...)
 		}
+	}
+	if cfg.MaxSpawning > 0 {
+		m.spawning = make(chan struct{}, cfg.MaxSpawning)
 	}
 	m.obs = Observers{&m.totals, cfg.Observer}
 	m.rules.Store(cfg.Rules)

@@ -24,6 +24,7 @@ import (
 	"github.com/fbtftp-go/fbtftp/internal/stats"
 	"github.com/fbtftp-go/fbtftp/internal/udp"
 	"github.com/fbtftp-go/fbtftp/tftp"
+	"golang.org/x/sys/unix"
 )
 
 // The test binary doubles as the worker (helper-process pattern): with
@@ -38,6 +39,27 @@ func TestMain(m *testing.M) {
 }
 
 func runWorker(mode string) int {
+	if gate := os.Getenv(helloGateEnv); gate != "" {
+		for range 6000 { // 60 s at most
+			if _, err := os.Stat(gate); err == nil {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	if mode == "limits" {
+		// Reports its memory bounds in its stats' error message.
+		var lim unix.Rlimit
+		unix.Getrlimit(unix.RLIMIT_DATA, &lim)
+		limits := fmt.Sprintf("data=%d gogc=%s gomemlimit=%s godebug=%s", lim.Cur, os.Getenv("GOGC"), os.Getenv("GOMEMLIMIT"), os.Getenv("GODEBUG"))
+		h := fbtftp.HandlerFunc(func(ctx context.Context, r *fbtftp.Request) (fbtftp.ResponseData, error) {
+			return nil, &tftp.Error{Code: tftp.CodeUndefined, Message: limits}
+		})
+		if err := fbtftp.ServeWorker(context.Background(), h, fbtftp.WorkerConfig{}); err != nil {
+			return 1
+		}
+		return 0
+	}
 	if f := os.Getenv(failFileEnv); f != "" {
 		if _, err := os.Stat(f); err == nil {
 			return 2 // a worker that cannot start, while the file exists
@@ -105,6 +127,10 @@ func (d drainer) Drain(ctx context.Context) error {
 	}
 	return os.WriteFile(d.mark, nil, 0o644)
 }
+
+// helloGateEnv names a file: the test worker starts (says Hello) only once
+// it exists.
+const helloGateEnv = "FBTFTP_TEST_HELLO_GATE"
 
 // failFileEnv names a file: while it exists, the test worker exits before
 // its Hello (every worker start fails).
@@ -561,4 +587,77 @@ func TestDrainAfterSession(t *testing.T) {
 	if n := len(e2.stats()); n != 1 || e2.stats()[0].Outcome != stats.OutcomeSuccess {
 		t.Fatalf("sessions %d, %+v", n, e2.stats())
 	}
+}
+
+// TestSpawnBudget: with MaxSpawning 1, the refills of a pool of 2 start
+// one worker at a time (without it, two at once).
+func TestSpawnBudget(t *testing.T) {
+	gate := filepath.Join(t.TempDir(), "gate")
+	e := start(t, func(c *master.Config) {
+		c.WorkerEnv = []string{workerEnv + "=files", helloGateEnv + "=" + gate}
+		c.Prefork = 2
+		c.MaxSpawning = 1
+	})
+	waitFor(t, "a worker starting", func() bool { return len(children(os.Getpid())) >= 1 })
+	// Without the budget the second refill starts its worker at once.
+	for range 50 {
+		if n := len(children(os.Getpid())); n > 1 {
+			t.Fatalf("%d workers starting at once, want 1", n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the pool full", func() bool { return e.m.Counters().IdleWorkers == 2 })
+}
+
+// TestWorkerMemoryLimit: a worker runs with the hard data limit, GOGC=off
+// and half the limit as GOMEMLIMIT, and without memory profiling; a
+// negative limit leaves the runtime's defaults.
+func TestWorkerMemoryLimit(t *testing.T) {
+	for _, c := range []struct {
+		limit int64
+		want  string
+	}{
+		{0, fmt.Sprintf("data=%d gogc=off gomemlimit=%d godebug=memprofilerate=0", master.DefaultWorkerMemoryLimit, master.DefaultWorkerMemoryLimit/2)},
+		{192 << 20, fmt.Sprintf("data=%d gogc=off gomemlimit=%d godebug=memprofilerate=0", 192<<20, 96<<20)},
+		{-1, fmt.Sprintf("data=%d gogc= gomemlimit= godebug=memprofilerate=0", uint64(unix.RLIM_INFINITY))},
+	} {
+		t.Setenv("GOGC", "")
+		t.Setenv("GOMEMLIMIT", "")
+		t.Setenv("GODEBUG", "")
+		os.Unsetenv("GOGC")
+		os.Unsetenv("GOMEMLIMIT")
+		os.Unsetenv("GODEBUG")
+		e := start(t, func(cfg *master.Config) {
+			cfg.WorkerEnv = []string{workerEnv + "=limits"}
+			cfg.WorkerMemoryLimit = c.limit
+		})
+		s, err := client.NewSession(e.addr, netip.AddrPort{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.SendRequest(proto.OpRRQ, "one", "octet", nil)
+		p, err := s.RecvPacket(10 * time.Second)
+		s.Close()
+		if err != nil || p.Op != proto.OpERROR || p.Error.Message != c.want {
+			t.Errorf("limit %d: %+v %v, want %q", c.limit, p, err, c.want)
+		}
+		e.stop(t)
+	}
+}
+
+// children lists pid's child processes.
+func children(pid int) []int {
+	var out []int
+	for _, task := range tasks(pid) {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, task))
+		for _, f := range strings.Fields(string(b)) {
+			var c int
+			fmt.Sscan(f, &c)
+			out = append(out, c)
+		}
+	}
+	return out
 }

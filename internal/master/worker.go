@@ -53,6 +53,44 @@ type worker struct {
 // spawn starts a worker in its own jail and waits for its Hello (it is
 // then sandboxed and ready). The supervisor goroutine starts with it.
 func (m *Master) spawn() (*worker, error) {
+	if !m.spawnTurn() {
+		m.spawnFailed()
+		return nil, fmt.Errorf("no turn to start a worker within %v (%d starting)", m.cfg.HelloTimeout, m.cfg.MaxSpawning)
+	}
+	w, err := m.start()
+	if m.spawning != nil {
+		<-m.spawning
+	}
+	if err != nil {
+		return nil, err
+	}
+	m.workWG.Go(w.supervise)
+	return w, nil
+}
+
+// spawnTurn waits for a place among the workers starting at once
+// (MaxSpawning), at most HelloTimeout.
+func (m *Master) spawnTurn() bool {
+	if m.spawning == nil {
+		return true
+	}
+	select {
+	case m.spawning <- struct{}{}:
+		return true
+	default:
+	}
+	t := time.NewTimer(m.cfg.HelloTimeout)
+	defer t.Stop()
+	select {
+	case m.spawning <- struct{}{}:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// start starts a worker and waits for its Hello.
+func (m *Master) start() (*worker, error) {
 	gen := m.gen.Load()
 	conn, wf, err := ipc.Socketpair()
 	if err != nil {
@@ -76,7 +114,7 @@ func (m *Master) spawn() (*worker, error) {
 		cmd *exec.Cmd
 		j   jail
 	)
-	start := func() {
+	run := func() {
 		m.reaper.start(func() int {
 			if cmd, j, err = m.jails.start(newCmd); err != nil {
 				return 0
@@ -86,9 +124,9 @@ func (m *Master) spawn() (*worker, error) {
 	}
 	m.wcMu.RLock() // Reload closes the old configuration once no start uses it
 	if m.spawner != nil {
-		m.spawner.do(start) // from the thread with no_new_privs, in the worker's directory
+		m.spawner.do(run) // from the thread with no_new_privs, in the worker's directory
 	} else {
-		start()
+		run()
 	}
 	m.wcMu.RUnlock()
 	wf.Close() // the child has its copy
@@ -99,6 +137,10 @@ func (m *Master) spawn() (*worker, error) {
 	}
 	m.live.Add(1)
 	t0 := time.Now()
+	if lim := m.cfg.WorkerMemoryLimit; lim > 0 {
+		// Before its Hello: nothing untrusted has run in it yet.
+		limitData(cmd.Process.Pid, lim)
+	}
 	w := &worker{m: m, cmd: cmd, jail: j, conn: conn, pid: cmd.Process.Pid, gen: gen,
 		exited: make(chan struct{}), dispatched: make(chan bool, 1)}
 	go func() { // ends when the process exits; the supervisor (or discard) waits for that
@@ -122,7 +164,6 @@ func (m *Master) spawn() (*worker, error) {
 	m.mu.Lock()
 	m.workers[w] = struct{}{}
 	m.mu.Unlock()
-	m.workWG.Go(w.supervise)
 	return w, nil
 }
 
