@@ -13,6 +13,6 @@ func newSpawner(string) (*spawner, error) {
 	return nil, errors.New("a sandbox applied at exec needs Linux")
 }
 
-func (s *spawner) do(fn func())                 { fn() }
+func (s *spawner) do(fn func())                { fn() }
 func (s *spawner) command(m *Master) *exec.Cmd { return nil }
-func (s *spawner) close()                       {}
+func (s *spawner) close()                      {}
