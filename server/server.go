@@ -120,6 +120,15 @@ type Server struct {
 	MaxWorkers   int
 	DrainTimeout time.Duration
 	IdleTimeout  time.Duration
+	// MaxSpawning bounds the workers starting at once, pool refills and
+	// starts for a waiting request alike: 0 means the number of CPUs, a
+	// negative value no bound (--max-spawning).
+	MaxSpawning int
+	// WorkerMemoryLimit bounds each worker's memory in bytes: a hard limit
+	// on its data segment (RLIMIT_DATA), and half of it as GOMEMLIMIT with
+	// GOGC=off. 0 means 256 MiB, a negative value no limit
+	// (--worker-memory-limit).
+	WorkerMemoryLimit int64
 	// MaxSessionsPerClient bounds the sessions of one client address (an
 	// IPv6 client counts by its /64): 0 means 8, a negative value no
 	// limit (--max-sessions-per-client).

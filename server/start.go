@@ -163,8 +163,11 @@ func (s *Server) prepare(log *zap.Logger) (*startup, error) {
 		SandboxAtExec: !st.useHTTP && filepath.Base(worker) == stockWorker,
 		Settings:      settings,
 		Prefork:       s.Prefork,
-		MaxWorkers:    s.MaxWorkers,
-		DrainTimeout:  s.DrainTimeout,
+		MaxSpawning:   s.MaxSpawning,
+
+		WorkerMemoryLimit: s.WorkerMemoryLimit,
+		MaxWorkers:        s.MaxWorkers,
+		DrainTimeout:      s.DrainTimeout,
 
 		MaxSessionsPerClient: s.MaxSessionsPerClient,
 		ReapOrphans:          s.ReapOrphans,

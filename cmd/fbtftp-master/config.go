@@ -87,6 +87,8 @@ func (o *options) server(log *zap.Logger) *server.Server {
 		NoSeccomp:      o.noSeccomp,
 
 		MaxSessionsPerClient: perClientLimit(o.maxPerClient),
+		MaxSpawning:          perClientLimit(o.maxSpawning),
+		WorkerMemoryLimit:    int64(perClientLimit(int(o.workerMemory))),
 		// The master owns this process: what workers leave is its to reap.
 		ReapOrphans: true,
 		MetricsAddr: o.metricsAddr,
@@ -167,6 +169,8 @@ func (o *options) resolvedLogFormat() string {
 // perClientLimit maps --max-sessions-per-client (-1 when not given, 0 for
 // no limit) to server.Server.MaxSessionsPerClient (0 for the default, a
 // negative value for no limit).
+// perClientLimit maps an option given as N, 0 for none, -1 when not given,
+// to the server's field: N, -1 for none, 0 for the default.
 func perClientLimit(n int) int {
 	switch {
 	case n < 0:

@@ -67,6 +67,8 @@ type options struct {
 	prefork      int               // --prefork
 	maxWorkers   int               // --max-workers
 	maxPerClient int               // --max-sessions-per-client; -1 when not given, 0 for no limit
+	maxSpawning  int               // --max-spawning; -1 when not given, 0 for no bound
+	workerMemory int64             // --worker-memory-limit; -1 when not given, 0 for no limit
 	drainTimeout time.Duration     // --drain-timeout
 	logFormat    string            // --log-format
 	metricsAddr  string            // --metrics-addr HOST:PORT (Prometheus; served by the metrics wiring)
@@ -91,7 +93,7 @@ func (o *options) standalone() bool { return o.listen || o.foreground }
 // printed its version and exited 0: the returned options then have version
 // set, along with the error, and the caller does the same.
 func parseArgs(args []string) (*options, error) {
-	o := &options{user: "nobody", umask: -1, retransmit: time.Second, family: udp.AnyFamily, idle: defaultIdle, maxPerClient: -1}
+	o := &options{user: "nobody", umask: -1, retransmit: time.Second, family: udp.AnyFamily, idle: defaultIdle, maxPerClient: -1, maxSpawning: -1, workerMemory: -1}
 	flag := func(p *bool) func(string, string) error {
 		return func(string, string) error { *p = true; return nil }
 	}
@@ -152,6 +154,8 @@ func parseArgs(args []string) (*options, error) {
 		"prefork":                 integer(&o.prefork, 0, 4096, "prefork"),
 		"max-workers":             integer(&o.maxWorkers, 1, 1<<20, "max-workers"),
 		"max-sessions-per-client": integer(&o.maxPerClient, 0, 1<<20, "max-sessions-per-client"),
+		"max-spawning":            integer(&o.maxSpawning, 0, 4096, "max-spawning"),
+		"worker-memory-limit":     o.workerMemoryOpt,
 		"drain-timeout":           o.drainTimeoutOpt,
 		"log-format":              o.logFormatOpt,
 		"metrics-addr":            o.metricsAddrOpt,
@@ -355,6 +359,20 @@ func (o *options) maxUploadOpt(_, s string) error {
 	o.maxUpload = v
 	return nil
 }
+
+// workerMemoryOpt parses --worker-memory-limit: 0 (no limit) or at least
+// 128M (an idle worker maps about 75 MiB of data).
+func (o *options) workerMemoryOpt(_, s string) error {
+	v, err := parseSize(s)
+	if err != nil || v != 0 && v < minWorkerMemory {
+		return fmt.Errorf("invalid worker memory limit: %s (0, or at least 128M)", s)
+	}
+	o.workerMemory = v
+	return nil
+}
+
+// minWorkerMemory is the smallest --worker-memory-limit.
+const minWorkerMemory = 128 << 20
 
 // size parses N[K|M|G] into *p.
 func size(p *int64, what string) func(string, string) error {
