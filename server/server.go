@@ -120,9 +120,9 @@ type Server struct {
 	MaxWorkers   int
 	DrainTimeout time.Duration
 	IdleTimeout  time.Duration
-	// MaxSpawning bounds the workers starting at once, pool refills and
-	// starts for a waiting request alike: 0 means the number of CPUs, a
-	// negative value no bound (--max-spawning).
+	// MaxSpawning bounds the pool refills starting workers at once (a
+	// start for a waiting request never waits): 0 means 1, a negative
+	// value no bound (--max-spawning).
 	MaxSpawning int
 	// WorkerMemoryLimit bounds each worker's memory in bytes: a hard limit
 	// on its data segment (RLIMIT_DATA), and half of it as GOMEMLIMIT with

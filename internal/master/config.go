@@ -3,7 +3,6 @@ package master
 import (
 	"errors"
 	"os"
-	"runtime"
 	"slices"
 	"strconv"
 	"time"
@@ -74,12 +73,13 @@ type Config struct {
 	Settings ipc.Settings
 	// Prefork is the number of started, idle workers kept ready.
 	Prefork int
-	// MaxSpawning bounds the workers starting at once (from exec to their
-	// Hello), pool refills and starts for a waiting request alike: a
-	// burst of starts then takes turns on the CPUs instead of sharing them
-	// with each other and with the running transfers, and each start ends
-	// sooner. A start waits for its turn at most HelloTimeout. 0 means
-	// runtime.NumCPU(); a negative value means no bound.
+	// MaxSpawning bounds the pool refills running at once (each from exec
+	// to Hello): background starts then take turns instead of competing
+	// with the running transfers and with each other for the CPUs. A
+	// refill waits for its turn at most HelloTimeout. A start for a
+	// waiting request (the pool was empty) never waits: bounding those
+	// was measured to multiply first-packet latency (docs/benchmarks.md).
+	// 0 means 1; a negative value means no bound (at most 4 refills run).
 	MaxSpawning int
 	// WorkerMemoryLimit bounds the memory of a worker, in bytes: half of it
 	// is the Go runtime's soft limit (GOMEMLIMIT: the collector works to
@@ -174,7 +174,7 @@ func (c *Config) fill() error {
 		c.KillGrace = DefaultKillGrace
 	}
 	if c.MaxSpawning == 0 {
-		c.MaxSpawning = runtime.NumCPU()
+		c.MaxSpawning = 1
 	}
 	if c.WorkerMemoryLimit == 0 {
 		c.WorkerMemoryLimit = DefaultWorkerMemoryLimit

@@ -66,7 +66,7 @@ func (m *Master) healSpawnsLoop(ctx context.Context) {
 			if m.live.Load() >= int64(m.cfg.MaxWorkers) {
 				continue
 			}
-			w, err := m.spawn()
+			w, err := m.spawn(true)
 			if err != nil {
 				m.log.Debug("worker start still failing", zap.Error(err))
 				continue

@@ -408,7 +408,7 @@ func (m *Master) takeWorker() (*worker, error) {
 			return w, nil
 		default:
 		}
-		return m.spawn()
+		return m.spawn(false) // a request waits: no turn to wait for
 	}
 }
 
@@ -429,7 +429,7 @@ func (m *Master) refill(ctx context.Context) {
 			case <-time.After(50 * time.Millisecond):
 			}
 		}
-		w, err := m.spawn()
+		w, err := m.spawn(true)
 		if err != nil {
 			m.slots <- struct{}{}
 			m.log.Error("prefork", zap.Error(err))

@@ -51,14 +51,17 @@ type worker struct {
 }
 
 // spawn starts a worker in its own jail and waits for its Hello (it is
-// then sandboxed and ready). The supervisor goroutine starts with it.
-func (m *Master) spawn() (*worker, error) {
-	if !m.spawnTurn() {
+// then sandboxed and ready). The supervisor goroutine starts with it. A
+// background start (a pool refill) first waits for its turn among
+// MaxSpawning; a start for a waiting request does not.
+func (m *Master) spawn(background bool) (*worker, error) {
+	budget := background && m.spawning != nil
+	if budget && !m.spawnTurn() {
 		m.spawnFailed()
 		return nil, fmt.Errorf("no turn to start a worker within %v (%d starting)", m.cfg.HelloTimeout, m.cfg.MaxSpawning)
 	}
 	w, err := m.start()
-	if m.spawning != nil {
+	if budget {
 		<-m.spawning
 	}
 	if err != nil {
@@ -68,12 +71,9 @@ func (m *Master) spawn() (*worker, error) {
 	return w, nil
 }
 
-// spawnTurn waits for a place among the workers starting at once
-// (MaxSpawning), at most HelloTimeout.
+// spawnTurn waits for a place among the background starts (MaxSpawning),
+// at most HelloTimeout.
 func (m *Master) spawnTurn() bool {
-	if m.spawning == nil {
-		return true
-	}
 	select {
 	case m.spawning <- struct{}{}:
 		return true
