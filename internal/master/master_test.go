@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/fbtftp-go/fbtftp"
 	"github.com/fbtftp-go/fbtftp/fileserver"
 	"github.com/fbtftp-go/fbtftp/internal/client"
@@ -24,7 +26,6 @@ import (
 	"github.com/fbtftp-go/fbtftp/internal/stats"
 	"github.com/fbtftp-go/fbtftp/internal/udp"
 	"github.com/fbtftp-go/fbtftp/tftp"
-	"golang.org/x/sys/unix"
 )
 
 // The test binary doubles as the worker (helper-process pattern): with
