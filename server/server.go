@@ -127,7 +127,7 @@ type Server struct {
 	// WorkerMemoryLimit bounds each worker's memory in bytes: a hard limit
 	// on its data segment (RLIMIT_DATA), and half of it as GOMEMLIMIT with
 	// GOGC=off. 0 means 256 MiB, a negative value no limit
-	// (--worker-memory-limit).
+	// (--worker-memory-limit; a worker built with -race needs none).
 	WorkerMemoryLimit int64
 	// MaxSessionsPerClient bounds the sessions of one client address (an
 	// IPv6 client counts by its /64): 0 means 8, a negative value no

@@ -165,7 +165,7 @@ func (s *Server) prepare(log *zap.Logger) (*startup, error) {
 		Prefork:       s.Prefork,
 		MaxSpawning:   s.MaxSpawning,
 
-		WorkerMemoryLimit: s.WorkerMemoryLimit,
+		WorkerMemoryLimit: workerMemoryLimit(s.WorkerMemoryLimit),
 		MaxWorkers:        s.MaxWorkers,
 		DrainTimeout:      s.DrainTimeout,
 
@@ -543,4 +543,16 @@ func wireSettings(s *fbtftp.Settings) ipc.Settings {
 		}
 	}
 	return w
+}
+
+// workerMemoryLimit maps Server.WorkerMemoryLimit (0: the default, negative:
+// none) to master.Config's (0: none).
+func workerMemoryLimit(n int64) int64 {
+	switch {
+	case n == 0:
+		return master.DefaultWorkerMemoryLimit
+	case n < 0:
+		return 0
+	}
+	return n
 }

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/fbtftp-go/fbtftp/internal/master"
+
 	"github.com/fbtftp-go/fbtftp"
 	"github.com/fbtftp-go/fbtftp/internal/ipc"
 	"github.com/fbtftp-go/fbtftp/internal/udp"
@@ -61,6 +63,18 @@ func TestWireSettingsFlags(t *testing.T) {
 	} {
 		if got := wireSettings(&c.set).Flags; got != c.flag {
 			t.Errorf("%+v: flags %#x, want %#x", c.set, got, c.flag)
+		}
+	}
+}
+
+func TestWorkerMemoryLimit(t *testing.T) {
+	for _, c := range []struct{ in, want int64 }{
+		{0, master.DefaultWorkerMemoryLimit},
+		{-1, 0},
+		{512 << 20, 512 << 20},
+	} {
+		if got := workerMemoryLimit(c.in); got != c.want {
+			t.Errorf("workerMemoryLimit(%d) = %d, want %d", c.in, got, c.want)
 		}
 	}
 }

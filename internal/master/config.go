@@ -87,8 +87,10 @@ type Config struct {
 	// session does not collect at all), and all of it a hard limit on its
 	// data segment (RLIMIT_DATA, set by the master when it starts the
 	// worker: an allocation beyond it fails and the worker dies, which
-	// costs one session). 0 means DefaultWorkerMemoryLimit; a negative
-	// value means no limit (and the runtime's default GOGC).
+	// costs one session). 0 or a negative value means no limit (and the
+	// runtime's default GOGC); server.Server and fbtftp-master default to
+	// DefaultWorkerMemoryLimit. A worker built with -race cannot run
+	// under a data limit (ThreadSanitizer maps its shadow memory).
 	WorkerMemoryLimit int64
 	// MaxWorkers bounds the sessions in flight (each holds one worker);
 	// a request beyond it gets ERROR 0 "server busy". 0 means 1024. A
@@ -175,9 +177,6 @@ func (c *Config) fill() error {
 	}
 	if c.MaxSpawning == 0 {
 		c.MaxSpawning = 1
-	}
-	if c.WorkerMemoryLimit == 0 {
-		c.WorkerMemoryLimit = DefaultWorkerMemoryLimit
 	}
 	if c.Settings.SessionDeadline <= 0 {
 		c.Settings.SessionDeadline = DefaultSessionDeadline
