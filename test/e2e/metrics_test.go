@@ -55,9 +55,16 @@ func TestMetricsLiveMaster(t *testing.T) {
 	s := startServer(t, root, "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0")
 	maddr := s.metricsAddr(t)
 
-	if resp, err := http.Get("http://" + maddr + "/healthz"); err != nil || resp.StatusCode != 200 {
-		t.Fatalf("healthz: %v %v", resp, err)
-	}
+	// The listening line comes before the master has finished starting
+	// (its spawner thread, the reaper): /healthz says 503 until then.
+	eventually(t, 10*time.Second, "/healthz 200", func() bool {
+		resp, err := http.Get("http://" + maddr + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
 	before := scrape(t, maddr)
 	if before[`fbtftp_sessions_total{op="rrq",outcome="success"}`] != 0 {
 		t.Fatalf("not zero at start")
