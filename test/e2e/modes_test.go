@@ -55,7 +55,15 @@ func noSocketLeak(t *testing.T, pid int, ino uint64) {
 	if len(kids) == 0 {
 		t.Fatal("no worker to inspect")
 	}
+	masterExe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
 	for _, k := range kids {
+		// Between fork and exec a child holds a copy of every descriptor
+		// of the master (close-on-exec ones close at the exec): inspect
+		// it once it runs the worker (or is gone).
+		eventually(t, 10*time.Second, "the worker's exec", func() bool {
+			exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", k))
+			return err != nil || exe != masterExe
+		})
 		fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", k))
 		for _, fd := range fds {
 			l, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", k, fd.Name()))
