@@ -61,7 +61,7 @@ var errTooLarge = &tftp.Error{Code: tftp.CodeDiskFull, Message: msgTooLarge}
 
 // serveUpload runs a WRQ session: checks, the handler's target, the
 // transfer, and Commit or Abort.
-func serveUpload(ctx context.Context, h Handler, r *Request, sess *udp.SessionConn, st *stats.SessionStats) error {
+func serveUpload(ctx context.Context, h Handler, r *Request, sess *udp.SessionConn, st *stats.SessionStats, report progressFunc) error {
 	set := r.Settings
 	if set.ReadOnly {
 		return refuse(sess, r.Peer, st, &tftp.Error{Code: tftp.CodeAccessViolation, Message: msgUploadsDisabled})
@@ -105,6 +105,7 @@ func serveUpload(ctx context.Context, h Handler, r *Request, sess *udp.SessionCo
 		Stats:  st,
 	}
 	tr.Config.Trace = packetTrace(ctx, r.Logger, set.Verbosity)
+	tr.Config.Progress = report.of(params.Tsize) // the size the client announced, or -1
 	err = tr.Receive(ctx, sink)
 	if e := (*tftp.Error)(nil); errors.As(err, &e) && e == errTooLarge {
 		return nil // the client was told; not our fault

@@ -216,8 +216,13 @@ func (w *Worker) Serve(ctx context.Context, h Handler, cfg WorkerConfig) error {
 	if err := applyRules(rules, req); err != nil {
 		serr = refuse(sess, req.Peer, st, err)
 	} else {
-		serr = serveSession(ctx, h, req, sess, st)
+		serr = serveSession(ctx, h, req, sess, st, progressTo(conn))
 	}
+	// The session is over: the socket goes now, not when the process
+	// exits (a Drainer may go on for long). In single-port mode the
+	// master holds its own copy, and reads what the client sends from
+	// now on (a new request from the same port) as a request.
+	sess.Close()
 	if st.Duration == 0 {
 		st.Duration = time.Since(st.Start)
 	}
@@ -247,10 +252,10 @@ func (w *Worker) Serve(ctx context.Context, h Handler, cfg WorkerConfig) error {
 }
 
 // serveSession resolves the content and runs the transfer, filling st.
-func serveSession(ctx context.Context, h Handler, r *Request, sess *udp.SessionConn, st *stats.SessionStats) error {
+func serveSession(ctx context.Context, h Handler, r *Request, sess *udp.SessionConn, st *stats.SessionStats, report progressFunc) error {
 	set := r.Settings
 	if r.Op == tftp.OpWRQ {
-		return serveUpload(ctx, h, r, sess, st)
+		return serveUpload(ctx, h, r, sess, st, report)
 	}
 	data, err := serveTFTP(ctx, h, r)
 	if err != nil {
@@ -293,6 +298,7 @@ func serveSession(ctx context.Context, h Handler, r *Request, sess *udp.SessionC
 		Stats:  st,
 	}
 	tr.Config.Trace = packetTrace(ctx, r.Logger, set.Verbosity)
+	tr.Config.Progress = report.of(size)
 	return tr.Send(ctx, src)
 }
 
@@ -302,6 +308,30 @@ func retransmitPolicy(set *Settings) transfer.Retransmit {
 		return transfer.RetransmitFixed
 	}
 	return transfer.RetransmitAdaptive
+}
+
+// progressFunc reports a running session's figures to the master, with
+// the content's size (-1 unknown).
+type progressFunc func(st *stats.SessionStats, size int64)
+
+// progressTo returns the progressFunc that sends Progress messages on
+// conn, never waiting (a report the master has no room for is dropped).
+func progressTo(conn *ipc.Conn) progressFunc {
+	return func(st *stats.SessionStats, size int64) {
+		_ = conn.TrySendProgress(&stats.Progress{
+			SessionID: st.SessionID, Bytes: st.Bytes, PacketsSent: st.PacketsSent, PacketsReceived: st.PacketsReceived,
+			Retransmits: st.Retransmits, Size: min(max(size, -1), ipc.MaxProgressSize), Blksize: st.Blksize,
+			Windowsize: st.Windowsize, Source: st.Source, RTT: st.RTT,
+		})
+	}
+}
+
+// of returns the transfer engine's Progress hook for content of size.
+func (f progressFunc) of(size int64) func(*stats.SessionStats) {
+	if f == nil {
+		return nil
+	}
+	return func(st *stats.SessionStats) { f(st, size) }
 }
 
 // applyRules rewrites r.Path with the remap rules, as in.tftpd does before

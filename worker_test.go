@@ -79,7 +79,7 @@ func session(t *testing.T, h Handler, rules *remap.Rules, set *Settings, file st
 			done <- result{st: st}
 			return
 		}
-		serr := serveSession(ctx, h, req, sess, st)
+		serr := serveSession(ctx, h, req, sess, st, nil)
 		done <- result{st: st, err: serr}
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -98,6 +98,13 @@ type Server struct {
 	MTUSlack       int
 	// Ports is the range session sockets are bound in (in.tftpd -R).
 	Ports PortRange
+	// SinglePort sends and receives every packet of every session on the
+	// listening address and port (--single-port): each session's socket
+	// is bound to the listening port and connected to its client, so that
+	// NAT, conntrack and per-flow balancers see one flow per session
+	// (docs/scaling.md). Ports must then be zero. The listeners get
+	// SO_REUSEPORT.
+	SinglePort bool
 
 	// WorkerPath is the worker binary; default fbtftp-worker (or
 	// fbtftp-worker-http, see HTTP) in the directory of the running

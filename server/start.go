@@ -59,6 +59,9 @@ func (s *Server) prepare(log *zap.Logger) (*startup, error) {
 	if p := s.Ports; p != (PortRange{}) && (p.Low == 0 || p.Low > p.High) {
 		return nil, startErr(KindUsage, "Bad port range: %d:%d", p.Low, p.High)
 	}
+	if s.SinglePort && s.Ports != (PortRange{}) {
+		return nil, startErr(KindUsage, "single-port mode cannot be combined with a port range")
+	}
 	if len(st.roots) > ipc.MaxRoots {
 		return nil, startErr(KindUsage, "too many directories (at most %d)", ipc.MaxRoots)
 	}
@@ -174,6 +177,7 @@ func (s *Server) prepare(log *zap.Logger) (*startup, error) {
 		IdleTimeout:          s.IdleTimeout,
 		AllowWrite:           s.Uploads,
 		Ports:                udp.PortRange{Lo: s.Ports.Low, Hi: s.Ports.High},
+		SinglePort:           s.SinglePort,
 		Logger:               log.Named("master"),
 		OnSession:            s.SessionStats,
 		Rules:                st.wc.rules,
@@ -342,7 +346,7 @@ func (st *startup) start(mctx context.Context) (*master.Master, *observer, error
 	if obs.reg != nil {
 		obs.gauges.m.Store(m)
 		obs.carry = metrics.NewCarry(obs.reg)
-		metrics.ServeListener(mctx, st.metricsLn, metrics.Handler(obs.carry, m.Accepting))
+		metrics.ServeListener(mctx, st.metricsLn, metrics.Handler(obs.carry, m.Accepting, m.Live))
 		st.log.Info("metrics listening", zap.Stringer("address", st.metricsLn.Addr()))
 	}
 	return m, obs, nil

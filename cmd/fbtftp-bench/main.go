@@ -15,7 +15,9 @@
 // MB (the server's cgroup, or its process tree), small sessions per
 // second, first-packet latency, memory, and busybox downloads over a lossy
 // link (internal/lossnet; each server then also runs in a network
-// namespace, listening on {addr}).
+// namespace, listening on {addr}). relay is a single-port relay in front
+// of a server, for measuring the alternative to single-port mode's
+// connected sockets (relay.go).
 package main
 
 import (
@@ -30,6 +32,7 @@ import (
 const usage = `usage:
   fbtftp-bench load -server ADDR:PORT -file NAME [-n N] [-c C] [-duration D] [flags]
   fbtftp-bench compare -server 'NAME=COMMAND {port} {root}' [-server ...] [flags]
+  fbtftp-bench relay -listen ADDR:PORT -- COMMAND {backend} ...
 run "fbtftp-bench load -h" or "fbtftp-bench compare -h" for the flags
 `
 
@@ -51,6 +54,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = loadCmd(ctx, args[1:], stdout, stderr)
 	case "compare":
 		err = compareCmd(ctx, args[1:], stdout, stderr)
+	case "relay":
+		err = relayCmd(ctx, args[1:], stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -79,6 +79,7 @@ func (o *options) server(log *zap.Logger) *server.Server {
 		BlksizeFromMTU: o.blocksizeMTU,
 		MTUSlack:       o.mtuSlack,
 		Ports:          server.PortRange{Low: o.ports.Lo, High: o.ports.Hi},
+		SinglePort:     o.singlePort,
 		WorkerPath:     o.worker,
 		Prefork:        o.prefork,
 		MaxWorkers:     o.maxWorkers,

@@ -113,7 +113,10 @@ var optionDocs = []optionDoc{
 		man:  "Acknowledge no TFTP option (plain RFC 1350)."},
 	{short: 'R', long: []string{"port-range", "ports"}, arg: "LO:HI", section: "Protocol",
 		help: "session ports from this range",
-		man:  "Bind each session's socket to a port from LO to HI (for firewalls); by default the kernel picks one."},
+		man:  "Bind each session's socket to a port from LO to HI (for firewalls); by default the kernel picks one. Cannot be combined with --single-port."},
+	{long: []string{"single-port"}, section: "Protocol",
+		help: "every session's packets from the listening port (for NAT, Services)",
+		man:  "Send and receive every packet of every session on the listening address and port instead of a new port per session, so that NAT, conntrack, Kubernetes Services and ECMP see one flow per session. Each session still has its own worker and socket: the socket is bound to the listening port and connected to the client (SO_REUSEPORT; the kernel hands the client's packets to it). A packet from another port than the session's client reaches the listener, not the session, and gets no ERROR 5. One client address and port holds one session at a time. Cannot be combined with -R. See docs/scaling.md."},
 
 	// Workers and limits.
 	{long: []string{"worker"}, arg: "PATH", section: "Workers and limits",

@@ -58,6 +58,7 @@ type options struct {
 	windowsize   int           // -W, --windowsize; 0: the worker's default
 	refuse       []string      // -r, --refuse, --reject, --reject-all
 	ports        udp.PortRange // -R, --port-range, --ports
+	singlePort   bool          // --single-port
 	verbosity    int           // -v (counted), --verbosity N
 
 	version, help bool // -V, --version; -h, --help
@@ -162,6 +163,7 @@ func parseArgs(args []string) (*options, error) {
 		"template-data":           o.templateDataOpt,
 		"no-landlock":             flag(&o.noLandlock),
 		"no-seccomp":              flag(&o.noSeccomp),
+		"single-port":             flag(&o.singlePort),
 		"set":                     o.setOpt,
 		"http-origin":             o.httpOriginOpt,
 		"http-allow-origin":       o.httpAllowOriginOpt,
@@ -215,6 +217,8 @@ func (o *options) check() error {
 		return errors.New("--systemd cannot be combined with -l or -L")
 	case o.readOnly && o.create:
 		return errors.New("--read-only cannot be combined with -c")
+	case o.singlePort && !o.ports.IsZero():
+		return errors.New("--single-port cannot be combined with -R: every session uses the listening port")
 	}
 	for _, d := range o.dirs {
 		if d == "" {

@@ -114,6 +114,7 @@ func TestParseOptions(t *testing.T) {
 		{[]string{"--drain-timeout", "5s"}, func(o *options) { o.drainTimeout = 5 * time.Second }},
 		{[]string{"--log-format", "console"}, func(o *options) { o.logFormat = "console" }},
 		{[]string{"--metrics-addr", "127.0.0.1:9100"}, func(o *options) { o.metricsAddr = "127.0.0.1:9100" }},
+		{[]string{"--single-port"}, func(o *options) { o.singlePort = true }},
 		{[]string{"--metrics-addr", ":0"}, func(o *options) { o.metricsAddr = ":0" }},
 	}
 	for _, c := range cases {
@@ -229,6 +230,7 @@ func TestParseErrors(t *testing.T) {
 		{[]string{"-L"}, "no directory given"},
 		{[]string{"--systemd", "-L", "/a"}, "--systemd cannot be combined with -l or -L"},
 		{[]string{"--ro", "-c", "/a"}, "--read-only cannot be combined with -c"},
+		{[]string{"--single-port", "-R", "4000:4100", "/a"}, "--single-port cannot be combined with -R"},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {

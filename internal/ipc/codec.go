@@ -35,10 +35,11 @@ const maxZoneLen = 64
 
 // Message types: the first byte of every message.
 const (
-	msgHello   byte = 1
-	msgHandoff byte = 2
-	msgStats   byte = 3
-	msgOrigin  byte = 4
+	msgHello    byte = 1
+	msgHandoff  byte = 2
+	msgStats    byte = 3
+	msgOrigin   byte = 4
+	msgProgress byte = 5
 )
 
 // Address tags of the address encoding.

@@ -105,6 +105,29 @@ func (c *Conn) send(b []byte, fd int) error {
 	return nil
 }
 
+// trySend sends b as one message if the peer's queue has room, without
+// waiting: ErrWouldBlock when it has none.
+func (c *Conn) trySend(b []byte) error {
+	var opErr error
+	if err := c.rc.Control(func(fd uintptr) {
+		for {
+			_, opErr = unix.SendmsgN(int(fd), b, nil, nil, unix.MSG_NOSIGNAL|unix.MSG_DONTWAIT)
+			if opErr != unix.EINTR {
+				return
+			}
+		}
+	}); err != nil {
+		return c.wrapErr("send", err)
+	}
+	switch opErr {
+	case nil:
+		return nil
+	case unix.EAGAIN:
+		return ErrWouldBlock
+	}
+	return c.wrapErr("send", os.NewSyscallError("sendmsg", opErr))
+}
+
 // recvMsg waits for one message and reads it into a buffer of its exact
 // size. With wantFDs it makes room for attached descriptors (received
 // close-on-exec) and returns them; the caller owns them. Without, any

@@ -748,3 +748,54 @@ func TestWorkerConfigSealed(t *testing.T) {
 	}
 	unix.Close(fd)
 }
+
+// TestReports: Progress, Stats and OriginStats arrive through RecvReport
+// in order; a Hello there is malformed; a full queue makes TrySendProgress
+// return ErrWouldBlock at once.
+func TestReports(t *testing.T) {
+	m, w := pair(t)
+	p := fullProgress()
+	st := &stats.SessionStats{SessionID: "abc-1", Op: proto.OpRRQ, Tsize: -1, Outcome: stats.OutcomeSuccess, Source: stats.SourceFile}
+	o := fullOrigin()
+	if err := w.TrySendProgress(&p); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.SendStats(st); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.SendOriginStats(&o); err != nil {
+		t.Fatal(err)
+	}
+	sendRaw(t, w, []byte{msgHello, 0, 5, 0, 0, 0, 1})
+	if r, err := m.RecvReport(); err != nil || r.Progress == nil || *r.Progress != p || r.Stats != nil || r.Origin != nil {
+		t.Fatalf("first report %+v, %v; want the Progress", r, err)
+	}
+	if r, err := m.RecvReport(); err != nil || r.Stats == nil || r.Stats.SessionID != "abc-1" {
+		t.Fatalf("second report %+v, %v; want the Stats", r, err)
+	}
+	if r, err := m.RecvReport(); err != nil || r.Origin == nil || r.Origin.Requests != o.Requests {
+		t.Fatalf("third report %+v, %v; want the OriginStats", r, err)
+	}
+	if _, err := m.RecvReport(); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("a Hello as a report: %v, want ErrMalformed", err)
+	}
+	full := false
+	for range 100_000 {
+		err := w.TrySendProgress(&p)
+		if errors.Is(err, ErrWouldBlock) {
+			full = true
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !full {
+		t.Fatal("the queue never filled")
+	}
+	// Twice a second per session: the syscall's closure may allocate,
+	// the encoding must not.
+	if n := testing.AllocsPerRun(100, func() { w.TrySendProgress(&p) }); n > 2 {
+		t.Errorf("TrySendProgress allocates %v times", n)
+	}
+}

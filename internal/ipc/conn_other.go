@@ -24,6 +24,8 @@ func FromFD(fd int) (*Conn, error) {
 
 func (c *Conn) send(b []byte, fd int) error { return errors.ErrUnsupported }
 
+func (c *Conn) trySend(b []byte) error { return errors.ErrUnsupported }
+
 func (c *Conn) recvMsg(wantFDs bool) ([]byte, []int, error) {
 	return nil, nil, errors.ErrUnsupported
 }

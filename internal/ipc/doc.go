@@ -14,6 +14,7 @@
 //	worker                                   master
 //	  | -- Hello (version, pid) ------------>  |  started and sandboxed: ready
 //	  | <-- Handoff + session socket fd -----  |  one session (warm pool: later)
+//	  | -- Progress (0 or more) ------------>  |  while the transfer runs
 //	  | -- Stats ---------------------------->  |  session over
 //	  | -- OriginStats (optional, once) ----->  |  origin work after the session
 //	  | close / exit ----------------------->  |  EOF
@@ -25,11 +26,16 @@
 //
 // A worker says nothing between its Hello and the Handoff (the master checks
 // with Conn.Pending before it sends one, and does not use a worker that
-// did), and after it sends exactly one Stats, carrying the Handoff's
-// session id, then at most one OriginStats: Stats naming another session,
-// any other message, or one that does not decode, make the master kill the
-// worker. The master takes the identity fields of Stats from its Handoff
-// and bounds the others, OriginStats included.
+// did). After it, it sends Progress messages while the transfer runs (the
+// stock engine: at most one per 500 ms, never blocking: TrySendProgress
+// drops a report the master's queue has no room for), then exactly one
+// Stats, carrying the Handoff's session id, then at most one OriginStats.
+// Progress or Stats naming another session, Progress after the Stats or
+// faster than the master allows, any other message, or one that does not
+// decode, make the master kill the worker. The master takes the identity
+// fields of Stats from its Handoff and bounds the others, Progress and
+// OriginStats included; it reads every message after the Handoff with
+// RecvReport.
 //
 // # Wire format
 //
@@ -125,6 +131,22 @@
 //
 //	u8       type=4
 //	origin
+//
+// Progress, worker -> master (type 5), no descriptor, zero or more times
+// between the Handoff and the Stats: the session so far, for live metrics
+// and the master's session list:
+//
+//	u8       type=5
+//	string   session id
+//	uvarint  bytes               (acknowledged or written so far)
+//	uvarint  packets sent
+//	uvarint  packets received
+//	uvarint  retransmits
+//	varint   size                (-1 unknown, else <= MaxProgressSize)
+//	uvarint  blksize
+//	uvarint  windowsize
+//	string   source              ("" or one of stats.Sources)
+//	uvarint  rtt                 (smoothed, nanoseconds; 0 not measured yet)
 //
 // where origin is:
 //

@@ -161,3 +161,35 @@ func FuzzDecodeWorkerConfig(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeProgress: the master's decoder of a worker's Progress.
+func FuzzDecodeProgress(f *testing.F) {
+	for _, p := range []stats.Progress{fullProgress(), {Size: -1}} {
+		b, err := AppendProgress(nil, &p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte{msgProgress})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := DecodeProgress(b)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("unexpected error kind: %v", err)
+			}
+			return
+		}
+		b2, err := AppendProgress(nil, p)
+		if err != nil {
+			t.Fatalf("re-encode: %v", err)
+		}
+		if !bytes.Equal(b, b2) {
+			t.Fatalf("not canonical: %x -> %x", b, b2)
+		}
+		p2, err := DecodeProgress(b2)
+		if err != nil || *p2 != *p {
+			t.Fatalf("second decode: %+v, %v", p2, err)
+		}
+	})
+}

@@ -218,3 +218,63 @@ func ackedSubset(acked, requested []proto.Option) ([]proto.Option, bool) {
 	}
 	return out, false
 }
+
+// Progress report rate: an honest worker reports every 500 ms
+// (transfer.DefaultProgressInterval); the master takes a sustained
+// progressRate per second, in bursts of up to progressBurst (reports that
+// queued while the master was busy arrive together).
+const (
+	progressRate  = 4
+	progressBurst = 16
+)
+
+// boundProgress makes a worker's Progress report plausible before the
+// master uses it, with the bounds of boundStats (the session has run for
+// elapsed since the Handoff went out; blksize and windowsize as
+// negotiable; payload at most one block per DATA packet, an upload at
+// most Settings.MaxUpload; the RTT within the session's time), and never below the previous report prev: the
+// counters only grow. It returns the names of the fields corrected.
+func boundProgress(p, prev *stats.Progress, ho *ipc.Handoff, elapsed time.Duration) []string {
+	var fixed []string
+	clampU := func(field string, v *uint64, lo, hi uint64) {
+		if *v < lo || *v > hi {
+			*v = min(max(*v, lo), max(lo, hi))
+			fixed = append(fixed, field)
+		}
+	}
+	maxPackets := uint64(maxPacketRate * (max(elapsed, 0) + time.Second).Seconds())
+	clampU("packets_sent", &p.PacketsSent, prev.PacketsSent, maxPackets)
+	clampU("packets_received", &p.PacketsReceived, prev.PacketsReceived, maxPackets)
+	clampU("retransmits", &p.Retransmits, prev.Retransmits, p.PacketsSent)
+	maxBlk, maxWin := negotiable(ho)
+	if p.Blksize != 0 && (p.Blksize < proto.MinBlksize || p.Blksize > maxBlk) {
+		p.Blksize = min(max(p.Blksize, proto.MinBlksize), maxBlk)
+		fixed = append(fixed, "blksize")
+	}
+	if p.Windowsize < 0 || p.Windowsize > maxWin {
+		p.Windowsize = min(max(p.Windowsize, 0), maxWin)
+		fixed = append(fixed, "windowsize")
+	}
+	if p.RTT < 0 || p.RTT > max(elapsed, 0) {
+		p.RTT = min(max(p.RTT, 0), max(elapsed, 0))
+		fixed = append(fixed, "rtt")
+	}
+	blk := uint64(proto.MaxBlksize)
+	if p.Blksize > 0 {
+		blk = uint64(p.Blksize)
+	}
+	data := p.PacketsSent
+	if ho.Op == proto.OpWRQ {
+		data = p.PacketsReceived
+	}
+	maxBytes := data * blk
+	if ho.Op == proto.OpWRQ && ho.Settings.MaxUpload > 0 {
+		maxBytes = min(maxBytes, uint64(ho.Settings.MaxUpload))
+		if p.Size > ho.Settings.MaxUpload {
+			p.Size = ho.Settings.MaxUpload
+			fixed = append(fixed, "size")
+		}
+	}
+	clampU("bytes", &p.Bytes, prev.Bytes, maxBytes)
+	return fixed
+}

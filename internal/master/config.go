@@ -138,6 +138,12 @@ type Config struct {
 	// Ports is the range session sockets are bound in (in.tftpd -R);
 	// the zero value lets the kernel pick.
 	Ports udp.PortRange
+	// SinglePort binds every session socket to the listening port too,
+	// connected to its client (udp.NewSinglePortSocket), so that every
+	// packet of every session comes from the listening address and port:
+	// NAT and conntrack then see one flow per session. New sets
+	// SO_REUSEPORT on the listeners. Ports must be zero.
+	SinglePort bool
 	// Logger receives the master's logs; nil discards them.
 	Logger *zap.Logger
 	// Observer receives events for metrics; nil means none.
@@ -153,6 +159,9 @@ func (c *Config) fill() error {
 	}
 	if c.WorkerPath == "" {
 		return errors.New("master: no worker path")
+	}
+	if c.SinglePort && !c.Ports.IsZero() {
+		return errors.New("master: a port range and single-port mode exclude each other")
 	}
 	if c.MaxWorkers <= 0 {
 		c.MaxWorkers = DefaultMaxWorkers

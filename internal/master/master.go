@@ -27,7 +27,8 @@ type Master struct {
 	log *zap.Logger
 
 	totals          ServerCounters // running totals since start, fed like any Observer
-	obs             Observer       // totals, then the configured observer
+	obs             Observers      // totals, the live view's counts, then the configured observer
+	recent          recentCounts   // the live view's last minute
 	handoffFailures atomic.Uint64
 	violations      violationCounters
 	spawnFailing    atomic.Bool   // the last worker start failed: unhealthy
@@ -97,8 +98,16 @@ func New(cfg Config) (*Master, error) {
 	if cfg.MaxSpawning > 0 {
 		m.spawning = make(chan struct{}, cfg.MaxSpawning)
 	}
-	m.obs = Observers{&m.totals, cfg.Observer}
+	m.obs = Observers{&m.totals, &m.recent, cfg.Observer}
+	m.recent.start = time.Now() // the live view's window starts with the master
 	m.rules.Store(cfg.Rules)
+	if cfg.SinglePort {
+		for _, l := range cfg.Listeners {
+			if err := l.EnableSinglePort(); err != nil {
+				return nil, fmt.Errorf("master: single-port mode on %v: %w", l.LocalAddr(), err)
+			}
+		}
+	}
 	m.wc = cfg.WorkerConfig
 	return m, nil
 }
@@ -166,6 +175,9 @@ func (m *Master) Run(ctx context.Context) error {
 	if m.cfg.IdleTimeout > 0 {
 		var once sync.Once
 		m.wg.Go(func() { m.watchIdle(loops, func() { once.Do(func() { close(idle) }) }) })
+	}
+	if m.cfg.SinglePort {
+		m.wg.Go(func() { m.auditSockets(ctx) })
 	}
 	close(m.started)
 	retiring := false
@@ -332,9 +344,24 @@ func (m *Master) newSessionID() string {
 	return m.epoch + "-" + strconv.FormatUint(m.seq.Add(1), 10)
 }
 
+// sessionSocket creates the session socket for a request: a fresh port, or
+// the listening port in single-port mode (then with the master's copy,
+// which it keeps).
+func (m *Master) sessionSocket(l *udp.Listener, local netip.Addr, peer netip.AddrPort) (*os.File, netip.AddrPort, *spSocket, error) {
+	if !m.cfg.SinglePort {
+		sock, bound, err := udp.NewSessionSocket(local, m.cfg.Ports)
+		return sock, bound, nil, err
+	}
+	sp, err := m.newSinglePortSocket(l, local, peer)
+	if err != nil {
+		return nil, netip.AddrPort{}, nil, err
+	}
+	return sp.f, sp.bound, sp, nil
+}
+
 // dispatch creates the session socket and hands it to a worker.
 func (m *Master) dispatch(l *udp.Listener, req *proto.Request, key sessionKey, local netip.Addr, received time.Time) {
-	sock, bound, err := udp.NewSessionSocket(local, m.cfg.Ports)
+	sock, bound, sp, err := m.sessionSocket(l, local, key.peer)
 	if err != nil {
 		m.release(key)
 		m.decideOp(req.Op, DecisionRejected)
@@ -346,7 +373,16 @@ func (m *Master) dispatch(l *udp.Listener, req *proto.Request, key sessionKey, l
 		m.reply(l, key.peer, local, proto.ErrUndefined, msg)
 		return
 	}
-	defer sock.Close() // the master's copy; the worker has its own
+	handed := false
+	defer func() {
+		// The master's copy; the worker has its own. In single-port mode
+		// the supervisor keeps it once the worker has the session.
+		if sp == nil {
+			sock.Close()
+		} else if !handed {
+			sp.close()
+		}
+	}()
 	ho := &ipc.Handoff{
 		SessionID: m.newSessionID(),
 		Op:        req.Op,
@@ -385,7 +421,8 @@ func (m *Master) dispatch(l *udp.Listener, req *proto.Request, key sessionKey, l
 			w.abandon()
 			continue
 		}
-		w.handedOff(sent, m.cfg.Settings.SessionDeadline+m.cfg.KillGrace)
+		handed = true
+		w.handedOff(sent, m.cfg.Settings.SessionDeadline+m.cfg.KillGrace, sp)
 		m.decideOp(req.Op, DecisionAccepted)
 		m.obs.Handoff(time.Since(received))
 		return

@@ -71,6 +71,12 @@ func runWorker(mode string) int {
 		switch name := strings.TrimLeft(r.Filename, "/"); {
 		case mode == "crash" || r.Filename == "crash":
 			os.Exit(3)
+		case name == "disconnect":
+			// Hostile: disconnect the session socket (single-port mode:
+			// it would take the listener's requests), then hold it.
+			disconnectUDPSockets()
+			<-ctx.Done()
+			return nil, ctx.Err()
 		case name == "hang":
 			<-ctx.Done() // until the session ends (deadline, shutdown)
 			return nil, ctx.Err()

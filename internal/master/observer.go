@@ -59,6 +59,17 @@ type OriginObserver interface {
 	OriginWork(o *stats.OriginStats)
 }
 
+// ProgressObserver is an Observer that also wants the growth of running
+// sessions (ipc's Progress messages, bounded), so that byte, packet and
+// retransmit counters move while transfers run. The master reports every
+// session's payload, packets and retransmits to it as deltas, the last one
+// just before SessionFinished: such an observer must not count
+// SessionStats.Bytes, PacketsSent, PacketsReceived or Retransmits again in
+// SessionFinished.
+type ProgressObserver interface {
+	SessionProgress(op proto.Opcode, d stats.ProgressDelta)
+}
+
 // originWork hands a worker's late origin report to the observer.
 func (m *Master) originWork(o *stats.OriginStats) {
 	if ob, ok := m.cfg.Observer.(OriginObserver); ok {

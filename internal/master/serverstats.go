@@ -30,7 +30,11 @@ type ServerTotals struct {
 	Sessions                                                  map[stats.Outcome]uint64
 }
 
-var _ Observer = (*ServerCounters)(nil)
+var (
+	_ Observer         = (*ServerCounters)(nil)
+	_ ProgressObserver = (*ServerCounters)(nil)
+	_ ProgressObserver = Observers(nil)
+)
 
 func take(c *atomic.Uint64, reset bool) uint64 {
 	if reset {
@@ -99,17 +103,22 @@ func (s *ServerCounters) WorkerCrashed(killed bool) {
 // Handoff implements Observer.
 func (s *ServerCounters) Handoff(time.Duration) {}
 
-// SessionFinished implements Observer.
+// SessionFinished implements Observer. Bytes and retransmits come with
+// SessionProgress.
 func (s *ServerCounters) SessionFinished(st *stats.SessionStats) {
 	if i := outcomeIndex(st.Outcome); i >= 0 {
 		s.outcomes[i].Add(1)
 	}
-	if st.Op == proto.OpWRQ {
-		s.bytesReceived.Add(st.Bytes)
+}
+
+// SessionProgress implements ProgressObserver.
+func (s *ServerCounters) SessionProgress(op proto.Opcode, d stats.ProgressDelta) {
+	if op == proto.OpWRQ {
+		s.bytesReceived.Add(d.Bytes)
 	} else {
-		s.bytesSent.Add(st.Bytes)
+		s.bytesSent.Add(d.Bytes)
 	}
-	s.retransmits.Add(st.Retransmits)
+	s.retransmits.Add(d.Retransmits)
 }
 
 // Observers fans events out to several observers, in order.
@@ -161,6 +170,16 @@ func (o Observers) Handoff(d time.Duration) {
 func (o Observers) SessionFinished(st *stats.SessionStats) {
 	for _, x := range o {
 		x.SessionFinished(st)
+	}
+}
+
+// SessionProgress implements ProgressObserver: it reaches the members
+// that want it.
+func (o Observers) SessionProgress(op proto.Opcode, d stats.ProgressDelta) {
+	for _, x := range o {
+		if ob, ok := x.(ProgressObserver); ok {
+			ob.SessionProgress(op, d)
+		}
 	}
 }
 

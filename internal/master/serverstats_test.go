@@ -39,7 +39,8 @@ func TestServerCountersTakeAndReset(t *testing.T) {
 	obs.WorkerFailed()
 	obs.WorkerCrashed(true)
 	obs.Handoff(0)
-	obs.SessionFinished(&stats.SessionStats{Op: proto.OpWRQ, Outcome: stats.OutcomeProbe, Bytes: 7})
+	obs.SessionProgress(proto.OpWRQ, stats.ProgressDelta{Bytes: 7})
+	obs.SessionFinished(&stats.SessionStats{Op: proto.OpWRQ, Outcome: stats.OutcomeProbe, Bytes: 7}) // counted by SessionProgress
 	got := c.Take(false)
 	if got.Requests != 4 || got.Malformed != 1 || got.Rejected != 1 || got.Busy != 1 || got.Duplicates != 1 ||
 		got.ErrorsSent != 1 || got.WorkerSpawns != 1 || got.WorkerSpawnFailures != 1 || got.WorkerCrashes != 1 ||

@@ -32,14 +32,24 @@ const (
 	// ViolationLeftProcesses: processes alive in the worker's jail after
 	// it exited. They are killed; the slot is held until they are gone.
 	ViolationLeftProcesses Violation = "left_processes"
+	// ViolationSessionSocket: in single-port mode, a session socket no
+	// longer connected to its client (the worker connected it elsewhere,
+	// or disconnected it: an unconnected socket on the listening port
+	// would take the listener's requests). The worker is killed and the
+	// socket closed.
+	ViolationSessionSocket Violation = "session_socket"
+	// ViolationProgressRate: Progress reports faster than the master
+	// takes them (progressRate per second, bursts of progressBurst; an
+	// honest worker sends two a second). The worker is killed.
+	ViolationProgressRate Violation = "progress_rate"
 )
 
 // Violations lists every Violation.
 var Violations = []Violation{ViolationEarlyMessage, ViolationExtraMessage, ViolationMalformed,
-	ViolationImplausibleStats, ViolationLeftProcesses}
+	ViolationImplausibleStats, ViolationLeftProcesses, ViolationSessionSocket, ViolationProgressRate}
 
 // violationCounters counts violations by kind, in Violations order.
-type violationCounters [5]atomic.Uint64
+type violationCounters [7]atomic.Uint64
 
 func (v *violationCounters) snapshot() map[Violation]uint64 {
 	out := make(map[Violation]uint64, len(Violations))

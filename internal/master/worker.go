@@ -47,6 +47,8 @@ type worker struct {
 	timer   *time.Timer // session deadline, or the grace of a closed idle worker
 	killed  bool        // by the deadline timer
 	reaped  bool        // its pid (and pgid) may belong to someone else now
+	sp      *spSocket   // the master's copy of a single-port session socket
+	live    liveState   // the session's progress, from its reports
 	closed  atomic.Bool // the master closed an idle worker on purpose
 }
 
@@ -186,11 +188,12 @@ func (w *worker) abandon() {
 }
 
 // handedOff records that the worker owns its session, handed over at
-// sent, and starts the session deadline: past d it is killed with its
+// sent (with sp, the master's copy of a single-port session socket, or
+// nil), and starts the session deadline: past d it is killed with its
 // descendants.
-func (w *worker) handedOff(sent time.Time, d time.Duration) {
+func (w *worker) handedOff(sent time.Time, d time.Duration, sp *spSocket) {
 	w.mu.Lock()
-	w.state, w.sent = stateBusy, sent
+	w.state, w.sent, w.sp = stateBusy, sent, sp
 	w.timer = time.AfterFunc(d, func() {
 		w.mu.Lock()
 		if w.reaped {
@@ -282,13 +285,11 @@ func (w *worker) forget() {
 	w.m.live.Add(-1)
 }
 
-// recvResult is one receive on the worker's socket: Stats, or the
-// OriginStats that may follow them.
+// recvResult is one receive on the worker's socket: a report (Progress,
+// Stats, OriginStats) or an error.
 type recvResult struct {
-	st     *stats.SessionStats
-	origin *stats.OriginStats
-	extra  bool // a message after the Stats that is not the one OriginStats
-	err    error
+	rep ipc.Report
+	err error
 }
 
 // supervise follows the worker from its Hello to its grave.
@@ -334,87 +335,92 @@ func (w *worker) supervise() {
 	w.serve()
 }
 
-// serve supervises a worker that was handed a session.
+// serve supervises a worker that was handed a session. The worker may send
+// Progress reports, then its Stats, then at most one OriginStats (ipc).
 func (w *worker) serve() {
 	m := w.m
 	w.mu.Lock()
-	ho, key, sent := w.handoff, w.key, w.sent
+	ho, key, sent, sp := w.handoff, w.key, w.sent, w.sp
 	w.mu.Unlock()
 	msgs := make(chan recvResult, 1)
 	go func() { // ends at EOF or when the supervisor closes the conn
 		defer close(msgs)
-		// Stats, then at most one OriginStats (ipc), then nothing: what
-		// comes after is read as Stats, and counts as an extra message.
-		gotStats, gotOrigin := false, false
 		for {
-			var r recvResult
-			switch {
-			case !gotStats:
-				r.st, r.err = w.conn.RecvStats()
-				gotStats = r.err == nil
-			case !gotOrigin:
-				r.origin, r.err = w.conn.RecvOriginStats()
-				gotOrigin = r.err == nil
-				r.extra = errors.Is(r.err, ipc.ErrMalformed)
-			default:
-				_, r.err = w.conn.RecvStats()
-				r.extra = r.err == nil || errors.Is(r.err, ipc.ErrMalformed)
-			}
-			msgs <- r
-			if r.err != nil && !errors.Is(r.err, ipc.ErrMalformed) {
+			rep, err := w.conn.RecvReport()
+			msgs <- recvResult{rep, err}
+			if err != nil && !errors.Is(err, ipc.ErrMalformed) {
 				return
 			}
 		}
 	}()
 	var (
-		got bool // the session's Stats were accepted
-		bad bool // a violation: nothing more from this worker counts
+		got       bool // the session's Stats were accepted
+		gotOrigin bool // and the OriginStats after them
+		bad       bool // a violation: nothing more from this worker counts
 		// origin requests the Stats reported: a fill they started may end
 		// in the late report
 		sessionRequests uint64
 		lastErr         error
 		eofTimer        *time.Timer
 	)
+	violate := func(kind Violation, fields ...zap.Field) {
+		m.violation(kind, w, fields...)
+		bad = true
+		w.kill()
+	}
 	handle := func(r recvResult) {
+		rep := r.rep
 		switch {
 		case bad:
-		case r.origin != nil && got:
+		case errors.Is(r.err, ipc.ErrMalformed):
+			violate(ViolationMalformed, zap.Error(r.err))
+		case r.err != nil:
+			lastErr = r.err
+		case rep.Progress != nil && got:
+			violate(ViolationExtraMessage, zap.String("message", "progress"))
+		case rep.Progress != nil && rep.Progress.SessionID != ho.SessionID:
+			violate(ViolationEarlyMessage, zap.String("reported_session_id", rep.Progress.SessionID))
+		case rep.Progress != nil:
+			d, fixed, flood := w.progress(rep.Progress, ho, sent, time.Now())
+			switch {
+			case flood:
+				violate(ViolationProgressRate)
+				return
+			case len(fixed) > 0:
+				m.violation(ViolationImplausibleStats, w, zap.Strings("fields", fixed), zap.String("message", "progress"))
+			}
+			if !d.IsZero() {
+				m.obs.SessionProgress(ho.Op, d)
+			}
+		case rep.Origin != nil && got && !gotOrigin:
 			// Origin work after the session (a cache fill it did not
 			// wait for): bounded like the Stats, then counted.
-			if fixed := boundOrigin(r.origin, time.Since(sent), sessionRequests); len(fixed) > 0 {
+			gotOrigin = true
+			if fixed := boundOrigin(rep.Origin, time.Since(sent), sessionRequests); len(fixed) > 0 {
 				m.violation(ViolationImplausibleStats, w, zap.Strings("fields", fixed))
 			}
-			m.originWork(r.origin)
-		case r.origin != nil: // after Stats that were refused
-		case r.extra:
-			m.violation(ViolationExtraMessage, w)
-			bad = true
-			w.kill()
-		case r.err == nil && !got && r.st.SessionID != ho.SessionID:
+			m.originWork(rep.Origin)
+		case rep.Origin != nil || (rep.Stats != nil && got):
+			// One Stats, then at most one OriginStats: anything else
+			// after the Stats, or an OriginStats before them.
+			violate(ViolationExtraMessage)
+		case rep.Stats != nil && rep.Stats.SessionID != ho.SessionID:
 			// Not the session handed over: Stats written before the
 			// Handoff arrived (or a guess). Never accepted.
-			m.violation(ViolationEarlyMessage, w, zap.String("reported_session_id", r.st.SessionID))
-			bad = true
-			w.kill()
-		case r.err == nil && !got:
+			violate(ViolationEarlyMessage, zap.String("reported_session_id", rep.Stats.SessionID))
+		case rep.Stats != nil:
 			got = true
-			fixed := boundStats(r.st, ho, w.pid, sent, time.Now())
+			fixed := boundStats(rep.Stats, ho, w.pid, sent, time.Now())
+			d, settled := w.settle(rep.Stats)
+			fixed = append(fixed, settled...)
 			if len(fixed) > 0 {
 				m.violation(ViolationImplausibleStats, w, zap.Strings("fields", fixed))
 			}
-			sessionRequests = r.st.Origin.Requests
-			m.finish(r.st, ho, fixed)
+			sessionRequests = rep.Stats.Origin.Requests
+			m.obs.SessionProgress(ho.Op, d)
+			m.finish(rep.Stats, ho, fixed)
 			m.sessionEnded(key)
-		case r.err == nil: // cannot happen: the reader marks what follows the Stats
-			m.violation(ViolationExtraMessage, w)
-			bad = true
-			w.kill()
-		case errors.Is(r.err, ipc.ErrMalformed):
-			m.violation(ViolationMalformed, w, zap.Error(r.err))
-			bad = true
-			w.kill()
-		default:
-			lastErr = r.err
+			m.retireSocket(sp)
 		}
 	}
 	// Until the process exits: its messages, and EOF.
@@ -460,12 +466,18 @@ func (w *worker) serve() {
 		w.mu.Unlock()
 		m.obs.WorkerCrashed(killed)
 		st := crashStats(ho, w.pid)
+		w.mu.Lock()
+		w.live.over = true
+		w.live.crashed(st)
+		w.mu.Unlock()
 		m.cleanupUpload(ho)
 		m.log.Warn("worker crashed", zap.Int("worker_pid", w.pid), zap.String("session_id", ho.SessionID),
 			zap.Stringer("exit", w.cmd.ProcessState), zap.Bool("killed_at_deadline", killed), zap.Error(lastErr))
 		m.finish(st, ho, nil)
 		m.sessionEnded(key)
+		m.retireSocket(sp)
 	}
+	sp.close()
 	m.freeSlot(key)
 }
 

@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/fbtftp-go/fbtftp/internal/live"
 )
 
 // HTTP server limits for Serve. A scrape is one small GET; anything slower
@@ -22,14 +25,20 @@ const (
 	maxHeaderBytes    = 16 << 10
 	scrapeTimeout     = 20 * time.Second // promhttp's own limit, below writeTimeout
 	maxScrapes        = 4                // concurrent /metrics requests; more get 503
+	maxLiveViews      = 4                // concurrent /sessions requests; more get 503
 	shutdownTimeout   = 5 * time.Second
 )
 
-// Handler serves GET /metrics from reg (promhttp.HandlerFor) and GET
-// /healthz: 200 "ok" while healthy() is true, else 503 "unhealthy". A nil
-// healthy is always true. Other paths are 404.
-func Handler(reg prometheus.Gatherer, healthy func() bool) http.Handler {
+// Handler serves GET /metrics from reg (promhttp.HandlerFor), GET
+// /healthz: 200 "ok" while healthy() is true, else 503 "unhealthy" (a nil
+// healthy is always true), and GET /sessions: the live view sessions()
+// returns, as JSON (internal/live; absent when sessions is nil). Other
+// paths are 404.
+func Handler(reg prometheus.Gatherer, healthy func() bool, sessions func() live.Snapshot) http.Handler {
 	mux := http.NewServeMux()
+	if sessions != nil {
+		mux.Handle("GET /sessions", sessionsHandler(sessions))
+	}
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		ErrorHandling:       promhttp.ContinueOnError, // a failing collector must not hide the others
 		MaxRequestsInFlight: maxScrapes,
@@ -46,6 +55,31 @@ func Handler(reg prometheus.Gatherer, healthy func() bool) http.Handler {
 		fmt.Fprintln(w, "ok")
 	})
 	return mux
+}
+
+// sessionsHandler serves GET /sessions: one snapshot of the live view as
+// JSON. The snapshot is as big as the sessions running (bounded by the
+// master's worker limit); at most maxLiveViews are built at once, more
+// requests get 503 (fbtftp-top polls once a second or slower).
+func sessionsHandler(sessions func() live.Snapshot) http.Handler {
+	sem := make(chan struct{}, maxLiveViews)
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		select {
+		case sem <- struct{}{}:
+			defer func() { <-sem }()
+		default:
+			http.Error(w, "too many concurrent requests", http.StatusServiceUnavailable)
+			return
+		}
+		b, err := json.Marshal(sessions())
+		if err != nil { // cannot happen: plain fields
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(append(b, '\n'))
+	})
 }
 
 // Serve listens on addr (host:port; port 0 picks one) and serves h until

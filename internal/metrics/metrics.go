@@ -141,8 +141,9 @@ type Metrics struct {
 }
 
 var (
-	_ master.Observer       = (*Metrics)(nil)
-	_ master.OriginObserver = (*Metrics)(nil)
+	_ master.Observer         = (*Metrics)(nil)
+	_ master.OriginObserver   = (*Metrics)(nil)
+	_ master.ProgressObserver = (*Metrics)(nil)
 )
 
 // New creates the master's metrics and registers them, with the Go and
@@ -186,15 +187,15 @@ func New(reg prometheus.Registerer, src GaugeSource, version string) *Metrics {
 		}, []string{"direction"}),
 		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "bytes_total",
-			Help: "Payload bytes transferred by finished sessions, partial transfers included, by direction (sent for RRQ, received for WRQ).",
+			Help: "Payload bytes transferred by sessions, partial transfers included, by direction (sent for RRQ, received for WRQ); counted while sessions run, from their progress reports (about every 500 ms).",
 		}, []string{"direction"}),
 		packets: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "packets_total",
-			Help: "Packets sent and received on session sockets (DATA, ACK, OACK, ERROR; retransmissions included), by direction.",
+			Help: "Packets sent and received on session sockets (DATA, ACK, OACK, ERROR; retransmissions included), by direction; counted while sessions run.",
 		}, []string{"direction"}),
 		retransmits: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: namespace, Name: "retransmits_total",
-			Help: "Packets (DATA, ACK or OACK) sent again by sessions: after a timeout, or to answer a repeated final block (never because of a duplicate ACK).",
+			Help: "Packets (DATA, ACK or OACK) sent again by sessions: after a timeout, or to answer a repeated final block (never because of a duplicate ACK); counted while sessions run.",
 		}),
 		sessionRetx: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: namespace, Name: "session_retransmits",
@@ -381,6 +382,25 @@ func (m *Metrics) WorkerCrashed(killed bool) {
 // Handoff implements master.Observer.
 func (m *Metrics) Handoff(latency time.Duration) { m.handoff.Observe(latency.Seconds()) }
 
+// SessionProgress implements master.ProgressObserver: the growth of a
+// running session's counters (bounded by the master), so that bytes,
+// packets and retransmits move while transfers run rather than in one
+// step when they end. SessionFinished does not count them again.
+func (m *Metrics) SessionProgress(op proto.Opcode, d stats.ProgressDelta) {
+	if dir := direction(op); dir != "" && d.Bytes > 0 {
+		m.bytes.WithLabelValues(dir).Add(float64(d.Bytes))
+	}
+	if d.PacketsSent > 0 {
+		m.packets.WithLabelValues(dirSent).Add(float64(d.PacketsSent))
+	}
+	if d.PacketsReceived > 0 {
+		m.packets.WithLabelValues(dirReceived).Add(float64(d.PacketsReceived))
+	}
+	if d.Retransmits > 0 {
+		m.retransmits.Add(float64(d.Retransmits))
+	}
+}
+
 // SessionFinished implements master.Observer. The stats come from an
 // untrusted worker (identity fields excepted, which the master fills): every
 // value is mapped into its closed label set and nothing in them can create
@@ -397,15 +417,11 @@ func (m *Metrics) SessionFinished(st *stats.SessionStats) {
 	if st.Duration >= 0 {
 		m.duration.Observe(st.Duration.Seconds())
 	}
-	if dir := direction(st.Op); dir != "" {
-		m.bytes.WithLabelValues(dir).Add(float64(st.Bytes))
-		if outcome == stats.OutcomeSuccess {
-			m.transferSize.WithLabelValues(dir).Observe(float64(st.Bytes))
-		}
+	// Bytes, packets and retransmits came with SessionProgress (the
+	// master gives the last growth just before the session).
+	if dir := direction(st.Op); dir != "" && outcome == stats.OutcomeSuccess {
+		m.transferSize.WithLabelValues(dir).Observe(float64(st.Bytes))
 	}
-	m.packets.WithLabelValues(dirSent).Add(float64(st.PacketsSent))
-	m.packets.WithLabelValues(dirReceived).Add(float64(st.PacketsReceived))
-	m.retransmits.Add(float64(st.Retransmits))
 
 	switch {
 	case outcome == stats.OutcomeClientError || outcome == stats.OutcomeProbe:

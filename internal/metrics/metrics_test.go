@@ -97,7 +97,7 @@ func feedSequence(m *Metrics, clk *fakeClock) {
 	m.Handoff(2 * time.Second)
 
 	// 1. UEFI probe of bootx64.efi.
-	m.SessionFinished(&stats.SessionStats{
+	finish(m, &stats.SessionStats{
 		Peer: peer("10.0.0.1:1001"), Filename: "bootx64.efi", Op: proto.OpRRQ,
 		OptionsRequested: opts("tsize", "0", "blksize", "1468"),
 		OptionsAcked:     opts("tsize", "123456", "blksize", "1468"),
@@ -108,7 +108,7 @@ func feedSequence(m *Metrics, clk *fakeClock) {
 	})
 	// 2. Its follow-up download from another port: 85 DATA blocks (84 *
 	// 1468 + 144) plus the OACK, 2 retransmits; ACK 0..85 received.
-	m.SessionFinished(&stats.SessionStats{
+	finish(m, &stats.SessionStats{
 		Peer: peer("10.0.0.1:1002"), Filename: "bootx64.efi", Op: proto.OpRRQ,
 		OptionsRequested: opts("BLKSIZE", "1468", "windowsize", "8", "tsize", "0", "x-vendor", "1"),
 		OptionsAcked:     opts("BLKSIZE", "1468", "windowsize", "8", "tsize", "123456"),
@@ -120,33 +120,33 @@ func feedSequence(m *Metrics, clk *fakeClock) {
 			Errors: [stats.NumOriginErrors]uint64{stats.OriginStatus5xx: 1}},
 	})
 	// 3. Not found: the worker sends ERROR 1 before any transfer.
-	m.SessionFinished(&stats.SessionStats{
+	finish(m, &stats.SessionStats{
 		Peer: peer("10.0.0.2:2000"), Filename: "missing.cfg", Op: proto.OpRRQ,
 		PacketsSent: 1, Outcome: stats.OutcomeNotFound,
 		ErrorCode: proto.ErrNotFound, ErrorMessage: "File not found", Duration: 700 * time.Microsecond,
 	})
 	// 4. Worker crash (stats made by the master).
-	m.SessionFinished(&stats.SessionStats{
+	finish(m, &stats.SessionStats{
 		Peer: peer("10.0.0.3:3000"), Filename: "kernel", Op: proto.OpRRQ,
 		OptionsRequested: opts("blksize", "1024"), Tsize: -1,
 		Outcome: stats.OutcomeWorkerCrash, Duration: 5 * time.Second,
 	})
 	// 5. WRQ success: 1000 bytes in 2 DATA, ACK 0..2 sent.
-	m.SessionFinished(&stats.SessionStats{
+	finish(m, &stats.SessionStats{
 		Peer: peer("10.0.0.4:4000"), Filename: "upload.bin", Op: proto.OpWRQ,
 		Blksize: 512, Windowsize: 1, Tsize: -1,
 		PacketsSent: 3, PacketsReceived: 2, Bytes: 1000, RTT: 80 * time.Microsecond,
 		Outcome: stats.OutcomeSuccess, Duration: 40 * time.Millisecond,
 	})
 	// 6. Retry budget exhausted after one block: no ERROR sent.
-	m.SessionFinished(&stats.SessionStats{
+	finish(m, &stats.SessionStats{
 		Peer: peer("10.0.0.5:5000"), Filename: "pxelinux.0", Op: proto.OpRRQ,
 		Blksize: 512, Windowsize: 1, Tsize: -1,
 		PacketsSent: 7, PacketsReceived: 1, Bytes: 512, Retransmits: 5, RTT: 25 * time.Millisecond,
 		Outcome: stats.OutcomeTimeout, Duration: 25 * time.Second,
 	})
 	// 7. Shutdown: ERROR 0 sent.
-	m.SessionFinished(&stats.SessionStats{
+	finish(m, &stats.SessionStats{
 		Peer: peer("10.0.0.6:6000"), Filename: "pxelinux.0", Op: proto.OpRRQ,
 		Blksize: 512, Windowsize: 1, Tsize: -1,
 		PacketsSent: 3, PacketsReceived: 1, Bytes: 512,
@@ -154,7 +154,7 @@ func feedSequence(m *Metrics, clk *fakeClock) {
 		Duration: 1 * time.Second,
 	})
 	// 8. The client aborted with ERROR 0.
-	m.SessionFinished(&stats.SessionStats{
+	finish(m, &stats.SessionStats{
 		Peer: peer("10.0.0.8:8000"), Filename: "pxelinux.0", Op: proto.OpRRQ,
 		Blksize: 512, Windowsize: 1, Tsize: -1,
 		PacketsSent: 1, PacketsReceived: 1,
@@ -163,14 +163,14 @@ func feedSequence(m *Metrics, clk *fakeClock) {
 	})
 	// 9. A worker reporting nonsense: unknown outcome (-> server_error),
 	// code 300 (-> other), bogus block and window sizes.
-	m.SessionFinished(&stats.SessionStats{
+	finish(m, &stats.SessionStats{
 		Peer: peer("10.0.0.9:9000"), Filename: "x", Op: proto.OpRRQ,
 		Blksize: 100000, Windowsize: 70000,
 		Outcome: stats.Outcome("exploded"), Source: stats.Source("/etc/passwd"), ErrorCode: 300, ErrorMessage: "?",
 		Duration: 2 * time.Millisecond,
 	})
 	// 10. A probe of grubx64.efi whose download never comes.
-	m.SessionFinished(&stats.SessionStats{
+	finish(m, &stats.SessionStats{
 		Peer: peer("[::ffff:10.0.0.7]:7000"), Filename: "grubx64.efi", Op: proto.OpRRQ,
 		OptionsRequested: opts("tsize", "0"), OptionsAcked: opts("tsize", "4096"),
 		Blksize: 512, Windowsize: 1, Tsize: 4096,
@@ -233,7 +233,7 @@ fbtftp_build_info{goversion="GOVERSION",version="v1.2.3-test"} 1
 # TYPE fbtftp_config_reloads_total counter
 fbtftp_config_reloads_total{result="failure"} 0
 fbtftp_config_reloads_total{result="success"} 0
-# HELP fbtftp_bytes_total Payload bytes transferred by finished sessions, partial transfers included, by direction (sent for RRQ, received for WRQ).
+# HELP fbtftp_bytes_total Payload bytes transferred by sessions, partial transfers included, by direction (sent for RRQ, received for WRQ); counted while sessions run, from their progress reports (about every 500 ms).
 # TYPE fbtftp_bytes_total counter
 fbtftp_bytes_total{direction="received"} 1000
 fbtftp_bytes_total{direction="sent"} 124480
@@ -296,7 +296,7 @@ fbtftp_options_requested_total{option="timeout"} 0
 fbtftp_options_requested_total{option="tsize"} 3
 fbtftp_options_requested_total{option="utimeout"} 0
 fbtftp_options_requested_total{option="windowsize"} 1
-# HELP fbtftp_packets_total Packets sent and received on session sockets (DATA, ACK, OACK, ERROR; retransmissions included), by direction.
+# HELP fbtftp_packets_total Packets sent and received on session sockets (DATA, ACK, OACK, ERROR; retransmissions included), by direction; counted while sessions run.
 # TYPE fbtftp_packets_total counter
 fbtftp_packets_total{direction="received"} 93
 fbtftp_packets_total{direction="sent"} 105
@@ -328,7 +328,7 @@ fbtftp_requests_total{decision="malformed",op="unknown"} 2
 fbtftp_requests_total{decision="malformed",op="wrq"} 0
 fbtftp_requests_total{decision="rejected",op="rrq"} 0
 fbtftp_requests_total{decision="rejected",op="wrq"} 1
-# HELP fbtftp_retransmits_total Packets (DATA, ACK or OACK) sent again by sessions: after a timeout, or to answer a repeated final block (never because of a duplicate ACK).
+# HELP fbtftp_retransmits_total Packets (DATA, ACK or OACK) sent again by sessions: after a timeout, or to answer a repeated final block (never because of a duplicate ACK); counted while sessions run.
 # TYPE fbtftp_retransmits_total counter
 fbtftp_retransmits_total 7
 # HELP fbtftp_session_duration_seconds Duration of finished sessions, from the worker's start to its report (crashed sessions from the request).
@@ -500,6 +500,8 @@ fbtftp_worker_violations_total{kind="extra_message"} 0
 fbtftp_worker_violations_total{kind="implausible_stats"} 0
 fbtftp_worker_violations_total{kind="left_processes"} 0
 fbtftp_worker_violations_total{kind="malformed"} 0
+fbtftp_worker_violations_total{kind="progress_rate"} 0
+fbtftp_worker_violations_total{kind="session_socket"} 0
 # HELP fbtftp_workers Live worker processes, by state: idle (pooled, waiting for a session) or busy (all others: serving a session, starting or exiting).
 # TYPE fbtftp_workers gauge
 fbtftp_workers{state="busy"} 3
@@ -787,4 +789,12 @@ func TestConcurrent(t *testing.T) {
 	if got := testutil.ToFloat64(m.probes.followups.WithLabelValues("success")); got != 800 {
 		t.Errorf("probe follow-ups = %v, want 800", got)
 	}
+}
+
+// finish reports a session as the master does: its counters as progress
+// (SessionProgress), then the session.
+func finish(m *Metrics, st *stats.SessionStats) {
+	m.SessionProgress(st.Op, stats.ProgressDelta{Bytes: st.Bytes, PacketsSent: st.PacketsSent,
+		PacketsReceived: st.PacketsReceived, Retransmits: st.Retransmits})
+	m.SessionFinished(st)
 }

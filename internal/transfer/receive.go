@@ -68,6 +68,7 @@ func (t *Transfer) Receive(ctx context.Context, dst io.Writer) error {
 			t.Stats.Retransmits++
 			t.send(reply, t.Peer)
 			inWin, timed = 0, false
+			t.tick(now)
 			deadline = t.deadline(now)
 			continue
 		}
@@ -114,6 +115,7 @@ func (t *Transfer) Receive(ctx context.Context, dst io.Writer) error {
 		expect++
 		inWin++
 		gapAck = false
+		t.tick(now)
 		deadline = t.deadline(now)
 		if len(d.Payload) < blk {
 			if c, ok := dst.(Committer); ok {

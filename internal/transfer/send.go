@@ -294,6 +294,7 @@ func (t *Transfer) sendData(ctx context.Context, source blockSource) error {
 		}
 		t.flush(queued, t.out[:used], slot)
 		burstAt = now
+		t.tick(now)
 		deadline := t.deadline(now)
 	wait:
 		for {

@@ -34,3 +34,29 @@ func (l *Listener) WriteTo(b []byte, peer netip.AddrPort, local netip.Addr) erro
 func NewSessionSocket(local netip.Addr, ports PortRange) (*os.File, netip.AddrPort, error) {
 	return nil, netip.AddrPort{}, errors.ErrUnsupported
 }
+
+// NewSinglePortSocket is not supported on this system.
+func NewSinglePortSocket(local, peer netip.AddrPort) (*os.File, error) {
+	return nil, errors.ErrUnsupported
+}
+
+// EnableSinglePort is not supported on this system.
+func (l *Listener) EnableSinglePort() error { return errors.ErrUnsupported }
+
+// MaxDatagram is the largest datagram DrainSinglePort passes on.
+const MaxDatagram = 65536
+
+// DrainSinglePort is not supported on this system.
+func DrainSinglePort(f *os.File, retire bool, fn func(pkt []byte, from netip.AddrPort)) error {
+	return errors.ErrUnsupported
+}
+
+// SinglePortPeer is not supported on this system.
+func SinglePortPeer(f *os.File) (netip.AddrPort, error) {
+	return netip.AddrPort{}, errors.ErrUnsupported
+}
+
+// SinglePortLocal is not supported on this system.
+func SinglePortLocal(f *os.File) (netip.AddrPort, error) {
+	return netip.AddrPort{}, errors.ErrUnsupported
+}

@@ -35,7 +35,7 @@ func TestMain(m *testing.M) {
 	bin = dir
 	root, err := testenv.RepoRoot()
 	if err == nil {
-		cmd := exec.Command("go", "build", "-o", dir+"/", "./cmd/fbtftp-master", "./cmd/fbtftp-worker", "./cmd/fbtftp-worker-http", "./examples/static", "./examples/httpbacked", "./examples/grub", "./examples/stats", "./examples/codegen", "./examples/codegen/minimal")
+		cmd := exec.Command("go", "build", "-o", dir+"/", "./cmd/fbtftp-master", "./cmd/fbtftp-worker", "./cmd/fbtftp-worker-http", "./cmd/fbtftp-top", "./examples/static", "./examples/httpbacked", "./examples/grub", "./examples/stats", "./examples/codegen", "./examples/codegen/minimal")
 		cmd.Dir = root
 		// Static binaries, as the Makefile builds them: no cgo, so the
 		// sandbox sets no_new_privs on every thread.

@@ -87,6 +87,25 @@ var hostileCases = []hostileCase{
 				t.Errorf("fbtftp_origin_requests_total = %g", n)
 			}
 		}},
+	// Progress reports: faster than the master takes them (an honest
+	// worker sends two a second), lies (bounded, and the Stats may not
+	// count less than what the reports had counted), after the Stats.
+	{name: "floods Progress reports", anyJail: true, mode: modeProgressFlood, outcome: stats.OutcomeWorkerCrash, crashes: 1,
+		violation: master.ViolationProgressRate, count: 1},
+	{name: "lies in a Progress report", anyJail: true, mode: modeProgressLies, outcome: stats.OutcomeSuccess,
+		violation: master.ViolationImplausibleStats, count: 2, // the report, and the Stats below it
+		check: func(t *testing.T, e *env) {
+			st := e.stats()[0]
+			b := e.metric("fbtftp_bytes_total", "direction", "sent")
+			if b > 1e12 || b != float64(st.Bytes) {
+				t.Errorf("fbtftp_bytes_total = %g, the session's bytes %d", b, st.Bytes)
+			}
+			if p := e.metric("fbtftp_packets_total", "direction", "sent"); p > 1e9 || p != float64(st.PacketsSent) {
+				t.Errorf("fbtftp_packets_total = %g, the session's %d", p, st.PacketsSent)
+			}
+		}},
+	{name: "reports Progress after its Stats", anyJail: true, mode: modeProgressLate, outcome: stats.OutcomeSuccess,
+		violation: master.ViolationExtraMessage, count: 1},
 	{name: "holds the socket past its deadline", mode: modeHold, outcome: stats.OutcomeWorkerCrash, crashes: 1, killed: 1,
 		deadline: time.Second},
 	{name: "overruns its deadline after its Stats", mode: modeOverrun, outcome: stats.OutcomeSuccess, deadline: time.Second},

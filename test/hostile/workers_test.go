@@ -40,17 +40,20 @@ const (
 	modeForkExit      = "fork-exit"       // starts a child holding its fds, exits without Stats
 	modeStatsForkExit = "stats-fork-exit" // Stats, then the same
 	modeSetsidFork    = "setsid-fork-exit"
-	modeDupStats      = "dup-stats"    // Stats twice, then waits
-	modeOversized     = "oversized"    // a 70 KB message, then waits
-	modeStatsWithFD   = "stats-fd"     // Stats carrying a descriptor, then waits
-	modeLyingStats    = "lying-stats"  // absurd Stats, then exits
-	modeHold          = "hold"         // no Stats, never exits, ignores SIGTERM
-	modeOverrun       = "overrun"      // Stats, then never exits, ignores SIGTERM
-	modeCloseLinger   = "close-linger" // closes its end, never exits
-	modeForkHold      = "fork-hold"    // starts a child holding its fds, never exits, ignores SIGTERM
-	modeOrigin        = "origin"       // Stats, then its origin work after the session (OriginStats), then exits
-	modeOriginTwice   = "origin-twice" // Stats, then OriginStats twice, then waits
-	modeOriginLies    = "origin-lies"  // Stats, then absurd OriginStats, then exits
+	modeDupStats      = "dup-stats"      // Stats twice, then waits
+	modeOversized     = "oversized"      // a 70 KB message, then waits
+	modeStatsWithFD   = "stats-fd"       // Stats carrying a descriptor, then waits
+	modeLyingStats    = "lying-stats"    // absurd Stats, then exits
+	modeHold          = "hold"           // no Stats, never exits, ignores SIGTERM
+	modeOverrun       = "overrun"        // Stats, then never exits, ignores SIGTERM
+	modeCloseLinger   = "close-linger"   // closes its end, never exits
+	modeForkHold      = "fork-hold"      // starts a child holding its fds, never exits, ignores SIGTERM
+	modeOrigin        = "origin"         // Stats, then its origin work after the session (OriginStats), then exits
+	modeOriginTwice   = "origin-twice"   // Stats, then OriginStats twice, then waits
+	modeOriginLies    = "origin-lies"    // Stats, then absurd OriginStats, then exits
+	modeProgressFlood = "progress-flood" // 200 Progress reports at once, then waits
+	modeProgressLies  = "progress-lies"  // an absurd Progress report, then believable Stats, then exits
+	modeProgressLate  = "progress-late"  // Stats, then a Progress report, then waits
 )
 
 // runFakeWorker is the fake worker's main.
@@ -137,6 +140,21 @@ func runFakeWorker(modeFile string) int {
 		conn.SendStats(fakeStats(ho))
 		conn.SendOriginStats(&stats.OriginStats{Requests: 1 << 60, Fills: 1 << 60, Evictions: 1 << 60,
 			EvictedBytes: 18_000_000_000_000_000_000, Latencies: []time.Duration{1000 * time.Hour}})
+	case modeProgressFlood:
+		for range 200 {
+			conn.TrySendProgress(fakeProgress(ho))
+		}
+		time.Sleep(time.Hour)
+	case modeProgressLies:
+		p := fakeProgress(ho)
+		p.Bytes, p.PacketsSent, p.PacketsReceived, p.Retransmits = 18_000_000_000_000_000_000, 1<<60, 1<<60, 1<<62
+		p.Blksize, p.Windowsize = 1<<30, 1<<30
+		conn.TrySendProgress(p)
+		conn.SendStats(fakeStats(ho))
+	case modeProgressLate:
+		conn.SendStats(fakeStats(ho))
+		conn.TrySendProgress(fakeProgress(ho))
+		time.Sleep(time.Hour)
 	case modeHold:
 		signal.Ignore(syscall.SIGTERM)
 		time.Sleep(time.Hour)
@@ -161,6 +179,12 @@ func fakeStats(ho *ipc.Handoff) *stats.SessionStats {
 		st.SessionID, st.Peer, st.Local, st.Filename = ho.SessionID, ho.Peer, ho.Local, ho.Filename
 	}
 	return st
+}
+
+// fakeProgress is a believable report halfway through fakeStats.
+func fakeProgress(ho *ipc.Handoff) *stats.Progress {
+	return &stats.Progress{SessionID: ho.SessionID, Bytes: 500, PacketsSent: 1, PacketsReceived: 1, Size: 1000,
+		Blksize: 512, Windowsize: 1, Source: stats.SourceFile}
 }
 
 // leaveChild starts a child that holds the worker's end of the socketpair

@@ -23,9 +23,6 @@ var (
 	masterOnce sync.Once
 	masterPath string
 	masterErr  error
-	// singlePortKnown: whether the master accepts --single-port (issue 14
-	// adds it; until then it is checked without that flag).
-	singlePortKnown bool
 )
 
 func master(t *testing.T) string {
@@ -48,8 +45,6 @@ func master(t *testing.T) string {
 				return
 			}
 		}
-		_, err := runMaster([]string{"--single-port", "-V"}, nil)
-		singlePortKnown = err == nil
 	})
 	if masterErr != nil {
 		t.Fatalf("building fbtftp-master: %v\n%s", masterErr, masterPath)
@@ -83,9 +78,6 @@ func checkMasterArgs(t *testing.T, args []string) {
 	t.Helper()
 	master(t)
 	a := slices.Clone(args)
-	if !singlePortKnown {
-		a = slices.DeleteFunc(a, func(s string) bool { return s == "--single-port" })
-	}
 	out, err := runMaster(append(a, "-V"), nil)
 	if err != nil || !strings.Contains(out, "fbtftp-go") {
 		t.Errorf("fbtftp-master %s -V: %v\n%s", strings.Join(a, " "), err, out)
@@ -119,8 +111,5 @@ func TestMasterArgsChecked(t *testing.T) {
 		if out, err := runMaster(args, nil); err == nil {
 			t.Errorf("fbtftp-master %q accepted:\n%s", args, out)
 		}
-	}
-	if !singlePortKnown {
-		t.Log("fbtftp-master does not accept --single-port yet: rendered command lines are checked without it")
 	}
 }
