@@ -118,11 +118,12 @@ type Server struct {
 	// after the program's own and ../libexec/fbtftp beside it.
 	WorkerDirs []string
 	// Prefork is the number of started, sandboxed, idle workers kept
-	// ready; MaxWorkers bounds the sessions at once (default 1024; beyond,
-	// ERROR 0 "server busy"); DrainTimeout is how long sessions may finish
-	// after ctx ends (default 30 s); IdleTimeout, when positive, ends Run
-	// after that long without a request or a session (in.tftpd -t in inetd
-	// mode).
+	// ready; MaxWorkers bounds the sessions at once (default: sized from
+	// the machine's memory, CPUs and process limits, see
+	// master.SizeMaxWorkers; beyond, requests wait in the admission
+	// queue); DrainTimeout is how long sessions may finish after ctx ends
+	// (default 30 s); IdleTimeout, when positive, ends Run after that long
+	// without a request or a session (in.tftpd -t in inetd mode).
 	Prefork      int
 	MaxWorkers   int
 	DrainTimeout time.Duration
@@ -136,6 +137,17 @@ type Server struct {
 	// GOGC=off. 0 means 256 MiB, a negative value no limit
 	// (--worker-memory-limit; a worker built with -race needs none).
 	WorkerMemoryLimit int64
+	// QueueSize bounds the admission queue, where requests beyond
+	// MaxWorkers (or beyond their client's MaxSessionsPerClient) wait for
+	// a worker, served round robin across clients (--queue-size; 0 means
+	// 10000, a negative value no queue). QueueTimeout drops a waiting
+	// request its client has not sent again for that long (--queue-timeout,
+	// default 6 s). BusyError answers a request beyond MaxWorkers with
+	// ERROR 0 "server busy" instead of queueing it (--busy-error): boot
+	// firmware takes an ERROR as a failed boot. docs/admission.md.
+	QueueSize    int
+	QueueTimeout time.Duration
+	BusyError    bool
 	// MaxSessionsPerClient bounds the sessions of one client address (an
 	// IPv6 client counts by its /64): 0 means 8, a negative value no
 	// limit (--max-sessions-per-client).

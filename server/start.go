@@ -173,6 +173,9 @@ func (s *Server) prepare(log *zap.Logger) (*startup, error) {
 		DrainTimeout:      s.DrainTimeout,
 
 		MaxSessionsPerClient: s.MaxSessionsPerClient,
+		QueueSize:            s.QueueSize,
+		QueueTimeout:         s.QueueTimeout,
+		BusyError:            s.BusyError,
 		ReapOrphans:          s.ReapOrphans,
 		IdleTimeout:          s.IdleTimeout,
 		AllowWrite:           s.Uploads,
@@ -346,7 +349,7 @@ func (st *startup) start(mctx context.Context) (*master.Master, *observer, error
 	if obs.reg != nil {
 		obs.gauges.m.Store(m)
 		obs.carry = metrics.NewCarry(obs.reg)
-		metrics.ServeListener(mctx, st.metricsLn, metrics.Handler(obs.carry, m.Accepting, m.Live))
+		metrics.ServeListener(mctx, st.metricsLn, metrics.Handler(obs.carry, m, m.Live))
 		st.log.Info("metrics listening", zap.Stringer("address", st.metricsLn.Addr()))
 	}
 	return m, obs, nil

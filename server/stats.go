@@ -19,11 +19,17 @@ type ServerStats struct {
 	Interval time.Duration // covered by the counters below
 
 	Requests, Accepted, Malformed, Rejected, Busy, Duplicates uint64
-	Sessions                                                  map[tftp.Outcome]uint64
-	BytesSent, BytesReceived, Retransmits, ErrorsSent         uint64
-	WorkerSpawns, WorkerSpawnFailures, WorkerCrashes          uint64
+	// Dropped counts requests the admission queue dropped unanswered (full,
+	// or waited until their client stopped asking); QueueAdmitted the ones
+	// that waited there and got a worker.
+	Dropped, QueueAdmitted                            uint64
+	Sessions                                          map[tftp.Outcome]uint64
+	BytesSent, BytesReceived, Retransmits, ErrorsSent uint64
+	WorkerSpawns, WorkerSpawnFailures, WorkerCrashes  uint64
 
 	SessionsActive, LiveWorkers, IdleWorkers int64
+	// QueueLength is the number of requests waiting in the admission queue.
+	QueueLength int64
 }
 
 // reportServerStats calls ServerStats every interval until done, and once
@@ -46,6 +52,7 @@ func (s *Server) reportServerStats(log *zap.Logger, m *master.Master, c *master.
 			Start: start, Uptime: now.Sub(start), Interval: now.Sub(last),
 			Requests: t.Requests, Accepted: t.Accepted, Malformed: t.Malformed, Rejected: t.Rejected,
 			Busy: t.Busy, Duplicates: t.Duplicates, Sessions: t.Sessions,
+			Dropped: t.Dropped, QueueAdmitted: t.QueueAdmitted, QueueLength: g.QueueLength,
 			BytesSent: t.BytesSent, BytesReceived: t.BytesReceived, Retransmits: t.Retransmits,
 			ErrorsSent: t.ErrorsSent, WorkerSpawns: t.WorkerSpawns, WorkerSpawnFailures: t.WorkerSpawnFailures,
 			WorkerCrashes:  t.WorkerCrashes,

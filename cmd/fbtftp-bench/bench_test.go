@@ -274,10 +274,13 @@ func scenarioNamed(t *testing.T, name string) scenario {
 }
 
 func TestSelectScenarios(t *testing.T) {
-	if s, err := selectScenarios("all"); err != nil || len(s) != len(allScenarios)-2 || slices.ContainsFunc(s, func(sc scenario) bool { return sc.Kind == kindLossy }) {
-		t.Fatal("all: every scenario but the lossy ones")
+	if s, err := selectScenarios("all"); err != nil || len(s) != len(allScenarios)-5 || slices.ContainsFunc(s, func(sc scenario) bool { return sc.Kind == kindLossy || sc.Kind == kindStorm }) {
+		t.Fatal("all: every scenario but the lossy and storm ones")
 	}
-	if s, err := selectScenarios("lossy,all"); err != nil || len(s) != len(allScenarios) || s[0].Name != allScenarios[0].Name {
+	if s, err := selectScenarios("storm"); err != nil || len(s) != 3 || s[0].Kind != kindStorm {
+		t.Fatalf("storm: %+v", s)
+	}
+	if s, err := selectScenarios("lossy,all,storm"); err != nil || len(s) != len(allScenarios) || s[0].Name != allScenarios[0].Name {
 		t.Fatal("lossy,all: every scenario, in order")
 	}
 	if s, err := selectScenarios("lossy"); err != nil || len(s) != 2 || s[0].Loss != 0.01 {

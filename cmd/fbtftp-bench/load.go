@@ -35,6 +35,17 @@ type loadConfig struct {
 	Duration    time.Duration // stop starting sessions after this; 0: run N
 	Size        int64         // expected size; -1: tsize when acknowledged, else the first transfer's
 	SHA256      []byte        // expected digest, nil: not checked
+	// SourceAddrs gives every worker its own source address, 127.x.y.z
+	// (sourceAddr), as machines in a boot storm have: per-client limits
+	// then see one session per client. IPv4 loopback servers only.
+	SourceAddrs bool
+}
+
+// sourceAddr is the source address of load worker i with SourceAddrs:
+// 127.1.0.1 and up (16 million; Linux answers on all of 127.0.0.0/8).
+func sourceAddr(i int) netip.AddrPort {
+	i++
+	return netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, byte(1 + i>>16), byte(i >> 8), byte(i)}), 0)
 }
 
 // loadResult is what a load run measured.
@@ -48,6 +59,7 @@ type loadResult struct {
 	FirstP50    float64        `json:"first_packet_p50_ms"`
 	FirstP99    float64        `json:"first_packet_p99_ms"`
 	Retransmits int            `json:"retransmits"`
+	Refused     int            `json:"refused"` // sessions that ended with an ERROR from the server
 	Errors      map[string]int `json:"errors,omitempty"`
 }
 
@@ -80,17 +92,23 @@ func runLoad(ctx context.Context, cfg loadConfig) loadResult {
 		res      = loadResult{Errors: map[string]int{}}
 		latency  []time.Duration
 		wg       sync.WaitGroup
-		start    = time.Now()
+		start    time.Time // set when every worker is started
 		deadline time.Time
 	)
 	size.Store(cfg.Size)
-	if cfg.Duration > 0 {
-		deadline = start.Add(cfg.Duration)
+	begin := make(chan struct{}) // every worker starts at once
+	if cfg.SourceAddrs && !cfg.Server.Addr().Is4() {
+		cfg.SourceAddrs = false
 	}
-	for range cfg.Concurrency {
+	for i := range cfg.Concurrency {
+		opts := cfg.Opts
+		if cfg.SourceAddrs {
+			opts.LocalAddr = sourceAddr(i)
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			<-begin
 			var lat []time.Duration
 			var local loadResult
 			errs := map[string]int{}
@@ -109,7 +127,7 @@ func runLoad(ctx context.Context, cfg loadConfig) loadResult {
 				if w.h != nil {
 					w.h.Reset()
 				}
-				r, err := client.Get(ctx, cfg.Server, cfg.File, cfg.Opts, w)
+				r, err := client.Get(ctx, cfg.Server, cfg.File, opts, w)
 				if err == nil {
 					err = verify(&size, r, w, cfg.SHA256)
 				}
@@ -121,6 +139,9 @@ func runLoad(ctx context.Context, cfg loadConfig) loadResult {
 				local.Bytes += w.n
 				if err != nil {
 					local.Failures++
+					if se := (*tftp.Error)(nil); errors.As(err, &se) {
+						local.Refused++
+					}
 					errs[errorKey(err)]++
 					continue
 				}
@@ -130,6 +151,7 @@ func runLoad(ctx context.Context, cfg loadConfig) loadResult {
 			defer mu.Unlock()
 			res.Sessions += local.Sessions
 			res.Failures += local.Failures
+			res.Refused += local.Refused
 			res.Bytes += local.Bytes
 			res.Retransmits += local.Retransmits
 			latency = append(latency, lat...)
@@ -138,6 +160,11 @@ func runLoad(ctx context.Context, cfg loadConfig) loadResult {
 			}
 		}()
 	}
+	start = time.Now()
+	if cfg.Duration > 0 {
+		deadline = start.Add(cfg.Duration)
+	}
+	close(begin) // the workers read deadline after this
 	wg.Wait()
 	elapsed := time.Since(start)
 	res.Seconds = elapsed.Seconds()

@@ -90,6 +90,9 @@ func (o *options) server(log *zap.Logger) *server.Server {
 		MaxSessionsPerClient: perClientLimit(o.maxPerClient),
 		MaxSpawning:          perClientLimit(o.maxSpawning),
 		WorkerMemoryLimit:    int64(perClientLimit(int(o.workerMemory))),
+		QueueSize:            perClientLimit(o.queueSize), // the same mapping: -1 not given, 0 none
+		QueueTimeout:         o.queueTimeout,
+		BusyError:            o.busyError,
 		// The master owns this process: what workers leave is its to reap.
 		ReapOrphans: true,
 		MetricsAddr: o.metricsAddr,
@@ -167,11 +170,10 @@ func (o *options) resolvedLogFormat() string {
 	return logging.DefaultFormat()
 }
 
-// perClientLimit maps --max-sessions-per-client (-1 when not given, 0 for
-// no limit) to server.Server.MaxSessionsPerClient (0 for the default, a
-// negative value for no limit).
 // perClientLimit maps an option given as N, 0 for none, -1 when not given,
-// to the server's field: N, -1 for none, 0 for the default.
+// to the server's field: N, -1 for none, 0 for the default
+// (--max-sessions-per-client, --queue-size, --max-spawning,
+// --worker-memory-limit).
 func perClientLimit(n int) int {
 	switch {
 	case n < 0:

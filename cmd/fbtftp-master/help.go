@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/fbtftp-go/fbtftp/internal/getopt"
+	"github.com/fbtftp-go/fbtftp/internal/master"
 )
 
 // optionDoc documents one option: every spelling the parser accepts, its
@@ -13,12 +14,13 @@ import (
 // the parser's table from it, so an option without a doc entry does not
 // exist, and TestOptionDocs fails on a setter without one.
 type optionDoc struct {
-	short   byte     // 0: long only
-	long    []string // the first is the name setters are keyed by
-	arg     string   // the argument's name; "" for a flag
-	help    string   // one line for --help
-	man     string   // the man page's paragraph; help when empty
-	section string   // one of optionSections
+	short   byte          // 0: long only
+	long    []string      // the first is the name setters are keyed by
+	arg     string        // the argument's name; "" for a flag
+	help    string        // one line for --help
+	man     string        // the man page's paragraph; help when empty
+	more    func() string // appended to the --help line: what the default is on this machine
+	section string        // one of optionSections
 }
 
 // optionSections orders the options in --help and in the man page.
@@ -126,17 +128,32 @@ var optionDocs = []optionDoc{
 		help: "keep N idle workers started",
 		man:  "Keep N workers started, sandboxed and idle, so that a request does not wait for a worker to start. Each still serves one session."},
 	{long: []string{"max-workers"}, arg: "N", section: "Workers and limits",
-		help: "at most N sessions at once (default 1024)",
-		man:  "At most N sessions at once (default 1024); a request beyond gets ERROR 0 \"server busy\" (logged, at most 5 lines per 10 s)."},
+		help: "at most N sessions at once (default: sized from memory, CPUs and pids)",
+		more: func() string { return "default here: " + master.SizeMaxWorkers(master.ReadMachine()).String() },
+		man: fmt.Sprintf("At most N sessions (busy workers) at once; a request beyond waits in the admission queue (--queue-size) and is served as soon as a worker is free. "+
+			"The default is sized from the machine: the smallest of its memory (MemTotal, or the cgroup's memory limit) / %d / %d MiB per worker, %d per CPU (the affinity mask or the cgroup's CPU quota), "+
+			"and its process table (pid_max, threads-max or the cgroup's pids.max) / 2 / %d threads per worker; at least %d. "+
+			"A worker mid-transfer was measured to cost 1.8 MiB of the machine's memory, the kernel's part included, and to run 6.5 threads; %d MiB is about twice that. "+
+			"--help prints the value and the numbers for the machine it runs on, and the master logs them at start.",
+			master.WorkerMemoryShare, master.WorkerMemoryBudget>>20, master.WorkersPerCPU, master.ThreadsPerWorker, master.MinMaxWorkers, master.WorkerMemoryBudget>>20)},
 	{long: []string{"max-sessions-per-client"}, arg: "N", section: "Workers and limits",
 		help: "at most N of them for one client address or IPv6 /64 (default 8; 0: no limit)",
-		man:  "At most N of those sessions for one client address, an IPv6 client counting by its /64 (default 8; 0: no limit). A request beyond is dropped without an answer: the client's retransmission gets in once one of its sessions, and its worker, is gone. Clients behind one NAT address share the limit."},
+		man:  "At most N of those sessions for one client address, an IPv6 client counting by its /64 (default 8; 0: no limit). A request beyond waits in the admission queue for one of its client's places; a client may have as many requests waiting as it may run, and a request beyond that is dropped without an answer (the client's retransmission tries again). A slot is held until the session's worker, and every process it started, is gone. Clients behind one NAT address share the limit."},
 	{long: []string{"max-spawning"}, arg: "N", section: "Workers and limits",
 		help: "at most N pool refills starting workers at once (default 1; 0: no bound)",
 		man:  "At most N pool refills (--prefork) starting workers at once (default 1; 0: no bound, which is at most 4). Refills then take turns instead of competing with the running transfers for the CPUs. A worker started for a waiting request, when the pool is empty, never waits for a turn."},
 	{long: []string{"worker-memory-limit"}, arg: "SIZE", section: "Workers and limits",
 		help: "bound each worker's memory (default 256M; 0: no limit)",
 		man:  "Bound each worker's memory to SIZE bytes (K, M or G suffixes; default 256M, at least 128M; 0: no limit): a hard limit on its data segment (RLIMIT_DATA: an allocation beyond fails and ends that one session), and half of it as the Go runtime's soft limit (GOMEMLIMIT), under which workers run without garbage collection (GOGC=off). An idle worker maps about 75 MiB of data, of which 2 to 5 MiB are resident."},
+	{long: []string{"queue-size"}, arg: "N", section: "Workers and limits",
+		help: "at most N requests waiting for a worker (default 10000; 0: no queue)",
+		man:  "At most N requests wait in the admission queue for a worker (default 10000, about 5 MiB; 0: no queue, a request beyond --max-workers is then dropped, or refused with --busy-error). Waiting requests are served round robin across client addresses (an IPv6 /64 counting as one), the oldest of each client first; a client's retransmission of a waiting request keeps its place and takes no second one. A request that finds the queue full is dropped without an answer and counted (fbtftp_queue_dropped_total{reason=\"full\"}); /healthz then says \"admission queue saturated\". A booting machine that gets no answer retransmits and boots late; one that gets an ERROR fails its boot."},
+	{long: []string{"queue-timeout"}, arg: "D", section: "Workers and limits",
+		help: "forget a waiting request its client has not resent for D (default 6s)",
+		man:  "Drop a waiting request its client has not sent again for D (a Go duration; default 6s): the client gave up, or moved on to its next boot device, and a worker sent to it would retransmit into the void. Each retransmission restarts the time and keeps the request's place. The default outlasts the steady retransmit interval of common boot firmware (EDK2 UEFI PXE 4 s, U-Boot 5 s, GRUB 0.4 to 1.2 s, iPXE doubling from 0.25 s) so that a client still asking never loses its place, while one that gave up is forgotten within seconds. A client whose interval is longer re-enters the queue at its next retransmission, behind the others."},
+	{long: []string{"busy-error"}, section: "Workers and limits",
+		help: "answer requests beyond --max-workers with ERROR 0 \"server busy\" instead of queueing them",
+		man:  "Answer a request beyond --max-workers with ERROR 0 \"server busy\" at once instead of letting it wait in the admission queue (the behaviour before the queue existed; logged, at most 5 lines per 10 s). Boot firmware takes an ERROR as a failed boot and moves on to its next boot device or halts: use it only where clients fail over to another server. Requests beyond --max-sessions-per-client still wait."},
 	{long: []string{"drain-timeout"}, arg: "D", section: "Workers and limits",
 		help: "on SIGTERM let sessions finish for D (default 30s)",
 		man:  "On SIGTERM or SIGINT, stop reading requests and let running sessions finish for D (a Go duration: 30s, 2m; default 30s), then stop their workers."},
@@ -243,14 +260,18 @@ func usage(prog string) string {
 			if d.section != sec {
 				continue
 			}
+			help := d.help
+			if d.more != nil {
+				help += "\n" + strings.Repeat(" ", 32) + d.more()
+			}
 			sp := d.spellings()
 			if d.short == 0 {
 				sp = "    " + sp
 			}
 			if len(sp) <= 28 {
-				fmt.Fprintf(&b, "  %-30s%s\n", sp, d.help)
+				fmt.Fprintf(&b, "  %-30s%s\n", sp, help)
 			} else {
-				fmt.Fprintf(&b, "  %s  %s\n", sp, d.help)
+				fmt.Fprintf(&b, "  %s  %s\n", sp, help)
 			}
 		}
 	}

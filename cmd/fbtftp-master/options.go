@@ -70,6 +70,9 @@ type options struct {
 	maxPerClient int               // --max-sessions-per-client; -1 when not given, 0 for no limit
 	maxSpawning  int               // --max-spawning; -1 when not given, 0 for no bound
 	workerMemory int64             // --worker-memory-limit; -1 when not given, 0 for no limit
+	queueSize    int               // --queue-size; -1 when not given, 0 for no queue
+	queueTimeout time.Duration     // --queue-timeout; 0 when not given
+	busyError    bool              // --busy-error
 	drainTimeout time.Duration     // --drain-timeout
 	logFormat    string            // --log-format
 	metricsAddr  string            // --metrics-addr HOST:PORT (Prometheus; served by the metrics wiring)
@@ -94,7 +97,7 @@ func (o *options) standalone() bool { return o.listen || o.foreground }
 // printed its version and exited 0: the returned options then have version
 // set, along with the error, and the caller does the same.
 func parseArgs(args []string) (*options, error) {
-	o := &options{user: "nobody", umask: -1, retransmit: time.Second, family: udp.AnyFamily, idle: defaultIdle, maxPerClient: -1, maxSpawning: -1, workerMemory: -1}
+	o := &options{user: "nobody", umask: -1, retransmit: time.Second, family: udp.AnyFamily, idle: defaultIdle, maxPerClient: -1, maxSpawning: -1, workerMemory: -1, queueSize: -1}
 	flag := func(p *bool) func(string, string) error {
 		return func(string, string) error { *p = true; return nil }
 	}
@@ -157,6 +160,9 @@ func parseArgs(args []string) (*options, error) {
 		"max-sessions-per-client": integer(&o.maxPerClient, 0, 1<<20, "max-sessions-per-client"),
 		"max-spawning":            integer(&o.maxSpawning, 0, 4096, "max-spawning"),
 		"worker-memory-limit":     o.workerMemoryOpt,
+		"queue-size":              integer(&o.queueSize, 0, 1<<24, "queue-size"),
+		"queue-timeout":           duration(&o.queueTimeout, false, "queue timeout"),
+		"busy-error":              flag(&o.busyError),
 		"drain-timeout":           o.drainTimeoutOpt,
 		"log-format":              o.logFormatOpt,
 		"metrics-addr":            o.metricsAddrOpt,

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/fbtftp-go/fbtftp"
 	"github.com/fbtftp-go/fbtftp/internal/ipc"
 	"github.com/fbtftp-go/fbtftp/internal/proto"
@@ -111,6 +113,10 @@ func TestParseOptions(t *testing.T) {
 		{[]string{"--max-spawning=2"}, func(o *options) { o.maxSpawning = 2 }},
 		{[]string{"--worker-memory-limit", "0"}, func(o *options) { o.workerMemory = 0 }},
 		{[]string{"--worker-memory-limit=512M"}, func(o *options) { o.workerMemory = 512 << 20 }},
+		{[]string{"--queue-size", "0"}, func(o *options) { o.queueSize = 0 }},
+		{[]string{"--queue-size=500"}, func(o *options) { o.queueSize = 500 }},
+		{[]string{"--queue-timeout", "2500ms"}, func(o *options) { o.queueTimeout = 2500 * time.Millisecond }},
+		{[]string{"--busy-error"}, func(o *options) { o.busyError = true }},
 		{[]string{"--drain-timeout", "5s"}, func(o *options) { o.drainTimeout = 5 * time.Second }},
 		{[]string{"--log-format", "console"}, func(o *options) { o.logFormat = "console" }},
 		{[]string{"--metrics-addr", "127.0.0.1:9100"}, func(o *options) { o.metricsAddr = "127.0.0.1:9100" }},
@@ -210,6 +216,8 @@ func TestParseErrors(t *testing.T) {
 		{[]string{"--max-workers", "0"}, "option '--max-workers': Bad max-workers value (range 1-1048576): 0"},
 		{[]string{"--max-sessions-per-client", "-1"}, "option '--max-sessions-per-client': Bad max-sessions-per-client value (range 0-1048576): -1"},
 		{[]string{"--worker-memory-limit", "64M"}, "option '--worker-memory-limit': invalid worker memory limit: 64M (0, or at least 128M)"},
+		{[]string{"--queue-size", "-1"}, "option '--queue-size': Bad queue-size value (range 0-16777216): -1"},
+		{[]string{"--queue-timeout", "0s"}, "option '--queue-timeout': invalid queue timeout: \"0s\""},
 		{[]string{"--drain-timeout", "soon"}, "option '--drain-timeout': invalid duration \"soon\""},
 		{[]string{"--log-format", "xml"}, "option '--log-format': invalid value \"xml\" (want json or console)"},
 		{[]string{"--metrics-addr", "9100"}, "option '--metrics-addr': invalid address \"9100\" (want HOST:PORT)"},
@@ -387,6 +395,29 @@ func TestPerClientLimit(t *testing.T) {
 	for _, c := range []struct{ flag, want int }{{-1, 0}, {0, -1}, {1, 1}, {8, 8}} {
 		if got := perClientLimit(c.flag); got != c.want {
 			t.Errorf("perClientLimit(%d) = %d, want %d", c.flag, got, c.want)
+		}
+	}
+}
+
+// TestQueueOptions: the admission queue's options reach server.Server.
+func TestQueueOptions(t *testing.T) {
+	for _, c := range []struct {
+		args    []string
+		size    int
+		timeout time.Duration
+		busy    bool
+	}{
+		{nil, 0, 0, false}, // the defaults: the server's
+		{[]string{"--queue-size", "0"}, -1, 0, false},
+		{[]string{"--queue-size", "300", "--queue-timeout", "3s", "--busy-error"}, 300, 3 * time.Second, true},
+	} {
+		o, err := parseArgs(append([]string{"-L", "-s", "/srv"}, c.args...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := o.server(zap.NewNop())
+		if s.QueueSize != c.size || s.QueueTimeout != c.timeout || s.BusyError != c.busy {
+			t.Errorf("%v: QueueSize %d QueueTimeout %v BusyError %v", c.args, s.QueueSize, s.QueueTimeout, s.BusyError)
 		}
 	}
 }

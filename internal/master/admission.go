@@ -4,8 +4,12 @@ import (
 	"net/netip"
 	"path"
 	"strings"
+	"time"
+
+	"go.uber.org/zap"
 
 	"github.com/fbtftp-go/fbtftp/internal/proto"
+	"github.com/fbtftp-go/fbtftp/internal/udp"
 )
 
 // Admission decides which requests start a session, and accounts for the
@@ -22,17 +26,31 @@ import (
 //     still holds it. Config.MaxWorkers bounds held;
 //   - clients: the slots each client holds (clientOf). Config.
 //     MaxSessionsPerClient bounds each, so that one address cannot take
-//     every slot.
+//     every slot;
+//   - queue: the requests waiting for a slot (queue.go), beyond either
+//     bound. A request that finds no slot waits there instead of being
+//     refused: a booting machine that gets ERROR moves on to its next boot
+//     device or halts, one that waits boots a little later. The queue is
+//     bounded, fair across clients, and forgets a request its client
+//     stopped asking for (Config.QueueTimeout). With Config.BusyError a
+//     request beyond MaxWorkers gets ERROR 0 "server busy" instead.
 //
-// admit is the one place a request is let in; freeSlot the one place a
-// slot is given back. An admission queue (waiting for a slot instead of
-// "server busy") sits between the two: where admit answers DecisionBusy it
-// would queue the request, and freeSlot would hand the slot to the next
-// one in line.
+// admit is the one place a request is let in or queued; freeSlot the one
+// place a slot is given back, and the place where the queue is served: the
+// slot goes at once to the next request in line (pull). The session socket
+// of a queued request is created when it is served, not while it waits.
 
 // decisionIgnore is admit's answer while the master drains: the request
-// is neither answered nor counted.
-const decisionIgnore Decision = ""
+// is neither answered nor counted. decisionQueued: it waits in the queue,
+// and is counted when it leaves it (accepted, or dropped).
+const (
+	decisionIgnore Decision = ""
+	decisionQueued Decision = "queued"
+)
+
+// saturationWindow is how long /healthz keeps saying the queue is
+// saturated after it last refused a request for being full.
+const saturationWindow = 10 * time.Second
 
 // sessionKey identifies a request: a client re-sending its RRQ (or racing
 // duplicates, as Raspberry Pi firmware sends) must not start two sessions.
@@ -69,28 +87,79 @@ func clientOf(a netip.Addr) netip.Addr {
 	return p.Addr().WithZone(zone)
 }
 
+// request is a parsed request on its way in: what a session or a queue
+// entry needs.
+type request struct {
+	key      sessionKey
+	req      *proto.Request
+	l        *udp.Listener
+	local    netip.Addr
+	received time.Time
+}
+
 // admit decides what to do with a parsed request. DecisionAccepted means a
 // slot is taken: the caller must start the session, or call sessionEnded
-// and freeSlot if it cannot.
-func (m *Master) admit(key sessionKey) Decision {
-	c := clientOf(key.peer.Addr())
+// and freeSlot if it cannot. decisionQueued means the request waits in the
+// queue; when it leaves it, it is dispatched or counted as dropped here.
+// For a request the queue refused, drop says why.
+func (m *Master) admit(r request) (d Decision, drop QueueDrop) {
+	c := clientOf(r.key.peer.Addr())
+	var served []*queued
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	switch {
-	case m.draining:
-		return decisionIgnore
-	case m.hasActive(key):
-		return DecisionDuplicate
-	case m.cfg.MaxSessionsPerClient > 0 && m.clients[c] >= m.cfg.MaxSessionsPerClient:
-		return DecisionClientLimit
-	case m.held >= m.cfg.MaxWorkers:
-		return DecisionBusy
+	defer func() {
+		m.mu.Unlock()
+		m.serveQueued(served, nil)
+	}()
+	if m.draining {
+		return decisionIgnore, ""
 	}
+	if m.hasActive(r.key) {
+		return DecisionDuplicate, ""
+	}
+	e := &queued{key: r.key, req: r.req, l: r.l, local: r.local, received: r.received}
+	if m.queue.byKey[r.key] != nil {
+		m.queue.push(c, e, false) // refreshes it: same place, new reply address and expiry
+		return DecisionDuplicate, ""
+	}
+	ready := m.underClientLimit(c)
+	full := m.held >= m.cfg.MaxWorkers
+	switch {
+	case ready && !full && !m.queue.has(c):
+		m.take(r.key, c)
+		return DecisionAccepted, ""
+	case ready && full && m.cfg.BusyError:
+		return DecisionBusy, ""
+	}
+	switch m.queue.push(c, e, ready) {
+	case pushQueued:
+		m.armExpiry()
+		if !full {
+			served = m.pull() // its client's own earlier requests may be servable
+		}
+		return decisionQueued, ""
+	case pushClientFull:
+		return DecisionClientLimit, QueueDropClient
+	}
+	// pushFull.
+	if m.queue.size == 0 && !ready {
+		return DecisionClientLimit, "" // no queue: the client's share is all it gets
+	}
+	m.lastFull.Store(r.received.UnixNano())
+	return DecisionDropped, QueueDropFull
+}
+
+// underClientLimit reports whether client c may take one more slot.
+// Called with m.mu held.
+func (m *Master) underClientLimit(c netip.Addr) bool {
+	return m.cfg.MaxSessionsPerClient <= 0 || m.clients[c] < m.cfg.MaxSessionsPerClient
+}
+
+// take gives a slot to the request key of client c. Called with m.mu held.
+func (m *Master) take(key sessionKey, c netip.Addr) {
 	m.active[key] = struct{}{}
 	m.clients[c]++
 	m.held++
 	m.inflight.Add(1)
-	return DecisionAccepted
 }
 
 func (m *Master) hasActive(key sessionKey) bool {
@@ -108,9 +177,11 @@ func (m *Master) sessionEnded(key sessionKey) {
 }
 
 // freeSlot gives back an admitted session's slot: its worker and every
-// process the worker started are gone (or it never got one).
+// process the worker started are gone (or it never got one). The slot
+// goes to the next request waiting in the queue, if any.
 func (m *Master) freeSlot(key sessionKey) {
 	c := clientOf(key.peer.Addr())
+	var served, expired []*queued
 	m.mu.Lock()
 	m.held--
 	if n := m.clients[c] - 1; n > 0 {
@@ -118,5 +189,128 @@ func (m *Master) freeSlot(key sessionKey) {
 	} else {
 		delete(m.clients, c)
 	}
+	if !m.draining && m.queue.len() > 0 {
+		m.queue.unpark(c)
+		// What is due now is dropped rather than served: its client
+		// stopped asking (the expiry timer may not have fired yet).
+		expired = m.queue.expire(time.Now())
+		served = m.pull()
+	}
 	m.mu.Unlock()
+	m.serveQueued(served, expired)
+}
+
+// pull takes the requests the queue can serve now, a slot each, while
+// slots are free. Called with m.mu held; the caller dispatches them
+// (serveQueued) once it is released.
+func (m *Master) pull() []*queued {
+	var out []*queued
+	for m.held < m.cfg.MaxWorkers {
+		e := m.queue.pop(m.underClientLimit)
+		if e == nil {
+			break
+		}
+		m.take(e.key, clientOf(e.key.peer.Addr()))
+		out = append(out, e)
+	}
+	return out
+}
+
+// serveQueued starts the sessions of queued requests that got a slot, and
+// accounts for the ones that expired. Called without m.mu.
+func (m *Master) serveQueued(served, expired []*queued) {
+	for _, e := range expired {
+		m.queueDropped(e, QueueDropTimeout)
+	}
+	if len(served) == 0 {
+		return
+	}
+	now := time.Now()
+	for _, e := range served {
+		wait := now.Sub(e.received)
+		m.qobs.QueueAdmitted(wait)
+		m.workWG.Go(func() { m.dispatchQueued(e, wait) })
+	}
+}
+
+// queueDropped accounts for a queued request dropped unanswered.
+func (m *Master) queueDropped(e *queued, why QueueDrop) {
+	m.decideOp(e.req.Op, DecisionDropped)
+	m.qobs.QueueDropped(why)
+	if why != QueueDropShutdown {
+		m.logQueueDrop(why, e.key.peer, e.local, e.req, time.Since(e.received))
+	}
+}
+
+// armExpiry makes the expiry timer fire when the oldest entry expires, if
+// it is not set to fire before. Called with m.mu held.
+func (m *Master) armExpiry() {
+	at, ok := m.queue.nextExpiry()
+	if !ok || (!m.expiryAt.IsZero() && !at.Before(m.expiryAt)) {
+		return
+	}
+	m.expiryAt = at
+	m.expiry.Reset(time.Until(at))
+}
+
+// expireQueue runs on the expiry timer: it drops the entries due, and
+// sets the timer for the next.
+func (m *Master) expireQueue() {
+	m.mu.Lock()
+	m.expiryAt = time.Time{}
+	var expired []*queued
+	if !m.draining {
+		expired = m.queue.expire(time.Now())
+		m.armExpiry()
+	}
+	m.mu.Unlock()
+	m.serveQueued(nil, expired)
+}
+
+// drainQueue drops every request still waiting: the master is draining.
+// Called with m.mu held; the caller accounts for what it returns.
+func (m *Master) drainQueue() []*queued {
+	m.expiry.Stop()
+	m.expiryAt = time.Time{}
+	return m.queue.drain()
+}
+
+// QueueSaturated reports whether the admission queue is full, or was in
+// the last 10 s (it refused a request for being full): requests are being
+// dropped, and /healthz says so.
+func (m *Master) QueueSaturated() bool {
+	m.mu.Lock()
+	full := m.queue.size > 0 && m.queue.full()
+	m.mu.Unlock()
+	if full {
+		return true
+	}
+	last := m.lastFull.Load()
+	return last != 0 && time.Since(time.Unix(0, last)) < saturationWindow
+}
+
+// queueLen is Snapshot.QueueLength.
+func (m *Master) queueLen() int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return int64(m.queue.len())
+}
+
+// logQueueDrop logs a request the queue dropped, within the refusal log
+// limits.
+func (m *Master) logQueueDrop(why QueueDrop, peer netip.AddrPort, local netip.Addr, req *proto.Request, waited time.Duration) {
+	reason := refusedQueueFull
+	if why == QueueDropTimeout {
+		reason = refusedQueueTimeout
+	}
+	ok, suppressed := m.refusals.allow(reason)
+	if !ok {
+		return
+	}
+	fields := []zap.Field{zap.String("reason", reason), zap.Stringer("peer", peer), zap.Stringer("local", local),
+		zap.Stringer("op", req.Op), zap.String("file", req.Filename), zap.Duration("queue_wait", waited)}
+	if suppressed > 0 {
+		fields = append(fields, zap.Int("suppressed", suppressed))
+	}
+	m.log.Warn("request dropped", fields...)
 }

@@ -19,7 +19,6 @@ import (
 
 // Defaults for zero Config fields.
 const (
-	DefaultMaxWorkers      = 1024
 	DefaultDrainTimeout    = 30 * time.Second
 	DefaultHelloTimeout    = 10 * time.Second
 	DefaultSessionDeadline = 30 * time.Minute
@@ -37,6 +36,21 @@ const (
 	// (test/hostile TestFlood), 8 kept every legitimate download of 20
 	// other clients going, 16 lost 2% of them, 64 more than half.
 	DefaultMaxSessionsPerClient = 8
+	// DefaultQueueSize is the default bound of the admission queue: twice
+	// the largest storm measured here (5000 machines at once), at about
+	// 0.5 KiB an entry (a parsed request and its bookkeeping): 5 MiB
+	// at most.
+	DefaultQueueSize = 10000
+	// DefaultQueueTimeout is how long a request waits in the admission
+	// queue without its client asking for it again. Boot firmware resends
+	// an unanswered RRQ every 0.25-8 s (iPXE, doubling), 0.4-1.2 s (GRUB),
+	// 4 s (EDK2 UEFI PXE), 5 s (U-Boot, legacy PXE base code): 6 s
+	// outlasts every steady interval, so a client still asking never
+	// loses its place, while one that gave up (moved to its next boot
+	// device) is forgotten within 6 s instead of being handed a worker
+	// that would retransmit into the void for its whole retry budget.
+	// docs/admission.md has the sources.
+	DefaultQueueTimeout = 6 * time.Second
 )
 
 // Config configures a Master. Fields marked required must be set; the
@@ -92,18 +106,37 @@ type Config struct {
 	// DefaultWorkerMemoryLimit. A worker built with -race cannot run
 	// under a data limit (ThreadSanitizer maps its shadow memory).
 	WorkerMemoryLimit int64
-	// MaxWorkers bounds the sessions in flight (each holds one worker);
-	// a request beyond it gets ERROR 0 "server busy". 0 means 1024. A
-	// session holds its place until its worker and every process the
-	// worker started are gone, also when the worker lingers after the
-	// session (a fbtftp.Drainer).
+	// MaxWorkers bounds the sessions in flight (each holds one worker); a
+	// request beyond it waits in the admission queue (QueueSize). 0 means
+	// sized from the machine: SizeMaxWorkers(ReadMachine()). A session holds its place until its worker and
+	// every process the worker started are gone, also when the worker
+	// lingers after the session (a fbtftp.Drainer).
 	MaxWorkers int
 	// MaxSessionsPerClient bounds the places one client holds: its
-	// address, or its /64 for IPv6. A request beyond it is dropped without
-	// an answer (the client's retransmission gets in once a place frees),
-	// so that one address cannot take every worker. 0 means
-	// DefaultMaxSessionsPerClient; a negative value means no limit.
+	// address, or its /64 for IPv6, so that one address cannot take every
+	// worker. A request beyond it waits in the admission queue for one of
+	// its client's places, and the client may have as many requests
+	// waiting; beyond that, it is dropped without an answer. 0 means
+	// DefaultMaxSessionsPerClient; a negative value means no limit (and no
+	// per-client bound in the queue).
 	MaxSessionsPerClient int
+	// QueueSize bounds the admission queue: the requests waiting for a
+	// place, served as places free, round robin across clients. A request
+	// that finds the queue full is dropped without an answer (its
+	// client's retransmission tries again). 0 means DefaultQueueSize; a
+	// negative value means no queue: beyond MaxWorkers requests are
+	// dropped (or refused, BusyError), beyond MaxSessionsPerClient
+	// dropped.
+	QueueSize int
+	// QueueTimeout is how long a request waits in the queue without its
+	// client sending it again; each repeat restarts it, and keeps the
+	// request's place. 0 means DefaultQueueTimeout.
+	QueueTimeout time.Duration
+	// BusyError answers a request beyond MaxWorkers with ERROR 0 "server
+	// busy" at once instead of queueing it (what the master did before
+	// the queue existed). Most boot firmware takes an ERROR as a failed
+	// boot: set it only where clients fail over to another server.
+	BusyError bool
 	// DrainTimeout is how long running sessions may go on after shutdown
 	// starts, before their workers are terminated. 0 means 30 s.
 	DrainTimeout time.Duration
@@ -151,6 +184,8 @@ type Config struct {
 	// OnSession is called (from a worker's supervising goroutine) with the
 	// stats of every finished session, crashed workers included.
 	OnSession func(*stats.SessionStats)
+
+	sized Sizing // how fill sized MaxWorkers; zero when it was given
 }
 
 func (c *Config) fill() error {
@@ -164,10 +199,20 @@ func (c *Config) fill() error {
 		return errors.New("master: a port range and single-port mode exclude each other")
 	}
 	if c.MaxWorkers <= 0 {
-		c.MaxWorkers = DefaultMaxWorkers
+		c.sized = SizeMaxWorkers(ReadMachine())
+		c.MaxWorkers = c.sized.MaxWorkers
 	}
 	if c.MaxSessionsPerClient == 0 {
 		c.MaxSessionsPerClient = DefaultMaxSessionsPerClient
+	}
+	switch {
+	case c.QueueSize == 0:
+		c.QueueSize = DefaultQueueSize
+	case c.QueueSize < 0:
+		c.QueueSize = 0
+	}
+	if c.QueueTimeout <= 0 {
+		c.QueueTimeout = DefaultQueueTimeout
 	}
 	if c.Prefork < 0 {
 		c.Prefork = 0

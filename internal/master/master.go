@@ -48,10 +48,19 @@ type Master struct {
 	jails     *jails        // how workers are contained (cgroup or process group)
 	reaper    *orphanReaper // reaps what workers leave, with Config.ReapOrphans
 
+	qobs QueueObserver // obs, for the admission queue's events
+	// dispatchQueued starts the session of a request that waited in the
+	// queue (dispatch; tests of the admission rules replace it).
+	dispatchQueued func(e *queued, wait time.Duration)
+	lastFull       atomic.Int64 // when the queue last refused a request for being full (unix ns)
+
 	mu       sync.Mutex
 	active   map[sessionKey]struct{} // sessions in flight, to drop duplicates (admission.go)
 	held     int                     // slots held (admission.go)
 	clients  map[netip.Addr]int      // slots held by each client (clientOf)
+	queue    *admissionQueue         // requests waiting for a slot (queue.go)
+	expiry   *time.Timer             // drops the queue's expired entries (expireQueue)
+	expiryAt time.Time               // when expiry fires; zero: not set
 	probes   probeTracker            // recent UEFI probes, for the log
 	workers  map[*worker]struct{}    // every live worker
 	draining bool
@@ -100,6 +109,12 @@ func New(cfg Config) (*Master, error) {
 	}
 	m.obs = Observers{&m.totals, &m.recent, cfg.Observer}
 	m.recent.start = time.Now() // the live view's window starts with the master
+	m.qobs = queueObserver(m.obs)
+	share := cfg.MaxSessionsPerClient // a client's share of the queue is its share of the workers
+	m.queue = newAdmissionQueue(cfg.QueueSize, share, cfg.QueueTimeout)
+	m.expiry = time.AfterFunc(time.Hour, m.expireQueue)
+	m.expiry.Stop()
+	m.dispatchQueued = func(e *queued, wait time.Duration) { m.dispatch(e.l, e.req, e.key, e.local, e.received, wait) }
 	m.rules.Store(cfg.Rules)
 	if cfg.SinglePort {
 		for _, l := range cfg.Listeners {
@@ -125,6 +140,8 @@ func (m *Master) Counters() Snapshot {
 		LiveWorkers: m.live.Load(), IdleWorkers: int64(len(m.pool)), Inflight: m.inflight.Load(),
 		MaxWorkers: int64(m.cfg.MaxWorkers),
 		SlotsHeld:  m.slotsHeld(),
+		Dropped:    t.Dropped, QueueAdmitted: t.QueueAdmitted, QueueDropped: t.QueueDropped,
+		QueueLength: m.queueLen(), QueueSize: int64(m.cfg.QueueSize), QueueSaturated: m.QueueSaturated(),
 	}
 }
 
@@ -162,7 +179,8 @@ func (m *Master) Run(ctx context.Context) error {
 		m.wg.Go(func() { m.serve(l) })
 	}
 	m.log.Info("serving", zap.Int("pid", os.Getpid()), zap.String("epoch", m.epoch), zap.Int("listeners", len(m.cfg.Listeners)), zap.String("worker", m.cfg.WorkerPath), zap.Int("prefork", m.cfg.Prefork),
-		zap.Int("max_workers", m.cfg.MaxWorkers), zap.Int("max_sessions_per_client", m.cfg.MaxSessionsPerClient))
+		zap.Int("max_workers", m.cfg.MaxWorkers), zap.Int("max_sessions_per_client", m.cfg.MaxSessionsPerClient),
+		zap.Int("queue_size", m.cfg.QueueSize), zap.Duration("queue_timeout", m.cfg.QueueTimeout), zap.Bool("busy_error", m.cfg.BusyError))
 	// loops is the life of the background loops: until shutdown or
 	// StopAccepting (and the idle timeout, which is a shutdown).
 	loops, stopLoops := context.WithCancel(ctx)
@@ -180,6 +198,9 @@ func (m *Master) Run(ctx context.Context) error {
 		m.wg.Go(func() { m.auditSockets(ctx) })
 	}
 	close(m.started)
+	if m.cfg.sized.MaxWorkers > 0 {
+		m.log.Info("max_workers sized from the machine", zap.Int("max_workers", m.cfg.MaxWorkers), zap.Stringer("rule", m.cfg.sized))
+	}
 	retiring := false
 	select {
 	case <-ctx.Done():
@@ -195,7 +216,14 @@ func (m *Master) Run(ctx context.Context) error {
 	}
 	m.mu.Lock()
 	m.draining = true
+	dropped := m.drainQueue()
 	m.mu.Unlock()
+	for _, e := range dropped {
+		m.queueDropped(e, QueueDropShutdown)
+	}
+	if len(dropped) > 0 {
+		m.log.Info("admission queue dropped on shutdown", zap.Int("requests", len(dropped)))
+	}
 	// The master's own descriptors of the listeners: a process they were
 	// handed to (StopAccepting) keeps the sockets open and reading.
 	for _, l := range m.cfg.Listeners {
@@ -309,11 +337,15 @@ func (m *Master) handle(l *udp.Listener, pkt []byte, peer netip.AddrPort, local 
 		return
 	}
 	key := sessionKey{peer: peer, op: req.Op, file: cleanName(req.Filename)}
-	switch d := m.admit(key); d {
-	case decisionIgnore:
-		return // draining
+	d, drop := m.admit(request{key: key, req: req, l: l, local: local, received: received})
+	if drop != "" {
+		m.qobs.QueueDropped(drop)
+	}
+	switch d {
+	case decisionIgnore, decisionQueued:
+		// Draining; or waiting in the queue, counted when it leaves it.
 	case DecisionAccepted:
-		m.workWG.Go(func() { m.dispatch(l, req, key, local, received) })
+		m.workWG.Go(func() { m.dispatch(l, req, key, local, received, 0) })
 	case DecisionBusy:
 		m.decide(pkt, d)
 		m.reply(l, peer, local, proto.ErrUndefined, "server busy")
@@ -321,6 +353,9 @@ func (m *Master) handle(l *udp.Listener, pkt []byte, peer netip.AddrPort, local 
 	case DecisionClientLimit: // dropped unanswered: its retransmission may get in
 		m.decide(pkt, d)
 		m.logRefusal(refusedClientLimit, peer, local, req, "")
+	case DecisionDropped: // the queue is full: dropped unanswered, as above
+		m.decide(pkt, d)
+		m.logQueueDrop(drop, peer, local, req, 0)
 	default: // a duplicate: dropped
 		m.decide(pkt, d)
 	}
@@ -359,8 +394,10 @@ func (m *Master) sessionSocket(l *udp.Listener, local netip.Addr, peer netip.Add
 	return sp.f, sp.bound, sp, nil
 }
 
-// dispatch creates the session socket and hands it to a worker.
-func (m *Master) dispatch(l *udp.Listener, req *proto.Request, key sessionKey, local netip.Addr, received time.Time) {
+// dispatch creates the session socket and hands it to a worker. received
+// is when the request was first read, wait the time it spent in the
+// admission queue (0 when it did not wait).
+func (m *Master) dispatch(l *udp.Listener, req *proto.Request, key sessionKey, local netip.Addr, received time.Time, wait time.Duration) {
 	sock, bound, sp, err := m.sessionSocket(l, local, key.peer)
 	if err != nil {
 		m.release(key)
@@ -402,7 +439,7 @@ func (m *Master) dispatch(l *udp.Listener, req *proto.Request, key sessionKey, l
 				zap.Stringer("peer", key.peer), zap.String("file", req.Filename), zap.Stringer("op", req.Op))
 			break
 		}
-		if !w.assign(ho, key) {
+		if !w.assign(ho, key, wait) {
 			continue // died while idle
 		}
 		// A worker says nothing between Hello and Handoff: a message

@@ -449,8 +449,10 @@ func tasks(pid int) []int {
 	return out
 }
 
+// TestBusyAndDuplicates: with BusyError, a request beyond MaxWorkers is
+// refused with ERROR 0 "server busy" (TestStorm: without, it waits).
 func TestBusyAndDuplicates(t *testing.T) {
-	e := start(t, func(c *master.Config) { c.MaxWorkers = 1 })
+	e := start(t, func(c *master.Config) { c.MaxWorkers, c.BusyError = 1, true })
 	s, err := client.NewSession(e.addr, netip.AddrPort{})
 	if err != nil {
 		t.Fatal(err)

@@ -16,16 +16,50 @@ const (
 	DecisionAccepted  Decision = "accepted"  // handed to a worker
 	DecisionRejected  Decision = "rejected"  // refused by policy with an ERROR (unknown mode, WRQ off, no worker, no port)
 	DecisionMalformed Decision = "malformed" // unparsable or not a request: dropped
-	DecisionBusy      Decision = "busy"      // --max-workers reached: ERROR 0 "server busy"
+	DecisionBusy      Decision = "busy"      // --max-workers reached, with Config.BusyError: ERROR 0 "server busy"
 	DecisionDuplicate Decision = "duplicate" // a repeat of a request in flight: dropped
 	// DecisionClientLimit: the client's address (IPv6: its /64) holds
-	// Config.MaxSessionsPerClient slots: dropped, unanswered (the
-	// client's retransmission gets in once a slot frees).
+	// Config.MaxSessionsPerClient slots and as many requests waiting in
+	// the admission queue: dropped, unanswered (the client's
+	// retransmission gets in once a place frees).
 	DecisionClientLimit Decision = "client_limit"
+	// DecisionDropped: the request found no free slot and the admission
+	// queue could not keep it (full), or it waited there and was dropped
+	// (its client stopped asking, or the master began to drain): dropped,
+	// unanswered. QueueDrop says why.
+	DecisionDropped Decision = "dropped"
 )
 
-// Decisions lists every Decision.
-var Decisions = []Decision{DecisionAccepted, DecisionRejected, DecisionMalformed, DecisionBusy, DecisionDuplicate, DecisionClientLimit}
+// Decisions lists every Decision. A request that waits in the admission
+// queue is counted once, when it leaves it: accepted (or rejected, when
+// its session cannot start), or dropped.
+var Decisions = []Decision{DecisionAccepted, DecisionRejected, DecisionMalformed, DecisionBusy, DecisionDuplicate,
+	DecisionClientLimit, DecisionDropped}
+
+// QueueDrop is why the admission queue dropped a request, unanswered. The
+// set is closed (a metric label).
+type QueueDrop string
+
+// The reasons.
+const (
+	QueueDropFull     QueueDrop = "full"     // the queue held Config.QueueSize requests
+	QueueDropClient   QueueDrop = "client"   // the client held its share of the queue (as many as its MaxSessionsPerClient)
+	QueueDropTimeout  QueueDrop = "timeout"  // its client did not ask for it again within Config.QueueTimeout
+	QueueDropShutdown QueueDrop = "shutdown" // it was waiting when the master began to drain
+)
+
+// QueueDrops lists every QueueDrop.
+var QueueDrops = []QueueDrop{QueueDropFull, QueueDropClient, QueueDropTimeout, QueueDropShutdown}
+
+// QueueObserver is an Observer that also wants the admission queue's
+// events (queue.go). The queue's length is read with Master.Counters.
+type QueueObserver interface {
+	// QueueAdmitted reports a request that waited in the queue and got a
+	// slot, with the time it waited (from its first datagram).
+	QueueAdmitted(wait time.Duration)
+	// QueueDropped reports a request the queue refused or dropped.
+	QueueDropped(reason QueueDrop)
+}
 
 // Observer receives the master's events, for metrics. Methods are called
 // from many goroutines and must be fast and non-blocking. Gauges (workers
@@ -76,6 +110,19 @@ func (m *Master) originWork(o *stats.OriginStats) {
 		ob.OriginWork(o)
 	}
 }
+
+// queueObserver is o as a QueueObserver, or one that ignores the events.
+func queueObserver(o Observer) QueueObserver {
+	if q, ok := o.(QueueObserver); ok {
+		return q
+	}
+	return nopQueueObserver{}
+}
+
+type nopQueueObserver struct{}
+
+func (nopQueueObserver) QueueAdmitted(time.Duration) {}
+func (nopQueueObserver) QueueDropped(QueueDrop)      {}
 
 type nopObserver struct{}
 

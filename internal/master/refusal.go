@@ -22,11 +22,13 @@ const (
 
 // Refusal reasons, the "reason" of the log line.
 const (
-	refusedBusy        = "busy"         // --max-workers sessions in flight
-	refusedUnknownMode = "unknown_mode" // neither octet nor netascii
-	refusedUploadsOff  = "uploads_off"  // WRQ with uploads disabled
-	refusedClientLimit = "client_limit" // the client holds --max-sessions-per-client (dropped, unanswered)
-	numRefusalReasons  = 4
+	refusedBusy         = "busy"          // --max-workers sessions in flight, with --busy-error
+	refusedUnknownMode  = "unknown_mode"  // neither octet nor netascii
+	refusedUploadsOff   = "uploads_off"   // WRQ with uploads disabled
+	refusedClientLimit  = "client_limit"  // the client holds --max-sessions-per-client, and as many waiting (dropped, unanswered)
+	refusedQueueFull    = "queue_full"    // no slot, and the admission queue is full (dropped, unanswered)
+	refusedQueueTimeout = "queue_timeout" // waited, and its client stopped asking (dropped, unanswered)
+	numRefusalReasons   = 6
 )
 
 func refusalIndex(reason string) int {
@@ -37,6 +39,10 @@ func refusalIndex(reason string) int {
 		return 1
 	case refusedClientLimit:
 		return 3
+	case refusedQueueFull:
+		return 4
+	case refusedQueueTimeout:
+		return 5
 	}
 	return 2
 }

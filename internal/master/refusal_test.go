@@ -21,7 +21,7 @@ import (
 func TestRefusalsLogged(t *testing.T) {
 	core, logs := observer.New(zapcore.InfoLevel)
 	e := start(t, func(c *master.Config) {
-		c.MaxWorkers = 1
+		c.MaxWorkers, c.BusyError = 1, true
 		c.Logger = zap.New(core)
 	})
 	s, err := client.NewSession(e.addr, netip.AddrPort{})

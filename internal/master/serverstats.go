@@ -14,7 +14,9 @@ import (
 // counted twice between two Takes). It implements Observer.
 type ServerCounters struct {
 	requests, accepted, malformed, rejected, busy, duplicates atomic.Uint64
-	clientLimited                                             atomic.Uint64
+	clientLimited, dropped                                    atomic.Uint64
+	queueAdmitted                                             atomic.Uint64
+	queueDropped                                              [4]atomic.Uint64 // by QueueDrops
 	spawns, spawnFailures, crashes, killed                    atomic.Uint64
 	bytesSent, bytesReceived, retransmits, errorsSent         atomic.Uint64
 	outcomes                                                  [16]atomic.Uint64
@@ -23,17 +25,23 @@ type ServerCounters struct {
 // ServerTotals is one reading of ServerCounters.
 type ServerTotals struct {
 	Requests, Accepted, Malformed, Rejected, Busy, Duplicates uint64
-	ClientLimited                                             uint64
-	WorkerSpawns, WorkerSpawnFailures, WorkerCrashes          uint64
-	WorkersKilled                                             uint64
-	BytesSent, BytesReceived, Retransmits, ErrorsSent         uint64
-	Sessions                                                  map[stats.Outcome]uint64
+	ClientLimited, Dropped                                    uint64
+	// QueueAdmitted counts requests that waited in the admission queue and
+	// got a slot; QueueDropped the ones it refused or dropped, by reason.
+	QueueAdmitted                                     uint64
+	QueueDropped                                      map[QueueDrop]uint64
+	WorkerSpawns, WorkerSpawnFailures, WorkerCrashes  uint64
+	WorkersKilled                                     uint64
+	BytesSent, BytesReceived, Retransmits, ErrorsSent uint64
+	Sessions                                          map[stats.Outcome]uint64
 }
 
 var (
 	_ Observer         = (*ServerCounters)(nil)
 	_ ProgressObserver = (*ServerCounters)(nil)
 	_ ProgressObserver = Observers(nil)
+	_ QueueObserver    = (*ServerCounters)(nil)
+	_ QueueObserver    = Observers(nil)
 )
 
 func take(c *atomic.Uint64, reset bool) uint64 {
@@ -49,8 +57,9 @@ func (s *ServerCounters) Take(reset bool) ServerTotals {
 		Requests: take(&s.requests, reset), Accepted: take(&s.accepted, reset),
 		Malformed: take(&s.malformed, reset), Rejected: take(&s.rejected, reset),
 		Busy: take(&s.busy, reset), Duplicates: take(&s.duplicates, reset),
-		ClientLimited: take(&s.clientLimited, reset),
-		WorkerSpawns:  take(&s.spawns, reset), WorkerSpawnFailures: take(&s.spawnFailures, reset),
+		ClientLimited: take(&s.clientLimited, reset), Dropped: take(&s.dropped, reset),
+		QueueAdmitted: take(&s.queueAdmitted, reset), QueueDropped: map[QueueDrop]uint64{},
+		WorkerSpawns: take(&s.spawns, reset), WorkerSpawnFailures: take(&s.spawnFailures, reset),
 		WorkerCrashes: take(&s.crashes, reset), WorkersKilled: take(&s.killed, reset),
 		BytesSent: take(&s.bytesSent, reset), BytesReceived: take(&s.bytesReceived, reset),
 		Retransmits: take(&s.retransmits, reset), ErrorsSent: take(&s.errorsSent, reset),
@@ -60,6 +69,9 @@ func (s *ServerCounters) Take(reset bool) ServerTotals {
 		if n := take(&s.outcomes[i], reset); n > 0 {
 			t.Sessions[o] = n
 		}
+	}
+	for i, r := range QueueDrops {
+		t.QueueDropped[r] = take(&s.queueDropped[i], reset)
 	}
 	return t
 }
@@ -80,6 +92,20 @@ func (s *ServerCounters) Request(_ proto.Opcode, d Decision) {
 		s.duplicates.Add(1)
 	case DecisionClientLimit:
 		s.clientLimited.Add(1)
+	case DecisionDropped:
+		s.dropped.Add(1)
+	}
+}
+
+// QueueAdmitted implements QueueObserver.
+func (s *ServerCounters) QueueAdmitted(time.Duration) { s.queueAdmitted.Add(1) }
+
+// QueueDropped implements QueueObserver.
+func (s *ServerCounters) QueueDropped(r QueueDrop) {
+	for i, x := range QueueDrops {
+		if x == r {
+			s.queueDropped[i].Add(1)
+		}
 	}
 }
 
@@ -179,6 +205,25 @@ func (o Observers) SessionProgress(op proto.Opcode, d stats.ProgressDelta) {
 	for _, x := range o {
 		if ob, ok := x.(ProgressObserver); ok {
 			ob.SessionProgress(op, d)
+		}
+	}
+}
+
+// QueueAdmitted implements QueueObserver: it reaches the members that
+// want the admission queue's events.
+func (o Observers) QueueAdmitted(wait time.Duration) {
+	for _, x := range o {
+		if q, ok := x.(QueueObserver); ok {
+			q.QueueAdmitted(wait)
+		}
+	}
+}
+
+// QueueDropped implements QueueObserver.
+func (o Observers) QueueDropped(r QueueDrop) {
+	for _, x := range o {
+		if q, ok := x.(QueueObserver); ok {
+			q.QueueDropped(r)
 		}
 	}
 }

@@ -43,13 +43,14 @@ type worker struct {
 	state   workerState
 	handoff *ipc.Handoff // the session, once assigned
 	key     sessionKey
-	sent    time.Time   // when the Handoff went out
-	timer   *time.Timer // session deadline, or the grace of a closed idle worker
-	killed  bool        // by the deadline timer
-	reaped  bool        // its pid (and pgid) may belong to someone else now
-	sp      *spSocket   // the master's copy of a single-port session socket
-	live    liveState   // the session's progress, from its reports
-	closed  atomic.Bool // the master closed an idle worker on purpose
+	wait    time.Duration // the request's time in the admission queue
+	sent    time.Time     // when the Handoff went out
+	timer   *time.Timer   // session deadline, or the grace of a closed idle worker
+	killed  bool          // by the deadline timer
+	reaped  bool          // its pid (and pgid) may belong to someone else now
+	sp      *spSocket     // the master's copy of a single-port session socket
+	live    liveState     // the session's progress, from its reports
+	closed  atomic.Bool   // the master closed an idle worker on purpose
 }
 
 // spawn starts a worker in its own jail and waits for its Hello (it is
@@ -170,13 +171,14 @@ func (m *Master) start() (*worker, error) {
 }
 
 // assign marks an idle worker as taken by dispatch; false if it is dead.
-func (w *worker) assign(ho *ipc.Handoff, key sessionKey) bool {
+// wait is the request's time in the admission queue, for the session line.
+func (w *worker) assign(ho *ipc.Handoff, key sessionKey, wait time.Duration) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.state != stateIdle {
 		return false
 	}
-	w.state, w.handoff, w.key = stateAssigned, ho, key
+	w.state, w.handoff, w.key, w.wait = stateAssigned, ho, key, wait
 	return true
 }
 
@@ -340,7 +342,7 @@ func (w *worker) supervise() {
 func (w *worker) serve() {
 	m := w.m
 	w.mu.Lock()
-	ho, key, sent, sp := w.handoff, w.key, w.sent, w.sp
+	ho, key, sent, sp, wait := w.handoff, w.key, w.sent, w.sp, w.wait
 	w.mu.Unlock()
 	msgs := make(chan recvResult, 1)
 	go func() { // ends at EOF or when the supervisor closes the conn
@@ -418,7 +420,7 @@ func (w *worker) serve() {
 			}
 			sessionRequests = rep.Stats.Origin.Requests
 			m.obs.SessionProgress(ho.Op, d)
-			m.finish(rep.Stats, ho, fixed)
+			m.finish(rep.Stats, ho, wait, fixed)
 			m.sessionEnded(key)
 			m.retireSocket(sp)
 		}
@@ -473,7 +475,7 @@ func (w *worker) serve() {
 		m.cleanupUpload(ho)
 		m.log.Warn("worker crashed", zap.Int("worker_pid", w.pid), zap.String("session_id", ho.SessionID),
 			zap.Stringer("exit", w.cmd.ProcessState), zap.Bool("killed_at_deadline", killed), zap.Error(lastErr))
-		m.finish(st, ho, nil)
+		m.finish(st, ho, wait, nil)
 		m.sessionEnded(key)
 		m.retireSocket(sp)
 	}
@@ -508,8 +510,10 @@ func crashStats(ho *ipc.Handoff, pid int) *stats.SessionStats {
 }
 
 // finish accounts for a finished session: counters, the session log line
-// and the callback.
-func (m *Master) finish(st *stats.SessionStats, ho *ipc.Handoff, corrected []string) {
+// and the callback. wait is the request's time in the admission queue
+// (part of the handoff latency, which counts from the request's first
+// datagram).
+func (m *Master) finish(st *stats.SessionStats, ho *ipc.Handoff, wait time.Duration, corrected []string) {
 	m.obs.SessionFinished(st)
 	// The UEFI probe is normal: remember it, and name it in the line of
 	// the download that follows.
@@ -543,6 +547,7 @@ func (m *Master) finish(st *stats.SessionStats, ho *ipc.Handoff, corrected []str
 		zap.String("error_message", st.ErrorMessage),
 		zap.Duration("duration", st.Duration),
 		zap.Duration("handoff_latency", st.Start.Sub(ho.Received)),
+		zap.Duration("queue_wait", wait),
 		zap.Int("worker_pid", st.WorkerPID),
 		follows,
 		correctedField(corrected),

@@ -34,6 +34,10 @@ func allowedLabels() map[string]map[string]bool {
 		outcomes[string(o)] = true
 	}
 	options := set(append(append([]string(nil), proto.KnownOptions...), labelOther)...)
+	reasons := set("crash", "killed")
+	for _, r := range master.QueueDrops {
+		reasons[string(r)] = true
+	}
 	kinds := set()
 	for _, k := range master.Violations {
 		kinds[string(k)] = true
@@ -46,7 +50,7 @@ func allowedLabels() map[string]map[string]bool {
 		"option":    options,
 		"direction": set(dirSent, dirReceived),
 		"state":     set("idle", "busy"),
-		"reason":    set("crash", "killed"),
+		"reason":    reasons,
 		"kind":      kinds,
 		"source":    set("file", "template", "origin", "cache", "custom"),
 		"class":     set(stats.OriginErrorLabels[:]...),
@@ -111,7 +115,8 @@ func maxSeries() int {
 		len(master.Violations) + 1 + // worker_violations_total{kind}, worker_slots_held
 		1 + hist(OriginLatencyBuckets) + int(stats.NumOriginErrors) + // origin requests, latency, errors{class}
 		2 + 1 + 1 + // cache_fills_total{result}, evictions, evicted bytes
-		2 // config_reloads_total{result}
+		2 + // config_reloads_total{result}
+		hist(QueueWaitBuckets) + 1 + len(master.QueueDrops) + 2 // queue wait, admitted, dropped{reason}, length, capacity
 }
 
 func TestCardinalityBounded(t *testing.T) {
@@ -131,6 +136,9 @@ func TestCardinalityBounded(t *testing.T) {
 		m.Request(proto.Opcode(i), master.Decision(fmt.Sprint("d", i)))
 		m.ErrorSent(proto.ErrorCode(i))
 		m.Handoff(time.Duration(i) * time.Millisecond)
+		m.QueueAdmitted(time.Duration(i) * time.Millisecond)
+		m.QueueDropped(master.QueueDrops[i%len(master.QueueDrops)])
+		m.QueueDropped(master.QueueDrop(fmt.Sprint("r", i)))
 		m.WorkerStarted(time.Duration(i) * time.Millisecond)
 		m.WorkerCrashed(i%2 == 0)
 		m.SessionFinished(&stats.SessionStats{

@@ -188,7 +188,8 @@ func TestAlertRules(t *testing.T) {
 		t.Errorf("%s: duplicate alert names in %v", alertsFile, alerts)
 	}
 	// The alerts the design asks for.
-	for _, name := range []string{"fbtftp_sessions_total", "fbtftp_requests_total", "fbtftp_worker_crashes_total", "fbtftp_probe_followups_total"} {
+	for _, name := range []string{"fbtftp_sessions_total", "fbtftp_requests_total", "fbtftp_worker_crashes_total", "fbtftp_probe_followups_total",
+		"fbtftp_queue_dropped_total"} {
 		if !used[name] {
 			t.Errorf("%s: no rule uses %s", alertsFile, name)
 		}
@@ -255,6 +256,8 @@ func TestDashboard(t *testing.T) {
 		"fbtftp_bytes_total", "fbtftp_retransmits_total", "fbtftp_session_duration_seconds_bucket",
 		"fbtftp_handoff_seconds_bucket", "fbtftp_blksize_bytes_bucket", "fbtftp_windowsize_blocks_bucket",
 		"fbtftp_options_requested_total", "fbtftp_options_acknowledged_total",
+		"fbtftp_queue_length", "fbtftp_queue_capacity", "fbtftp_queue_wait_seconds_bucket", "fbtftp_queue_admitted_total",
+		"fbtftp_queue_dropped_total",
 	} {
 		if !used[name] {
 			t.Errorf("%s: no panel uses %s", dashboardFile, name)

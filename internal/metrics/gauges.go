@@ -16,6 +16,8 @@ type gaugeCollector struct {
 	handoffFailures *prometheus.Desc
 	violations      *prometheus.Desc
 	slotsHeld       *prometheus.Desc
+	queueLength     *prometheus.Desc
+	queueCapacity   *prometheus.Desc
 }
 
 func newGaugeCollector(src GaugeSource) *gaugeCollector {
@@ -27,7 +29,7 @@ func newGaugeCollector(src GaugeSource) *gaugeCollector {
 			"Live worker processes, by state: idle (pooled, waiting for a session) or busy (all others: serving a session, starting or exiting).",
 			[]string{"state"}, nil),
 		maxWorkers: prometheus.NewDesc(namespace+"_workers_max",
-			"The configured limit of sessions (and so of busy workers) at once (--max-workers); requests beyond it are refused with \"server busy\".",
+			"The limit of sessions (and so of busy workers) at once in force (--max-workers, or the default sized from the machine); requests beyond it wait in the admission queue (with --busy-error: are refused with \"server busy\").",
 			nil, nil),
 		handoffFailures: prometheus.NewDesc(namespace+"_handoff_failures_total",
 			"Handoffs to a worker that failed (the worker was killed; the request was retried on another or refused).",
@@ -37,6 +39,12 @@ func newGaugeCollector(src GaugeSource) *gaugeCollector {
 			[]string{"kind"}, nil),
 		slotsHeld: prometheus.NewDesc(namespace+"_worker_slots_held",
 			"Places of --max-workers held: sessions admitted whose worker, or a process it started, is still alive (a worker draining after its session holds its place).",
+			nil, nil),
+		queueLength: prometheus.NewDesc(namespace+"_queue_length",
+			"Requests waiting in the admission queue for a worker slot (beyond --max-workers, or beyond their client's --max-sessions-per-client).",
+			nil, nil),
+		queueCapacity: prometheus.NewDesc(namespace+"_queue_capacity",
+			"The admission queue's bound (--queue-size; 0: no queue).",
 			nil, nil),
 	}
 }
@@ -49,6 +57,8 @@ func (c *gaugeCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.handoffFailures
 	ch <- c.violations
 	ch <- c.slotsHeld
+	ch <- c.queueLength
+	ch <- c.queueCapacity
 }
 
 // Collect implements prometheus.Collector.
@@ -66,4 +76,6 @@ func (c *gaugeCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.violations, prometheus.CounterValue, float64(s.Violations[k]), string(k))
 	}
 	ch <- prometheus.MustNewConstMetric(c.slotsHeld, prometheus.GaugeValue, float64(max(s.SlotsHeld, 0)))
+	ch <- prometheus.MustNewConstMetric(c.queueLength, prometheus.GaugeValue, float64(max(s.QueueLength, 0)))
+	ch <- prometheus.MustNewConstMetric(c.queueCapacity, prometheus.GaugeValue, float64(max(s.QueueSize, 0)))
 }

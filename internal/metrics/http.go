@@ -29,12 +29,27 @@ const (
 	shutdownTimeout   = 5 * time.Second
 )
 
+// Health is what /healthz reports. *master.Master implements it.
+type Health interface {
+	// Accepting reports whether the master serves requests: false makes
+	// /healthz answer 503.
+	Accepting() bool
+	// QueueSaturated reports whether the admission queue is full (or was
+	// in the last seconds): requests are being dropped. /healthz still
+	// answers 200, and says so on a second line: a liveness probe that
+	// restarted a server in a boot storm would drop every transfer and
+	// make the storm longer, and a readiness probe that failed would have
+	// kube-proxy cut the sessions in flight.
+	QueueSaturated() bool
+}
+
 // Handler serves GET /metrics from reg (promhttp.HandlerFor), GET
-// /healthz: 200 "ok" while healthy() is true, else 503 "unhealthy" (a nil
-// healthy is always true), and GET /sessions: the live view sessions()
-// returns, as JSON (internal/live; absent when sessions is nil). Other
-// paths are 404.
-func Handler(reg prometheus.Gatherer, healthy func() bool, sessions func() live.Snapshot) http.Handler {
+// /healthz: 200 "ok" while h is accepting (with a second line "admission
+// queue saturated" while its queue is), else 503 "unhealthy" (a nil h is
+// always healthy), and GET /sessions: the live view sessions() returns,
+// as JSON (internal/live; absent when sessions is nil). Other paths are
+// 404.
+func Handler(reg prometheus.Gatherer, h Health, sessions func() live.Snapshot) http.Handler {
 	mux := http.NewServeMux()
 	if sessions != nil {
 		mux.Handle("GET /sessions", sessionsHandler(sessions))
@@ -47,12 +62,15 @@ func Handler(reg prometheus.Gatherer, healthy func() bool, sessions func() live.
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
-		if healthy != nil && !healthy() {
+		if h != nil && !h.Accepting() {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			fmt.Fprintln(w, "unhealthy")
 			return
 		}
 		fmt.Fprintln(w, "ok")
+		if h != nil && h.QueueSaturated() {
+			fmt.Fprintln(w, "admission queue saturated")
+		}
 	})
 	return mux
 }

@@ -27,9 +27,9 @@ func get(t *testing.T, h http.Handler, method, path string) (int, string, http.H
 func TestHandler(t *testing.T) {
 	m, reg, clk := newTest(t)
 	feedSequence(m, clk)
-	var healthy atomic.Bool
-	healthy.Store(true)
-	h := Handler(reg, healthy.Load, nil)
+	health := &fakeHealth{}
+	health.accepting.Store(true)
+	h := Handler(reg, health, nil)
 
 	code, body, hdr := get(t, h, http.MethodGet, "/metrics")
 	if code != http.StatusOK {
@@ -54,7 +54,12 @@ func TestHandler(t *testing.T) {
 	if code, body, _ := get(t, h, http.MethodGet, "/healthz"); code != http.StatusOK || strings.TrimSpace(body) != "ok" {
 		t.Errorf("/healthz healthy: %d %q", code, body)
 	}
-	healthy.Store(false)
+	// A saturated queue: still 200, and said.
+	health.saturated.Store(true)
+	if code, body, _ := get(t, h, http.MethodGet, "/healthz"); code != http.StatusOK || body != "ok\nadmission queue saturated\n" {
+		t.Errorf("/healthz saturated: %d %q", code, body)
+	}
+	health.accepting.Store(false)
 	if code, body, _ := get(t, h, http.MethodGet, "/healthz"); code != http.StatusServiceUnavailable || strings.TrimSpace(body) != "unhealthy" {
 		t.Errorf("/healthz unhealthy: %d %q", code, body)
 	}
@@ -73,6 +78,11 @@ func TestHandler(t *testing.T) {
 		t.Errorf("/healthz with nil func: %d", code)
 	}
 }
+
+type fakeHealth struct{ accepting, saturated atomic.Bool }
+
+func (h *fakeHealth) Accepting() bool      { return h.accepting.Load() }
+func (h *fakeHealth) QueueSaturated() bool { return h.saturated.Load() }
 
 // A collector that fails must not take the others down.
 type failingCollector struct{ d *prometheus.Desc }

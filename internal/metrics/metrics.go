@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -40,8 +41,14 @@ var (
 
 	// HandoffBuckets (seconds) are for fbtftp_handoff_seconds: a pooled
 	// worker takes tens of microseconds; a request that has to wait for a
-	// fresh worker takes as long as a worker start.
-	HandoffBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5}
+	// fresh worker takes as long as a worker start; one that waited in
+	// the admission queue, seconds.
+	HandoffBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}
+
+	// QueueWaitBuckets (seconds) are for fbtftp_queue_wait_seconds: from
+	// a moment to beyond the longest firmware retransmit window (iPXE
+	// gives up after about 16 s, EDK2 28 s, GRUB 32 s, U-Boot 50 s).
+	QueueWaitBuckets = []float64{0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 4, 6, 8, 10, 15, 20, 30, 60}
 
 	// RTTBuckets (seconds) are for fbtftp_session_rtt_seconds: from a
 	// loopback round trip (tens of microseconds) through a LAN (under a
@@ -124,6 +131,9 @@ type Metrics struct {
 	windowsize   prometheus.Histogram
 
 	handoff       prometheus.Histogram
+	queueWait     prometheus.Histogram
+	queueAdmitted prometheus.Counter
+	queueDropped  *prometheus.CounterVec // reason
 	spawns        prometheus.Counter
 	workerStart   prometheus.Histogram
 	spawnFailures prometheus.Counter
@@ -144,6 +154,7 @@ var (
 	_ master.Observer         = (*Metrics)(nil)
 	_ master.OriginObserver   = (*Metrics)(nil)
 	_ master.ProgressObserver = (*Metrics)(nil)
+	_ master.QueueObserver    = (*Metrics)(nil)
 )
 
 // New creates the master's metrics and registers them, with the Go and
@@ -227,9 +238,22 @@ func New(reg prometheus.Registerer, src GaugeSource, version string) *Metrics {
 		}),
 		handoff: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: namespace, Name: "handoff_seconds",
-			Help:    "Time from reading a request to a worker owning its session socket.",
+			Help:    "Time from reading a request (its first datagram) to a worker owning its session socket, time in the admission queue included.",
 			Buckets: HandoffBuckets,
 		}),
+		queueWait: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "queue_wait_seconds",
+			Help:    "Time requests that waited in the admission queue spent there, from their first datagram to getting a worker slot.",
+			Buckets: QueueWaitBuckets,
+		}),
+		queueAdmitted: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "queue_admitted_total",
+			Help: "Requests that waited in the admission queue and got a worker slot.",
+		}),
+		queueDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "queue_dropped_total",
+			Help: "Requests the admission queue dropped unanswered, by reason: full (--queue-size), client (the client's share of the queue), timeout (not asked for again within --queue-timeout), shutdown.",
+		}, []string{"reason"}),
 		spawns: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: namespace, Name: "worker_spawns_total",
 			Help: "Workers started that became ready.",
@@ -300,6 +324,9 @@ func New(reg prometheus.Registerer, src GaugeSource, version string) *Metrics {
 	for _, src := range stats.Sources {
 		m.content.WithLabelValues(string(src))
 	}
+	for _, r := range master.QueueDrops {
+		m.queueDropped.WithLabelValues(string(r))
+	}
 	m.crashes.WithLabelValues("crash")
 	m.crashes.WithLabelValues("killed")
 	m.originRequests.WithLabelValues()
@@ -325,7 +352,7 @@ func New(reg prometheus.Registerer, src GaugeSource, version string) *Metrics {
 		m.requests, m.errorsSent, m.errorsReceived,
 		m.sessions, m.content, m.duration, m.transferSize, m.bytes, m.packets, m.retransmits, m.sessionRetx, m.rtt,
 		m.optRequested, m.optAcked, m.blksize, m.windowsize,
-		m.handoff, m.spawns, m.workerStart, m.spawnFailures, m.crashes,
+		m.handoff, m.queueWait, m.queueAdmitted, m.queueDropped, m.spawns, m.workerStart, m.spawnFailures, m.crashes,
 		m.originRequests, m.originLatency, m.originErrors, m.cacheFills, m.evictions, m.evictedBytes,
 		m.configReloads, m.probes, buildInfo,
 		collectors.NewGoCollector(),
@@ -398,6 +425,20 @@ func (m *Metrics) SessionProgress(op proto.Opcode, d stats.ProgressDelta) {
 	}
 	if d.Retransmits > 0 {
 		m.retransmits.Add(float64(d.Retransmits))
+	}
+}
+
+// QueueAdmitted implements master.QueueObserver.
+func (m *Metrics) QueueAdmitted(wait time.Duration) {
+	m.queueAdmitted.Inc()
+	m.queueWait.Observe(wait.Seconds())
+}
+
+// QueueDropped implements master.QueueObserver. A reason outside
+// master.QueueDrops (a programming error) is not counted.
+func (m *Metrics) QueueDropped(r master.QueueDrop) {
+	if slices.Contains(master.QueueDrops, r) {
+		m.queueDropped.WithLabelValues(string(r)).Inc()
 	}
 }
 

@@ -96,6 +96,16 @@ func feedSequence(m *Metrics, clk *fakeClock) {
 	m.Handoff(3 * time.Millisecond)
 	m.Handoff(2 * time.Second)
 
+	// The admission queue: two requests waited (0.3 s and 7 s) and got
+	// a slot, one was dropped as the queue was full, one timed out.
+	m.QueueAdmitted(300 * time.Millisecond)
+	m.QueueAdmitted(7 * time.Second)
+	m.Request(proto.OpRRQ, master.DecisionDropped)
+	m.QueueDropped(master.QueueDropFull)
+	m.Request(proto.OpRRQ, master.DecisionDropped)
+	m.QueueDropped(master.QueueDropTimeout)
+	m.QueueDropped("bogus") // not counted
+
 	// 1. UEFI probe of bootx64.efi.
 	finish(m, &stats.SessionStats{
 		Peer: peer("10.0.0.1:1001"), Filename: "bootx64.efi", Op: proto.OpRRQ,
@@ -201,6 +211,9 @@ func feedSequence(m *Metrics, clk *fakeClock) {
 //	errors:     sent: master 2 and 0; workers 1 (not_found), 0 (shutdown),
 //	            other (nonsense) -> 0:2 1:1 2:1 other:1; the timeout sent
 //	            nothing. Received: 8 (two probes), 0 (client).
+//	queue:      2 admitted (0.3 s, 7 s), dropped full 1, timeout 1 (and
+//	            requests_total{decision="dropped"} 2); the fake source's
+//	            queue is 0 long, 0 big.
 //	options:    requested tsize 3, blksize 2 (+1 BLKSIZE), windowsize 1,
 //	            other 1; acked tsize 3, blksize 2, windowsize 1.
 //	blksize:    1468 1468 512 512 512 512 100000 512 (sum 105496).
@@ -257,7 +270,7 @@ fbtftp_errors_sent_total{code="other"} 1
 # HELP fbtftp_handoff_failures_total Handoffs to a worker that failed (the worker was killed; the request was retried on another or refused).
 # TYPE fbtftp_handoff_failures_total counter
 fbtftp_handoff_failures_total 1
-# HELP fbtftp_handoff_seconds Time from reading a request to a worker owning its session socket.
+# HELP fbtftp_handoff_seconds Time from reading a request (its first datagram) to a worker owning its session socket, time in the admission queue included.
 # TYPE fbtftp_handoff_seconds histogram
 fbtftp_handoff_seconds_bucket{le="0.0001"} 0
 fbtftp_handoff_seconds_bucket{le="0.00025"} 1
@@ -273,6 +286,9 @@ fbtftp_handoff_seconds_bucket{le="0.25"} 2
 fbtftp_handoff_seconds_bucket{le="0.5"} 2
 fbtftp_handoff_seconds_bucket{le="1"} 2
 fbtftp_handoff_seconds_bucket{le="2.5"} 3
+fbtftp_handoff_seconds_bucket{le="5"} 3
+fbtftp_handoff_seconds_bucket{le="10"} 3
+fbtftp_handoff_seconds_bucket{le="30"} 3
 fbtftp_handoff_seconds_bucket{le="+Inf"} 3
 fbtftp_handoff_seconds_sum 2.0032
 fbtftp_handoff_seconds_count 3
@@ -312,6 +328,41 @@ fbtftp_probe_followups_total{outcome="shutdown"} 0
 fbtftp_probe_followups_total{outcome="success"} 1
 fbtftp_probe_followups_total{outcome="timeout"} 0
 fbtftp_probe_followups_total{outcome="worker_crash"} 0
+# HELP fbtftp_queue_admitted_total Requests that waited in the admission queue and got a worker slot.
+# TYPE fbtftp_queue_admitted_total counter
+fbtftp_queue_admitted_total 2
+# HELP fbtftp_queue_capacity The admission queue's bound (--queue-size; 0: no queue).
+# TYPE fbtftp_queue_capacity gauge
+fbtftp_queue_capacity 0
+# HELP fbtftp_queue_dropped_total Requests the admission queue dropped unanswered, by reason: full (--queue-size), client (the client's share of the queue), timeout (not asked for again within --queue-timeout), shutdown.
+# TYPE fbtftp_queue_dropped_total counter
+fbtftp_queue_dropped_total{reason="client"} 0
+fbtftp_queue_dropped_total{reason="full"} 1
+fbtftp_queue_dropped_total{reason="shutdown"} 0
+fbtftp_queue_dropped_total{reason="timeout"} 1
+# HELP fbtftp_queue_length Requests waiting in the admission queue for a worker slot (beyond --max-workers, or beyond their client's --max-sessions-per-client).
+# TYPE fbtftp_queue_length gauge
+fbtftp_queue_length 0
+# HELP fbtftp_queue_wait_seconds Time requests that waited in the admission queue spent there, from their first datagram to getting a worker slot.
+# TYPE fbtftp_queue_wait_seconds histogram
+fbtftp_queue_wait_seconds_bucket{le="0.01"} 0
+fbtftp_queue_wait_seconds_bucket{le="0.05"} 0
+fbtftp_queue_wait_seconds_bucket{le="0.1"} 0
+fbtftp_queue_wait_seconds_bucket{le="0.25"} 0
+fbtftp_queue_wait_seconds_bucket{le="0.5"} 1
+fbtftp_queue_wait_seconds_bucket{le="1"} 1
+fbtftp_queue_wait_seconds_bucket{le="2"} 1
+fbtftp_queue_wait_seconds_bucket{le="4"} 1
+fbtftp_queue_wait_seconds_bucket{le="6"} 1
+fbtftp_queue_wait_seconds_bucket{le="8"} 2
+fbtftp_queue_wait_seconds_bucket{le="10"} 2
+fbtftp_queue_wait_seconds_bucket{le="15"} 2
+fbtftp_queue_wait_seconds_bucket{le="20"} 2
+fbtftp_queue_wait_seconds_bucket{le="30"} 2
+fbtftp_queue_wait_seconds_bucket{le="60"} 2
+fbtftp_queue_wait_seconds_bucket{le="+Inf"} 2
+fbtftp_queue_wait_seconds_sum 7.3
+fbtftp_queue_wait_seconds_count 2
 # HELP fbtftp_requests_total Datagrams read on the listening sockets, by opcode and by what the master did with them.
 # TYPE fbtftp_requests_total counter
 fbtftp_requests_total{decision="accepted",op="rrq"} 7
@@ -320,6 +371,8 @@ fbtftp_requests_total{decision="busy",op="rrq"} 1
 fbtftp_requests_total{decision="busy",op="wrq"} 0
 fbtftp_requests_total{decision="client_limit",op="rrq"} 0
 fbtftp_requests_total{decision="client_limit",op="wrq"} 0
+fbtftp_requests_total{decision="dropped",op="rrq"} 2
+fbtftp_requests_total{decision="dropped",op="wrq"} 0
 fbtftp_requests_total{decision="duplicate",op="rrq"} 1
 fbtftp_requests_total{decision="duplicate",op="wrq"} 0
 fbtftp_requests_total{decision="malformed",op="ack"} 1
@@ -506,7 +559,7 @@ fbtftp_worker_violations_total{kind="session_socket"} 0
 # TYPE fbtftp_workers gauge
 fbtftp_workers{state="busy"} 3
 fbtftp_workers{state="idle"} 2
-# HELP fbtftp_workers_max The configured limit of sessions (and so of busy workers) at once (--max-workers); requests beyond it are refused with "server busy".
+# HELP fbtftp_workers_max The limit of sessions (and so of busy workers) at once in force (--max-workers, or the default sized from the machine); requests beyond it wait in the admission queue (with --busy-error: are refused with "server busy").
 # TYPE fbtftp_workers_max gauge
 fbtftp_workers_max 1024
 # HELP fbtftp_cache_evicted_bytes_total Size of the HTTP cache entries evicted.

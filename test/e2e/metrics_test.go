@@ -136,7 +136,11 @@ func TestMetricsLiveMaster(t *testing.T) {
 		`fbtftp_bytes_total{direction="sent"}`:                   40_000,
 		`fbtftp_probe_followups_total{outcome="success"}`:        1,
 		`fbtftp_sessions_active`:                                 0,
-		`fbtftp_workers_max`:                                     1024,
+	}
+	// The default limit is sized from the machine: the master logs it.
+	sized := s.waitLog("max_workers sized from the machine", 1)[0]
+	if mw, _ := sized["max_workers"].(float64); mw < 16 || m[`fbtftp_workers_max`] != mw {
+		t.Errorf("fbtftp_workers_max = %v, the master sized it %v (%v)", m[`fbtftp_workers_max`], sized["max_workers"], sized["rule"])
 	}
 	for k, v := range want {
 		if got, ok := m[k]; !ok || got != v {
