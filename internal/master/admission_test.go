@@ -63,7 +63,7 @@ type admitMaster struct {
 
 func newAdmitMaster(maxWorkers, perClient, queueSize int, busyError bool) *admitMaster {
 	m := &Master{active: map[sessionKey]struct{}{}, clients: map[netip.Addr]int{}, log: zap.NewNop(),
-		obs: nopObserver{}, qobs: nopQueueObserver{}}
+		obs: Observers{nopObserver{}}, qobs: nopQueueObserver{}}
 	m.cfg.MaxWorkers, m.cfg.MaxSessionsPerClient, m.cfg.QueueSize, m.cfg.BusyError = maxWorkers, perClient, queueSize, busyError
 	m.queue = newAdmissionQueue(queueSize, perClient, time.Minute)
 	m.expiry = time.AfterFunc(time.Hour, m.expireQueue)
