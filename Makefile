@@ -34,7 +34,7 @@ LDFLAGS := -X github.com/fbtftp-go/fbtftp/internal/version.version=$(VERSION) \
 # Pinned packaging tools, run with `go run`: never linked into the server.
 NFPM ?= $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.48.0
 
-.PHONY: all build test unit flood fuzz fuzz-long bench run vet clean install uninstall dist man deb image helm-check
+.PHONY: all build test unit flood fuzz fuzz-long bench run vet clean install uninstall dist man deb image helm-check e2e-reuse test-e2e-reuse
 
 all: build
 
@@ -54,6 +54,18 @@ vet:
 unit:
 	$(GO) test -race -count=1 ./...
 
+# Worker reuse: the end-to-end tests again with --sessions-per-worker 1000
+# on every master they start (test/testenv EnvSessionsPerWorker). `make
+# test` runs the subset below (real clients, downloads, uploads, errors,
+# templates, the HTTP boot storm, a worker killed);
+# test-e2e-reuse is the whole suite in that mode.
+E2E_REUSE = TestDownloadsOwnClient|TestRealClients|TestErrorsEndToEnd|TestWorkerKilledMidTransfer|TestUploadsEndToEnd|TestDifferential|TestTemplates|TestHTTPOriginCacheBootStorm
+e2e-reuse:
+	FBTFTP_E2E_SESSIONS_PER_WORKER=1000 $(GO) test -race -count=1 -run '^($(E2E_REUSE))$$' ./test/e2e
+
+test-e2e-reuse:
+	FBTFTP_E2E_SESSIONS_PER_WORKER=1000 $(GO) test -race -count=1 ./test/e2e
+
 # The one-address flood (test/hostile TestFlood) loads the machine on
 # purpose: it runs alone, after the other tests.
 flood:
@@ -66,7 +78,7 @@ fuzz:
 fuzz-long:
 	scripts/fuzz.sh $(FUZZLONG)
 
-test: build vet unit flood fuzz helm-check
+test: build vet unit e2e-reuse flood fuzz helm-check
 
 # The Helm chart (deploy/helm): helm's lint and rendering at a pinned
 # version, strict decoding into the Kubernetes API types, the rendered

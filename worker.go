@@ -115,74 +115,118 @@ func (w *Worker) RoutePrefixes() []string {
 }
 
 // Serve confines the process (chroot, unprivileged user, no_new_privs,
-// Landlock) as the master asks, says it is ready, waits for one session,
+// Landlock) as the master asks, says it is ready, waits for a session,
 // asks h for the content (for an upload: its WriteHandler for the
 // target), runs the transfer (options, OACK, lockstep or windowed DATA,
 // retransmissions), reports the session's stats to the master and
 // returns. The master's map rules have already rewritten Request.Path.
 //
-// It returns nil when the master went away before handing a session over,
-// and otherwise the session's error, if any (already reported to the
-// master). Cancelling ctx ends the session: the client gets ERROR 0 and the
-// outcome is "shutdown". So does the master shutting down its end of the
-// socketpair, which is how it stops sessions when it shuts down: a worker
-// needs no signal handler (os/signal would add two threads to every
-// worker). Serve may be called once.
+// When the master reuses workers (fbtftp-master --sessions-per-worker),
+// Serve serves the sessions it is handed one after another, never two at
+// once: after each it closes the session's socket, waits for h's Drain,
+// tells the master it is ready again and waits for the next one. The
+// sandbox is applied once. Each session gets a new Request and context;
+// h itself is shared, so a Handler must keep no state of one session that
+// the next could see (fileserver.Server and httporigin.Handler keep
+// none). After a session in which h panicked, Serve returns instead of
+// taking another one: the process may hold what the panic left half done.
+//
+// It returns nil when the master went away (or closed an idle worker)
+// before handing a session over, and otherwise the last session's error,
+// if any (already reported to the master). Cancelling ctx ends the
+// session: the client gets ERROR 0 and the outcome is "shutdown"; a worker
+// waiting for a session returns nil. So does the master shutting down its
+// end of the socketpair, which is how it stops sessions when it shuts
+// down: a worker needs no signal handler (os/signal would add two threads
+// to every worker). Serve may be called once.
 func (w *Worker) Serve(ctx context.Context, h Handler, cfg WorkerConfig) error {
-	conn, spec, rules := w.conn, w.spec, w.rules
+	conn := w.conn
 	defer conn.Close()
-	applied, err := sandbox.Apply(spec)
+	applied, err := sandbox.Apply(w.spec)
 	if err != nil {
 		return fmt.Errorf("sandbox: %w", err)
 	}
 	if err := conn.SendHello(); err != nil {
 		return err
 	}
-	ho, sock, err := conn.RecvHandoff()
-	if err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil // the master closed an idle worker
-		}
-		return err
-	}
+	// A cancelled ctx interrupts the wait for a Handoff (session's end
+	// re-arms nothing: see the check below).
+	stopWait := context.AfterFunc(ctx, func() { conn.SetReadDeadline(time.Unix(1, 0)) })
+	defer stopWait()
 	log := cfg.Logger
-	if log == nil {
-		log = wlog.New(os.Stderr, "worker", ho.Settings.LogFormat, ho.Settings.Verbosity)
+	for first := true; ; first = false {
+		ho, sock, err := conn.RecvHandoff()
+		if err != nil {
+			if errors.Is(err, io.EOF) || (!first && ctx.Err() != nil) {
+				return nil // the master closed an idle worker, or we stop
+			}
+			return err
+		}
+		if first {
+			if log == nil {
+				log = wlog.New(os.Stderr, "worker", ho.Settings.LogFormat, ho.Settings.Verbosity)
+			}
+			if (w.spec.Landlock || w.spec.Seccomp) && log.Enabled(ctx, slog.LevelDebug) {
+				log.Debug("sandbox", slog.String("chroot", w.spec.Chroot), slog.Int("uid", os.Getuid()),
+					slog.Int("landlock_abi", applied.LandlockABI), slog.Bool("seccomp", applied.Seccomp))
+			}
+			// The session socket reads block in recvmsg
+			// (udp.SessionConn). With one P, sysmon hands the P off
+			// during every wait longer than 20 µs (each ACK), which
+			// costs more than the netpoller saves; a second P keeps it
+			// idle. No thread or allocation is added by it (measured:
+			// docs/benchmarks.md).
+			if runtime.GOMAXPROCS(0) < 2 {
+				runtime.GOMAXPROCS(2)
+			}
+		}
+		serr, retire := w.session(ctx, h, ho, sock, log)
+		if !ho.Reuse || retire {
+			return serr
+		}
+		if ctx.Err() != nil {
+			return serr // stopping: the master learns it from the exit
+		}
+		if err := conn.SendReady(); err != nil {
+			return errors.Join(serr, err)
+		}
 	}
+}
 
-	if (spec.Landlock || spec.Seccomp) && log.Enabled(ctx, slog.LevelDebug) {
-		log.Debug("sandbox", slog.String("chroot", spec.Chroot), slog.Int("uid", os.Getuid()),
-			slog.Int("landlock_abi", applied.LandlockABI), slog.Bool("seccomp", applied.Seccomp))
-	}
-	ctx, cancel := context.WithCancel(ctx)
+// session serves one session handed over with sock (which it closes) and
+// reports it to the master. retire is true when the process must not
+// serve another session: the handler panicked.
+func (w *Worker) session(parent context.Context, h Handler, ho *ipc.Handoff, sock *os.File, log *slog.Logger) (serr error, retire bool) {
+	conn := w.conn
+	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	if d := ho.Settings.SessionDeadline; d > 0 {
 		ctx, cancel = context.WithTimeout(ctx, d)
 		defer cancel()
 	}
-	// EOF on the IPC socket means the master is gone: stop at once.
+	// EOF on the IPC socket means the master is gone: stop at once. A
+	// reused worker stops watching once the session is over, so that the
+	// next Handoff is read by Serve (the master sends nothing before the
+	// worker's Ready).
+	watching := make(chan struct{})
 	go func() {
+		defer close(watching)
 		conn.WaitClosed()
 		cancel()
 	}()
-
-	// The session socket reads block in recvmsg (udp.SessionConn). With
-	// one P, sysmon hands the P off during every wait longer than 20 µs
-	// (each ACK), which costs more than the netpoller saves; a second P
-	// keeps it idle. No thread or allocation is added by it (measured:
-	// docs/benchmarks.md).
-	if runtime.GOMAXPROCS(0) < 2 {
-		runtime.GOMAXPROCS(2)
+	if ho.Reuse {
+		defer func() {
+			conn.SetReadDeadline(time.Unix(1, 0))
+			<-watching
+			conn.SetReadDeadline(time.Time{})
+		}()
 	}
+
 	sess, err := udp.NewSessionConn(sock)
 	sock.Close() // the SessionConn has its own descriptor
 	if err != nil {
-		return err
+		return err, true
 	}
-	defer sess.Close()
-	stop := context.AfterFunc(ctx, sess.Interrupt)
-	defer stop()
-
 	st := &stats.SessionStats{
 		SessionID:        ho.SessionID,
 		Peer:             ho.Peer,
@@ -212,27 +256,33 @@ func (w *Worker) Serve(ctx context.Context, h Handler, cfg WorkerConfig) error {
 	if mac, ok := neigh.Lookup(ho.Peer.Addr()); ok {
 		req.MAC = mac
 	}
-	var serr error
-	if err := applyRules(rules, req); err != nil {
+	stop := context.AfterFunc(ctx, sess.Interrupt)
+	if err := applyRules(w.rules, req); err != nil {
 		serr = refuse(sess, req.Peer, st, err)
 	} else {
 		serr = serveSession(ctx, h, req, sess, st, progressTo(conn))
 	}
-	// The session is over: the socket goes now, not when the process
-	// exits (a Drainer may go on for long). In single-port mode the
-	// master holds its own copy, and reads what the client sends from
-	// now on (a new request from the same port) as a request.
+	stop()
+	// The session is over: the socket goes now, before the master hears
+	// of the end and not when the process exits (a Drainer may go on for
+	// long): nothing of this session reaches its client after the Stats,
+	// and a reused worker holds no descriptor of it when it takes the
+	// next. In single-port mode the master holds its own copy, and reads
+	// what the client sends from now on (a new request from the same
+	// port) as a request.
 	sess.Close()
 	if st.Duration == 0 {
 		st.Duration = time.Since(st.Start)
 	}
+	var pe *panicError
+	retire = errors.As(serr, &pe)
 	reporter, _ := implementation[OriginReporter](h)
 	if reporter != nil {
 		st.Origin = reporter.TakeOriginStats()
 	}
 	logFailure(req.Logger, st, serr)
 	if err := conn.SendStats(st); err != nil {
-		return errors.Join(serr, err)
+		return errors.Join(serr, err), true
 	}
 	if d, ok := implementation[Drainer](h); ok {
 		if err := d.Drain(ctx); err != nil && ctx.Err() == nil {
@@ -248,7 +298,9 @@ func (w *Worker) Serve(ctx context.Context, h Handler, cfg WorkerConfig) error {
 			}
 		}
 	}
-	return serr
+	// A session that ran into its deadline, or whose master went away,
+	// ends the process: the master kills a worker past its deadline.
+	return serr, retire || ctx.Err() != nil
 }
 
 // serveSession resolves the content and runs the transfer, filling st.

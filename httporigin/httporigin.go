@@ -218,7 +218,8 @@ var ErrFillTimeout = origin.ErrFillTimeout
 // temporary files deleted, readers in other workers failing with ERROR
 // 0) and returns an error wrapping ErrFillTimeout that says how many it
 // stopped: fbtftp.ServeWorker logs it. When ctx ends first (the session
-// deadline, SIGTERM), it stops them too and returns ctx's cause.
+// deadline, SIGTERM), it stops them too and returns ctx's cause. Either
+// way it then closes the idle connections to origins.
 func (h *Handler) Drain(ctx context.Context) error {
 	if d, ok := h.next.(fbtftp.Drainer); ok {
 		if err := d.Drain(ctx); err != nil {
@@ -228,6 +229,11 @@ func (h *Handler) Drain(ctx context.Context) error {
 	limit := fmt.Errorf("%w (%s after the session)", ErrFillTimeout, h.fillTimeout)
 	ctx, cancel := context.WithTimeoutCause(ctx, h.fillTimeout, limit)
 	defer cancel()
+	// The session's connections to origins are closed with it: a worker
+	// the master reuses (--sessions-per-worker) must hold no more
+	// descriptors than before its first session, and keeps no
+	// connection a later session could see.
+	defer h.transport.CloseIdleConnections()
 	if err := h.client.Wait(ctx); err != nil {
 		n := h.client.Abort(err)
 		return fmt.Errorf("stopped %d cache fill(s): %w", n, err)

@@ -152,6 +152,17 @@ type Server struct {
 	// IPv6 client counts by its /64): 0 means 8, a negative value no
 	// limit (--max-sessions-per-client).
 	MaxSessionsPerClient int
+	// SessionsPerWorker is how many sessions one worker process serves,
+	// one after another and never two at once (--sessions-per-worker);
+	// 0 or 1 means one: a fresh process per session. Reuse trades
+	// isolation for speed: a later session runs in the address space an
+	// earlier one used (docs/security.md). WorkerIdleTimeout closes a
+	// reused worker that waited that long for a session (0: 30 s);
+	// WorkerMaxRSS kills instead of reusing a worker whose resident set
+	// exceeds it after a session (0: 128 MiB; negative: no bound).
+	SessionsPerWorker int
+	WorkerIdleTimeout time.Duration
+	WorkerMaxRSS      int64
 	// Where the kernel has Landlock, workers may open files only beneath
 	// the served directories (writable only with Uploads), the HTTP cache
 	// and WritableDirs, even outside a chroot. NoLandlock turns that off,

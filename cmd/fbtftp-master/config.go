@@ -93,6 +93,9 @@ func (o *options) server(log *zap.Logger) *server.Server {
 		QueueSize:            perClientLimit(o.queueSize), // the same mapping: -1 not given, 0 none
 		QueueTimeout:         o.queueTimeout,
 		BusyError:            o.busyError,
+		SessionsPerWorker:    o.perWorker,
+		WorkerIdleTimeout:    o.workerIdle,
+		WorkerMaxRSS:         o.workerMaxRSS,
 		// The master owns this process: what workers leave is its to reap.
 		ReapOrphans: true,
 		MetricsAddr: o.metricsAddr,

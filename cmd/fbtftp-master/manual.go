@@ -74,7 +74,7 @@ var masterSections = []manSection{
 }
 
 var workerDescription = []string{
-	"fbtftp-worker serves one TFTP session for fbtftp-master(8), which starts it (or keeps a few ready with --prefork): it is not meant to be run by hand, and says so and exits 2 when it is. fbtftp-worker-http is the same worker with HTTP origins (--http-origin, map rules routing to URLs); the master runs it only then, because net/http makes every start slower.",
+	"fbtftp-worker serves one TFTP session (or, with --sessions-per-worker, several one after another) for fbtftp-master(8), which starts it (or keeps a few ready with --prefork): it is not meant to be run by hand, and says so and exits 2 when it is. fbtftp-worker-http is the same worker with HTTP origins (--http-origin, map rules routing to URLs); the master runs it only then, because net/http makes every start slower.",
 	"On start the worker reads its configuration from the environment, reads the map rules and template data the master checked (descriptor 4; it never reads those files itself), opens what it needs outside the root (the HTTP cache directory), then confines itself: chroot(2) into the root when -s is given and the master runs as root, setgroups(2), setgid(2) and setuid(2) to the -u user, the no_new_privs flag, and Landlock rules limiting it to the served directories and the cache. Only then does it tell the master it is ready and receive a request. It resolves the content (remap rules, the file, a NAME.tmpl template rendered for the client, or the HTTP origin), negotiates the options, runs the transfer on the session socket the master passed, reports the session's statistics and exits.",
 	"The worker takes no options; arguments are ignored.",
 }

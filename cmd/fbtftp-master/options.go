@@ -73,6 +73,9 @@ type options struct {
 	queueSize    int               // --queue-size; -1 when not given, 0 for no queue
 	queueTimeout time.Duration     // --queue-timeout; 0 when not given
 	busyError    bool              // --busy-error
+	perWorker    int               // --sessions-per-worker (0 when not given: 1)
+	workerIdle   time.Duration     // --worker-idle-timeout (0 when not given)
+	workerMaxRSS int64             // --worker-max-rss in bytes; 0 when not given, -1 for no bound
 	drainTimeout time.Duration     // --drain-timeout
 	logFormat    string            // --log-format
 	metricsAddr  string            // --metrics-addr HOST:PORT (Prometheus; served by the metrics wiring)
@@ -163,6 +166,9 @@ func parseArgs(args []string) (*options, error) {
 		"queue-size":              integer(&o.queueSize, 0, 1<<24, "queue-size"),
 		"queue-timeout":           duration(&o.queueTimeout, false, "queue timeout"),
 		"busy-error":              flag(&o.busyError),
+		"sessions-per-worker":     integer(&o.perWorker, 1, 1<<30, "sessions-per-worker"),
+		"worker-idle-timeout":     duration(&o.workerIdle, false, "worker idle timeout"),
+		"worker-max-rss":          o.workerMaxRSSOpt,
 		"drain-timeout":           o.drainTimeoutOpt,
 		"log-format":              o.logFormatOpt,
 		"metrics-addr":            o.metricsAddrOpt,
@@ -383,6 +389,19 @@ func (o *options) workerMemoryOpt(_, s string) error {
 
 // minWorkerMemory is the smallest --worker-memory-limit.
 const minWorkerMemory = 128 << 20
+
+// workerMaxRSSOpt parses --worker-max-rss SIZE; 0 means no bound.
+func (o *options) workerMaxRSSOpt(_, s string) error {
+	v, err := parseSize(s)
+	if err != nil {
+		return fmt.Errorf("invalid worker memory bound: %s", s)
+	}
+	if v == 0 {
+		v = -1
+	}
+	o.workerMaxRSS = v
+	return nil
+}
 
 // size parses N[K|M|G] into *p.
 func size(p *int64, what string) func(string, string) error {

@@ -44,6 +44,7 @@ func fullHandoff() *Handoff {
 			LogFormat:       LogFormatJSON,
 			Extra:           map[string]string{"origin": "http://repo.example/boot", "a": "", "z": "1"},
 		},
+		Reuse: true,
 	}
 }
 
@@ -442,6 +443,7 @@ func TestDecodeTruncated(t *testing.T) {
 		msg    []byte
 		decode func([]byte) error
 	}{
+		{AppendReady(nil), DecodeReady},
 		{hb, func(b []byte) error { _, err := DecodeHandoff(b); return err }},
 		{sb, func(b []byte) error { _, err := DecodeStats(b); return err }},
 		{vb, func(b []byte) error { _, err := DecodeHello(b); return err }},
@@ -495,6 +497,7 @@ func TestDecodeInvalid(t *testing.T) {
 			field("verbosity", 0),
 			field("log_format", 0),
 			field("extra", 0),
+			field("reuse", 0),
 		} {
 			b = append(b, part...)
 		}
@@ -514,6 +517,7 @@ func TestDecodeInvalid(t *testing.T) {
 		{"string too long", map[string][]byte{"filename": {0x81, 0x20}}},
 		{"string past end", map[string][]byte{"filename": {5, 'a'}}},
 		{"op 3", map[string][]byte{"op": {3}}},
+		{"reuse 2", map[string][]byte{"reuse": {2}}},
 		{"op 0", map[string][]byte{"op": {0}}},
 		{"mode 2", map[string][]byte{"mode": {2}}},
 		{"too many options", map[string][]byte{"options": {MaxOptions + 1}}},

@@ -799,3 +799,23 @@ func TestReports(t *testing.T) {
 		t.Errorf("TrySendProgress allocates %v times", n)
 	}
 }
+
+// TestReportReady: a Ready arrives through RecvReport; one with trailing
+// bytes is malformed, and EOF is io.EOF.
+func TestReportReady(t *testing.T) {
+	m, w := pair(t)
+	if err := w.SendReady(); err != nil {
+		t.Fatal(err)
+	}
+	sendRaw(t, w, []byte{msgReady, 0})
+	if r, err := m.RecvReport(); err != nil || !r.Ready || r.Stats != nil || r.Origin != nil || r.Progress != nil {
+		t.Fatalf("ready: %+v %v", r, err)
+	}
+	if r, err := m.RecvReport(); !errors.Is(err, ErrMalformed) || r.Ready {
+		t.Fatalf("long ready: %+v, %v; want ErrMalformed", r, err)
+	}
+	w.Close()
+	if _, err := m.RecvReport(); err != io.EOF {
+		t.Fatalf("after close: %v, want io.EOF", err)
+	}
+}

@@ -17,6 +17,7 @@
 //	  | -- Progress (0 or more) ------------>  |  while the transfer runs
 //	  | -- Stats ---------------------------->  |  session over
 //	  | -- OriginStats (optional, once) ----->  |  origin work after the session
+//	  | -- Ready (only with Handoff.Reuse) -->  |  idle again: back to Handoff
 //	  | close / exit ----------------------->  |  EOF
 //
 // The master refuses a worker whose Hello carries another Version. EOF on
@@ -36,6 +37,17 @@
 // fields of Stats from its Handoff and bounds the others, Progress and
 // OriginStats included; it reads every message after the Handoff with
 // RecvReport.
+//
+// Reuse (fbtftp-master --sessions-per-worker): a Handoff with Reuse set
+// asks the worker, once its session is over (Stats, the optional
+// OriginStats, its background work done, the session's descriptors
+// closed), to send Ready and wait for the next Handoff instead of exiting.
+// The master reads nothing after a Ready until it hands the worker another
+// session: between the two the worker must again say nothing (the same
+// Pending check as after Hello). A Ready before the Stats, a Ready after a
+// Handoff without Reuse, or a second one, is a violation. A worker that
+// gets a Handoff without Reuse serves it and exits as above; a worker
+// whose master closes its end while it waits (EOF) exits.
 //
 // # Wire format
 //
@@ -96,6 +108,7 @@
 //	string   log format          ("", "json" or "console")
 //	list     extra               (string key, string value; <= MaxExtra;
 //	                              keys non-empty, strictly ascending)
+//	u8       reuse               (0, or 1: send Ready after the session)
 //
 // Stats, worker -> master (type 3), no descriptor:
 //
@@ -147,6 +160,11 @@
 //	uvarint  windowsize
 //	string   source              ("" or one of stats.Sources)
 //	uvarint  rtt                 (smoothed, nanoseconds; 0 not measured yet)
+//
+// Ready, worker -> master (type 6), no descriptor, only after the Stats of
+// a Handoff with Reuse set, and after the OriginStats if any:
+//
+//	u8       type=6              exactly 1 byte
 //
 // where origin is:
 //

@@ -193,3 +193,22 @@ func FuzzDecodeProgress(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeReady: the one valid Ready is the one byte; nothing else
+// decodes, and nothing panics.
+func FuzzDecodeReady(f *testing.F) {
+	f.Add(AppendReady(nil))
+	f.Add([]byte{msgReady, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		err := DecodeReady(b)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("unexpected error kind: %v", err)
+			}
+			return
+		}
+		if !bytes.Equal(b, AppendReady(nil)) {
+			t.Fatalf("decoded %x", b)
+		}
+	})
+}

@@ -43,6 +43,10 @@ type Handoff struct {
 	Local     netip.AddrPort // the session socket's address; required, unmapped
 	Received  time.Time      // when the master read the request (for handoff latency)
 	Settings  Settings       // server configuration for this session
+	// Reuse tells the worker that the master may hand it another session
+	// after this one (fbtftp-master --sessions-per-worker): once done, it
+	// sends Ready and waits for the next Handoff instead of exiting.
+	Reuse bool
 }
 
 // Settings is the server configuration a worker needs to serve a session.
@@ -102,6 +106,11 @@ func AppendHandoff(b []byte, h *Handoff) ([]byte, error) {
 	}
 	w.str("log_format", s.LogFormat, MaxStringLen)
 	appendExtra(&w, s.Extra)
+	reuse := byte(0)
+	if h.Reuse {
+		reuse = 1
+	}
+	w.byte1(reuse)
 	return w.finish(start)
 }
 
@@ -166,6 +175,13 @@ func DecodeHandoff(b []byte) (*Handoff, error) {
 		r.fail("log_format", fmt.Sprintf("%q is not json or console", s.LogFormat))
 	}
 	s.Extra = decodeExtra(&r)
+	switch r.byte1("reuse") {
+	case 0:
+	case 1:
+		h.Reuse = true
+	default:
+		r.fail("reuse", "not 0 or 1")
+	}
 	if err := r.done(); err != nil {
 		return nil, err
 	}

@@ -9,7 +9,7 @@ import (
 // master refuses a worker whose version differs. Bump it on any change to
 // any message layout; the Hello layout itself never changes, so a mismatch
 // is always detected.
-const Version = 6 // 2: Stats carry the content source; 3: and the origin work, and the OriginStats message; 4: no map file in Handoff (WorkerConfig); 5: Stats end with the RTT, Settings FlagFixedRetransmit; 6: the Progress message
+const Version = 7 // 2: Stats carry the content source; 3: and the origin work, and the OriginStats message; 4: no map file in Handoff (WorkerConfig); 5: Stats end with the RTT, Settings FlagFixedRetransmit; 6: the Progress message; 7: Handoff ends with Reuse, the Ready message
 
 // WorkerFD is the descriptor number of the worker's end of the socketpair in
 // the exec'd worker: the master passes it as exec.Cmd.ExtraFiles[0].

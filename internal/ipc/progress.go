@@ -93,10 +93,11 @@ type Report struct {
 	Progress *stats.Progress
 	Stats    *stats.SessionStats
 	Origin   *stats.OriginStats
+	Ready    bool // a Ready message: whether one is allowed here is the caller's to check
 }
 
 // RecvReport receives a worker's next message after its Handoff: a
-// Progress, its Stats or an OriginStats. It trusts nothing: a message of
+// Progress, its Stats, an OriginStats or a Ready. It trusts nothing: a message of
 // another type, one that does not decode or that carries descriptors is an
 // error wrapping ErrMalformed. EOF is io.EOF.
 func (c *Conn) RecvReport() (Report, error) {
@@ -115,6 +116,9 @@ func (c *Conn) RecvReport() (Report, error) {
 		rep.Stats, err = DecodeStats(b)
 	case msgOrigin:
 		rep.Origin, err = DecodeOriginStats(b)
+	case msgReady:
+		err = DecodeReady(b)
+		rep.Ready = err == nil
 	default:
 		err = fmt.Errorf("%w: a worker's report of type %d", ErrMalformed, b[0])
 	}

@@ -15,7 +15,8 @@ import (
 // master) replaces the workers' configuration and rules the master's copy
 // of its remap rules. It closes the idle workers of the warm pool, which
 // the refillers replace, and marks every worker started before the call as
-// stale, so one still starting is closed instead of being used. Sessions
+// stale, so one still starting (or serving a session, with
+// SessionsPerWorker) is closed instead of being used again. Sessions
 // in flight are not disturbed. It returns the number of idle workers
 // closed. The server calls it on SIGHUP, as in.tftpd rereads its map file.
 func (m *Master) Reload(wc *os.File, rules *remap.Rules) int {
@@ -26,7 +27,7 @@ func (m *Master) Reload(wc *os.File, rules *remap.Rules) int {
 	old.Close() // workers started before have their own copy
 	m.rules.Store(rules)
 	m.gen.Add(1)
-	n := 0
+	n := m.closeReused()
 	for range cap(m.pool) {
 		select {
 		case w := <-m.pool:

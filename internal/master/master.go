@@ -63,6 +63,7 @@ type Master struct {
 	expiryAt time.Time               // when expiry fires; zero: not set
 	probes   probeTracker            // recent UEFI probes, for the log
 	workers  map[*worker]struct{}    // every live worker
+	idle     []*worker               // reused workers waiting for a session, most recent last (reuse.go)
 	draining bool
 	rules    atomic.Pointer[remap.Rules] // Config.Rules, then Reload's, for upload cleanup
 	refusals refusalLimiter              // rate limit of the refusal log lines
@@ -137,7 +138,7 @@ func (m *Master) Counters() Snapshot {
 		Killed: t.WorkersKilled, HandoffFailure: m.handoffFailures.Load(),
 		ClientLimited: t.ClientLimited, Violations: m.violations.snapshot(),
 		Outcomes:    t.Sessions,
-		LiveWorkers: m.live.Load(), IdleWorkers: int64(len(m.pool)), Inflight: m.inflight.Load(),
+		LiveWorkers: m.live.Load(), IdleWorkers: int64(len(m.pool) + m.idleReused()), Inflight: m.inflight.Load(),
 		MaxWorkers: int64(m.cfg.MaxWorkers),
 		SlotsHeld:  m.slotsHeld(),
 		Dropped:    t.Dropped, QueueAdmitted: t.QueueAdmitted, QueueDropped: t.QueueDropped,
@@ -442,6 +443,20 @@ func (m *Master) dispatch(l *udp.Listener, req *proto.Request, key sessionKey, l
 		if !w.assign(ho, key, wait) {
 			continue // died while idle
 		}
+		reuse := false
+		if m.reuseOn() {
+			w.mu.Lock()
+			reuse = w.sessions+1 < m.cfg.SessionsPerWorker
+			first := w.sessions == 0
+			w.mu.Unlock()
+			if first {
+				// What a reused worker may hold open between sessions.
+				if n, err := procFDs(w.pid); err == nil {
+					w.baseFDs = n
+				}
+			}
+		}
+		ho.Reuse = reuse
 		// A worker says nothing between Hello and Handoff: a message
 		// queued now (Stats for a session it never had) is a lie.
 		if pending, err := w.conn.Pending(); pending || err != nil {
@@ -469,9 +484,17 @@ func (m *Master) dispatch(l *udp.Listener, req *proto.Request, key sessionKey, l
 	m.reply(l, key.peer, local, proto.ErrUndefined, "server error")
 }
 
-// takeWorker returns an idle worker from the pool, or starts one.
+// takeWorker returns an idle reused worker, the most recently idle first,
+// else one from the pool, or starts one.
 func (m *Master) takeWorker() (*worker, error) {
 	for {
+		if w := m.popIdle(); w != nil {
+			if w.gen != m.gen.Load() {
+				w.close() // served before a Reload
+				continue
+			}
+			return w, nil
+		}
 		select {
 		case w := <-m.pool:
 			m.slots <- struct{}{} // a place for the refillers
@@ -523,8 +546,9 @@ func (m *Master) refill(ctx context.Context) {
 	}
 }
 
-// closeIdle closes the pool's workers: EOF makes them exit.
+// closeIdle closes the idle workers: EOF makes them exit.
 func (m *Master) closeIdle() {
+	m.closeReused()
 	for {
 		select {
 		case w := <-m.pool:

@@ -85,6 +85,14 @@ func runWorker(mode string) int {
 			// master's kill ends it.
 			signal.Ignore(syscall.SIGTERM)
 			time.Sleep(time.Hour)
+		case name == "panic":
+			panic("test handler panic")
+		case name == "leak":
+			// A handler that leaves a file open after its session.
+			if f, err := os.Open(filepath.Join(r.Settings.Roots[0], "one")); err == nil {
+				leaked = append(leaked, f)
+			}
+			return fbtftp.BytesResponse(pattern(1)), nil
 		case r.Filename == "slow":
 			// A file that takes long to send: 2 MiB at blksize 512.
 			return fbtftp.BytesResponse(make([]byte, 2<<20)), nil
@@ -107,6 +115,9 @@ func runWorker(mode string) int {
 	}
 	return 0
 }
+
+// leaked holds what the "leak" handler left open.
+var leaked []*os.File
 
 // drainMarkEnv, when set, makes the test worker a Drainer: after its
 // session it waits 1 s (past its context's end too, in mode "stubborn"),

@@ -51,6 +51,14 @@ type worker struct {
 	sp      *spSocket     // the master's copy of a single-port session socket
 	live    liveState     // the session's progress, from its reports
 	closed  atomic.Bool   // the master closed an idle worker on purpose
+
+	// Reuse (reuse.go). sessions counts the Handoffs sent (guarded by
+	// mu); baseFDs is the number of descriptors the worker had open
+	// before its first session (0: unknown); idleTimer, guarded by
+	// Master.mu, closes it once idle for WorkerIdleTimeout.
+	sessions  int
+	baseFDs   int
+	idleTimer *time.Timer
 }
 
 // spawn starts a worker in its own jail and waits for its Hello (it is
@@ -196,6 +204,8 @@ func (w *worker) abandon() {
 func (w *worker) handedOff(sent time.Time, d time.Duration, sp *spSocket) {
 	w.mu.Lock()
 	w.state, w.sent, w.sp = stateBusy, sent, sp
+	w.live = liveState{} // a reused worker's last session is over
+	w.sessions++
 	w.timer = time.AfterFunc(d, func() {
 		w.mu.Lock()
 		if w.reaped {
@@ -307,6 +317,13 @@ type recvResult struct {
 // client did not wait for, see fbtftp.Drainer), until it exits or the
 // session deadline kills it, and holds its slot until then.
 func (w *worker) supervise() {
+	for w.await() && w.serve() {
+	}
+}
+
+// await waits for the worker's next session: true once it is handed one,
+// false when it died (or was abandoned) before, and is buried.
+func (w *worker) await() bool {
 	m := w.m
 	handed := false
 	select {
@@ -328,18 +345,20 @@ func (w *worker) supervise() {
 		w.mu.Lock()
 		idle := w.handoff == nil
 		w.mu.Unlock()
+		m.removeIdle(w)
 		if idle && !w.closed.Load() {
 			m.obs.WorkerCrashed(false)
 			m.log.Warn("idle worker died", zap.Int("worker_pid", w.pid), zap.Stringer("exit", w.cmd.ProcessState))
 		}
-		return
+		return false
 	}
-	w.serve()
+	return true
 }
 
-// serve supervises a worker that was handed a session. The worker may send
-// Progress reports, then its Stats, then at most one OriginStats (ipc).
-func (w *worker) serve() {
+// serve supervises a worker that was handed a session. It returns true
+// when the worker is reused: idle again, its session accounted and its
+// slot given back; false once it is buried.
+func (w *worker) serve() bool {
 	m := w.m
 	w.mu.Lock()
 	ho, key, sent, sp, wait := w.handoff, w.key, w.sent, w.sp, w.wait
@@ -347,10 +366,14 @@ func (w *worker) serve() {
 	msgs := make(chan recvResult, 1)
 	go func() { // ends at EOF or when the supervisor closes the conn
 		defer close(msgs)
+		// Progress reports, then the Stats, then at most one
+		// OriginStats (ipc), then nothing, or with Reuse one Ready, after
+		// which the reader stops: what the worker says while idle is
+		// dispatch's Pending check's to find.
 		for {
 			rep, err := w.conn.RecvReport()
 			msgs <- recvResult{rep, err}
-			if err != nil && !errors.Is(err, ipc.ErrMalformed) {
+			if rep.Ready || err != nil && !errors.Is(err, ipc.ErrMalformed) {
 				return
 			}
 		}
@@ -364,6 +387,7 @@ func (w *worker) serve() {
 		sessionRequests uint64
 		lastErr         error
 		eofTimer        *time.Timer
+		ready           bool // a Ready after accepted Stats: the worker may be reused
 	)
 	violate := func(kind Violation, fields ...zap.Field) {
 		m.violation(kind, w, fields...)
@@ -402,6 +426,13 @@ func (w *worker) serve() {
 				m.violation(ViolationImplausibleStats, w, zap.Strings("fields", fixed))
 			}
 			m.originWork(rep.Origin)
+		case rep.Ready && got && ho.Reuse:
+			ready = true // the reader has stopped
+		case rep.Ready && got:
+			// A Ready after a Handoff without Reuse.
+			violate(ViolationExtraMessage, zap.String("message", "ready"))
+		case rep.Ready:
+			violate(ViolationEarlyMessage, zap.String("message", "ready"))
 		case rep.Origin != nil || (rep.Stats != nil && got):
 			// One Stats, then at most one OriginStats: anything else
 			// after the Stats, or an OriginStats before them.
@@ -427,7 +458,7 @@ func (w *worker) serve() {
 	}
 	// Until the process exits: its messages, and EOF.
 	exited := w.exited
-	for exited != nil {
+	for exited != nil && !ready {
 		select {
 		case r, ok := <-msgs:
 			if !ok {
@@ -444,6 +475,13 @@ func (w *worker) serve() {
 	}
 	if eofTimer != nil {
 		eofTimer.Stop()
+	}
+	if ready {
+		sp.close() // the master's copy of a single-port socket goes with the session
+		if !bad && w.recycle(key) {
+			return true
+		}
+		msgs = nil // the reader has stopped
 	}
 	w.mu.Lock()
 	w.state = stateDead
@@ -481,6 +519,7 @@ func (w *worker) serve() {
 	}
 	sp.close()
 	m.freeSlot(key)
+	return false
 }
 
 // optionStrings renders options as "name=value" for the session line.

@@ -187,7 +187,7 @@ func TestManySessions(t *testing.T) {
 	root := worldReadableDir(t)
 	writeFiles(t, root, map[string]int{"small": 4096, "mid": 70_000})
 	// The 100 concurrent clients all come from 127.0.0.1: no per-client limit.
-	s := startServer(t, root, "127.0.0.1:0", "--prefork", fmt.Sprint(prefork), "--max-sessions-per-client", "0")
+	s := startServer(t, root, "127.0.0.1:0", idleExit("--prefork", fmt.Sprint(prefork), "--max-sessions-per-client", "0")...)
 	eventually(t, 10*time.Second, "pool started", func() bool { return len(children(s.pid())) == prefork })
 	idleFDs := fdCount(s.pid())
 	for i := range 500 {
@@ -240,7 +240,7 @@ func TestManySessions(t *testing.T) {
 func TestWorkerKilledMidTransfer(t *testing.T) {
 	root := worldReadableDir(t)
 	writeFiles(t, root, map[string]int{"big": 2 << 20, "one": 1})
-	s := startServer(t, root, "127.0.0.1:0")
+	s := startServer(t, root, "127.0.0.1:0", idleExit()...)
 	sess, err := client.NewSession(s.addr, netip.AddrPort{})
 	if err != nil {
 		t.Fatal(err)

@@ -142,6 +142,11 @@ func startMaster(t *testing.T, argv ...string) (*server, error) {
 // process is the master itself.
 func startMasterIn(t *testing.T, netns string, argv ...string) (*server, error) {
 	t.Helper()
+	// The reuse pass (testenv.EnvSessionsPerWorker) runs every master
+	// with --sessions-per-worker, unless the test sets it itself.
+	if !slices.ContainsFunc(argv, func(a string) bool { return strings.HasPrefix(a, "--sessions-per-worker") }) {
+		argv = append(slices.Clip(argv), testenv.MasterArgs()...)
+	}
 	cmd := exec.Command(filepath.Join(bin, "fbtftp-master"), argv...)
 	if netns != "" {
 		cmd = exec.Command("ip", append([]string{"netns", "exec", netns, filepath.Join(bin, "fbtftp-master")}, argv...)...)
@@ -163,6 +168,16 @@ func startMasterIn(t *testing.T, netns string, argv ...string) (*server, error) 
 	s.addr = a
 	t.Cleanup(s.stop) // runs before startProc's: a clean drain first
 	return s, nil
+}
+
+// idleExit returns args plus, in the reuse pass, a short
+// --worker-idle-timeout: for the tests that wait for workers to be gone
+// after their sessions (a reused worker otherwise waits 30 s for more).
+func idleExit(args ...string) []string {
+	if testenv.Reuse() {
+		return append(args, "--worker-idle-timeout", "100ms")
+	}
+	return args
 }
 
 // startServer runs fbtftp-master -L -a ADDR -s root plus args and waits

@@ -154,7 +154,7 @@ func TestHTTPCacheEntries(t *testing.T) {
 	o := newHTTPOrigin(t)
 	root := worldReadableDir(t)
 	cache := filepath.Join(t.TempDir(), "cache")
-	s := startServer(t, root, "127.0.0.1:0", "--http-origin", o.URL+"/", "--http-cache", cache, "--http-cache-entries", "2")
+	s := startServer(t, root, "127.0.0.1:0", idleExit("--http-origin", o.URL+"/", "--http-cache", cache, "--http-cache-entries", "2")...)
 	for i := range 5 {
 		name := "big/" + strconv.Itoa(1000+i)
 		if b, _, err := get(t, s.addr, name, client.Options{}); err != nil || len(b) != 1000+i {
@@ -196,7 +196,7 @@ func TestHTTPFillTimeout(t *testing.T) {
 	defer o.Close()
 	root := worldReadableDir(t)
 	cache := filepath.Join(t.TempDir(), "cache")
-	s := startServer(t, root, "127.0.0.1:0", "--http-origin", o.URL+"/", "--http-cache", cache, "--http-fill-timeout", "1s")
+	s := startServer(t, root, "127.0.0.1:0", idleExit("--http-origin", o.URL+"/", "--http-cache", cache, "--http-fill-timeout", "1s")...)
 	uefiProbe(t, s.addr, "initrd")
 	s.waitSessions(1)
 	start := time.Now()

@@ -135,3 +135,70 @@ func TestWorkersLandlocked(t *testing.T) {
 		}
 	}
 }
+
+// TestSandboxReuse: a worker that serves several sessions
+// (--sessions-per-worker) is sandboxed once and stays so: after five
+// sessions its /proc entry shows the unprivileged user, the chroot,
+// no_new_privs and the seccomp filter, it logged its Landlock sandbox
+// once, and it holds no more descriptors than after its first session.
+func TestSandboxReuse(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the sandbox needs a root master")
+	}
+	root := worldReadableDir(t)
+	writeFiles(t, root, map[string]int{"f": 3000})
+	s := startServer(t, root, "127.0.0.1:0", "-u", "nobody", "-v", "--sessions-per-worker", "100")
+	var pid, fds int
+	for i := range 5 {
+		if _, _, err := get(t, s.addr, "f", client.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		// Back in the idle state before the next request: otherwise the
+		// master would start another worker for it.
+		idle := s.waitLog("worker idle", i+1)
+		p := int(idle[i]["worker_pid"].(float64))
+		if i == 0 {
+			pid, fds = p, fdCount(p)
+		} else if p != pid {
+			t.Fatalf("session %d in worker %d, not %d", i, p, pid)
+		}
+	}
+	for _, l := range s.waitSessions(5) {
+		if int(l["worker_pid"].(float64)) != pid || l["outcome"] != "success" {
+			t.Fatalf("session line %v: want worker %d, success", l, pid)
+		}
+	}
+	if n := fdCount(pid); n > fds {
+		t.Errorf("worker %d: %d descriptors after 5 sessions, %d after the first", pid, n, fds)
+	}
+	st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields := map[string]string{}
+	for line := range strings.SplitSeq(string(st), "\n") {
+		k, v, _ := strings.Cut(line, ":")
+		fields[k] = strings.Join(strings.Fields(v), " ")
+	}
+	if fields["Uid"] != "65534 65534 65534 65534" || fields["Gid"] != "65534 65534 65534 65534" {
+		t.Errorf("uid %q gid %q", fields["Uid"], fields["Gid"])
+	}
+	if fields["NoNewPrivs"] != "1" || fields["Seccomp"] != "2" {
+		t.Errorf("NoNewPrivs %q Seccomp %q", fields["NoNewPrivs"], fields["Seccomp"])
+	}
+	if link, _ := os.Readlink(fmt.Sprintf("/proc/%d/root", pid)); link != root {
+		t.Errorf("root %q, want %q", link, root)
+	}
+	v, _, errno := syscall.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, 0, 0, unix.LANDLOCK_CREATE_RULESET_VERSION)
+	if errno == 0 && v > 0 {
+		n := 0
+		for _, l := range s.find("sandbox") {
+			if abi, _ := l["landlock_abi"].(float64); abi >= 1 {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("%d landlocked sandbox lines, want 1 (applied once)\n%s", n, tail(s.log(), 3000))
+		}
+	}
+}

@@ -54,6 +54,13 @@ const (
 	modeProgressFlood = "progress-flood" // 200 Progress reports at once, then waits
 	modeProgressLies  = "progress-lies"  // an absurd Progress report, then believable Stats, then exits
 	modeProgressLate  = "progress-late"  // Stats, then a Progress report, then waits
+
+	// Reuse (--sessions-per-worker): arg is a file the worker creates if
+	// it ever gets a second Handoff.
+	modeReadyEarly     = "ready-early"     // Ready before its Stats, then waits
+	modeReadyTwice     = "ready-twice"     // Stats, Ready, Ready, then waits for a Handoff
+	modeReadyHolding   = "ready-holding"   // Stats, Ready with the session socket still open, then waits for a Handoff
+	modeReadyUninvited = "ready-uninvited" // Stats, Ready after a Handoff without Reuse, then waits for a Handoff
 )
 
 // runFakeWorker is the fake worker's main.
@@ -98,6 +105,22 @@ func runFakeWorker(modeFile string) int {
 		return 0
 	}
 	switch mode {
+	case modeReadyEarly:
+		conn.SendReady()
+		time.Sleep(time.Hour)
+	case modeReadyTwice, modeReadyUninvited, modeReadyHolding:
+		conn.SendStats(fakeStats(ho))
+		if mode != modeReadyHolding {
+			sock.Close()
+		}
+		conn.SendReady()
+		if mode == modeReadyTwice {
+			conn.SendReady()
+		}
+		if _, _, err := conn.RecvHandoff(); err == nil {
+			os.WriteFile(arg, []byte("a second session"), 0o644)
+		}
+		time.Sleep(time.Hour)
 	case modeEarlyStats:
 		conn.SendStats(fakeStats(ho))
 	case modeForkExit, modeSetsidFork:

@@ -94,3 +94,22 @@ func HaveIPv6Loopback() bool {
 	c.Close()
 	return true
 }
+
+// EnvSessionsPerWorker names the variable that runs the end-to-end suite
+// in worker reuse mode: set to N, the harness adds --sessions-per-worker N
+// to every fbtftp-master it starts (make test-e2e-reuse). Unset, the
+// suite runs the default mode, a fresh worker per session.
+const EnvSessionsPerWorker = "FBTFTP_E2E_SESSIONS_PER_WORKER"
+
+// MasterArgs returns the options the environment adds to fbtftp-master's
+// command line in the end-to-end tests: --sessions-per-worker N under
+// EnvSessionsPerWorker, else none.
+func MasterArgs() []string {
+	if n := os.Getenv(EnvSessionsPerWorker); n != "" {
+		return []string{"--sessions-per-worker", n}
+	}
+	return nil
+}
+
+// Reuse reports whether the end-to-end suite runs in worker reuse mode.
+func Reuse() bool { return os.Getenv(EnvSessionsPerWorker) != "" }
