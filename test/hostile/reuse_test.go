@@ -29,7 +29,7 @@ func TestHostileReusedWorkers(t *testing.T) {
 		violations uint64
 	}{
 		{name: "Ready before its Stats", mode: modeReadyEarly, perWorker: 100, outcome: stats.OutcomeWorkerCrash, crashes: 1,
-			violation: master.ViolationMalformed, violations: 1},
+			violation: master.ViolationEarlyMessage, violations: 1},
 		{name: "Ready twice", mode: modeReadyTwice, perWorker: 100, outcome: stats.OutcomeSuccess,
 			violation: master.ViolationEarlyMessage, violations: 1},
 		{name: "Ready holding its session socket", mode: modeReadyHolding, perWorker: 100, outcome: stats.OutcomeSuccess,
