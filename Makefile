@@ -57,9 +57,10 @@ unit:
 # Worker reuse: the end-to-end tests again with --sessions-per-worker 1000
 # on every master they start (test/testenv EnvSessionsPerWorker). `make
 # test` runs the subset below (real clients, downloads, uploads, errors,
-# templates, the HTTP boot storm, a worker killed);
+# templates, the HTTP boot storm, a worker killed, the admission queue's
+# storm, the live view);
 # test-e2e-reuse is the whole suite in that mode.
-E2E_REUSE = TestDownloadsOwnClient|TestRealClients|TestErrorsEndToEnd|TestWorkerKilledMidTransfer|TestUploadsEndToEnd|TestDifferential|TestTemplates|TestHTTPOriginCacheBootStorm
+E2E_REUSE = TestDownloadsOwnClient|TestRealClients|TestErrorsEndToEnd|TestWorkerKilledMidTransfer|TestUploadsEndToEnd|TestDifferential|TestTemplates|TestHTTPOriginCacheBootStorm|TestStorm|TestLiveSessions
 e2e-reuse:
 	FBTFTP_E2E_SESSIONS_PER_WORKER=1000 $(GO) test -race -count=1 -run '^($(E2E_REUSE))$$' ./test/e2e
 
