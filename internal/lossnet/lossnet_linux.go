@@ -60,7 +60,7 @@ func New(ctx context.Context) (*Net, error) {
 	if err := Available(); err != nil {
 		return nil, err
 	}
-	sweep(ctx)
+	Sweep(ctx, namePrefix)
 	id := fmt.Sprintf("%d-%d", os.Getpid(), seq.Add(1))
 	n := &Net{Server: namePrefix + id + "-srv", Client: namePrefix + id + "-cli"}
 	// Interface names are at most 15 bytes: the link is known by its
@@ -77,7 +77,7 @@ func New(ctx context.Context) (*Net, error) {
 		{"-n", n.Client, "link", "set", "lo", "up"},
 	}
 	for _, args := range steps {
-		if _, err := run(ctx, nil, "ip", args...); err != nil {
+		if _, err := Run(ctx, nil, "ip", args...); err != nil {
 			n.Close()
 			return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
 		}
@@ -119,7 +119,7 @@ table inet lossnet {
 }
 `, ppm)
 	for _, s := range []Side{ToServer, ToClient} {
-		if _, err := run(ctx, []byte(script), "ip", "netns", "exec", n.ns(s), "nft", "-f", "-"); err != nil {
+		if _, err := Run(ctx, []byte(script), "ip", "netns", "exec", n.ns(s), "nft", "-f", "-"); err != nil {
 			return err
 		}
 	}
@@ -131,7 +131,7 @@ var counterRE = regexp.MustCompile(`counter packets (\d+) bytes \d+ drop`)
 // Drops returns how many datagrams the rules dropped on side s since the
 // last SetLoss.
 func (n *Net) Drops(ctx context.Context, s Side) (uint64, error) {
-	out, err := run(ctx, nil, "ip", "netns", "exec", n.ns(s), "nft", "list", "chain", "inet", "lossnet", "input")
+	out, err := Run(ctx, nil, "ip", "netns", "exec", n.ns(s), "nft", "list", "chain", "inet", "lossnet", "input")
 	if err != nil {
 		return 0, err
 	}
@@ -178,29 +178,37 @@ func (n *Net) Do(ns string, fn func() error) error {
 // Close deletes the namespaces, which removes the veth pair and the rules
 // with them. It is safe to call more than once.
 func (n *Net) Close() error {
+	return DeleteNamespaces(n.Server, n.Client)
+}
+
+// DeleteNamespaces deletes the named network namespaces that exist, with
+// their links and rules (a namespace already gone is not an error). It is
+// shared with the other namespace harnesses of the tests (test/testenv).
+func DeleteNamespaces(names ...string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
 	defer cancel()
 	var errs []error
-	for _, ns := range []string{n.Server, n.Client} {
+	for _, ns := range names {
 		if _, err := os.Stat("/run/netns/" + ns); err != nil {
 			continue
 		}
-		if _, err := run(ctx, nil, "ip", "netns", "del", ns); err != nil {
+		if _, err := Run(ctx, nil, "ip", "netns", "del", ns); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// sweep removes the namespaces of lossnet users that are no longer alive
-// (a test binary killed by its timeout does not run its cleanups).
-func sweep(ctx context.Context) {
+// Sweep removes the namespaces named prefix + "<pid>-..." whose process
+// is no longer alive (a test binary killed by its timeout does not run
+// its cleanups).
+func Sweep(ctx context.Context, prefix string) {
 	ents, err := os.ReadDir("/run/netns")
 	if err != nil {
 		return
 	}
 	for _, e := range ents {
-		rest, ok := strings.CutPrefix(e.Name(), namePrefix)
+		rest, ok := strings.CutPrefix(e.Name(), prefix)
 		if !ok {
 			continue
 		}
@@ -210,14 +218,14 @@ func sweep(ctx context.Context) {
 			continue
 		}
 		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
-			_, _ = run(ctx, nil, "ip", "netns", "del", e.Name())
+			_, _ = Run(ctx, nil, "ip", "netns", "del", e.Name())
 		}
 	}
 }
 
-// run runs a command with stdin, bounded by cmdTimeout, and returns its
+// Run runs a command with stdin, bounded by cmdTimeout, and returns its
 // standard output; the error carries the command line and its stderr.
-func run(ctx context.Context, stdin []byte, name string, args ...string) ([]byte, error) {
+func Run(ctx context.Context, stdin []byte, name string, args ...string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, cmdTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)

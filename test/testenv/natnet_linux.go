@@ -3,7 +3,6 @@
 package testenv
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,14 +10,12 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
-	"strconv"
-	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/fbtftp-go/fbtftp/internal/lossnet"
 )
 
 // NAT is a client behind a masquerading router, in three network
@@ -55,8 +52,6 @@ var (
 // those of a test process killed before its cleanup can be removed.
 const natPrefix = "fbnat-"
 
-const natCmdTimeout = 10 * time.Second
-
 var natSeq atomic.Int64
 
 // NATAvailable returns nil when NewNAT can work here, or why not.
@@ -83,7 +78,7 @@ func NewNAT(t testing.TB) *NAT {
 		Require(t, "network namespaces and nftables ("+err.Error()+")")
 	}
 	ctx := context.Background()
-	sweepNAT(ctx)
+	lossnet.Sweep(ctx, natPrefix)
 	id := fmt.Sprintf("%d-%d", os.Getpid(), natSeq.Add(1))
 	n := &NAT{Client: natPrefix + id + "-cli", Router: natPrefix + id + "-nat", Server: natPrefix + id + "-srv"}
 	t.Cleanup(func() {
@@ -113,11 +108,11 @@ func NewNAT(t testing.TB) *NAT {
 		[]string{"-n", n.Client, "route", "add", "default", "via", NATInsideAddr.String()},
 	)
 	for _, args := range steps {
-		if _, err := natRun(ctx, nil, "ip", args...); err != nil {
+		if _, err := lossnet.Run(ctx, nil, "ip", args...); err != nil {
 			Require(t, "a NAT network in namespaces: "+err.Error())
 		}
 	}
-	if _, err := natRun(ctx, nil, "ip", "netns", "exec", n.Router, "sysctl", "-qw", "net.ipv4.ip_forward=1"); err != nil {
+	if _, err := lossnet.Run(ctx, nil, "ip", "netns", "exec", n.Router, "sysctl", "-qw", "net.ipv4.ip_forward=1"); err != nil {
 		Require(t, "IPv4 forwarding in a namespace: "+err.Error())
 	}
 	masq := `table ip nat {
@@ -152,7 +147,7 @@ func (n *NAT) AttachTFTPHelper(ctx context.Context) error {
 
 // Nft loads an nftables script in namespace ns.
 func (n *NAT) Nft(ctx context.Context, ns, script string) error {
-	_, err := natRun(ctx, []byte(script), "ip", "netns", "exec", ns, "nft", "-f", "-")
+	_, err := lossnet.Run(ctx, []byte(script), "ip", "netns", "exec", ns, "nft", "-f", "-")
 	return err
 }
 
@@ -190,56 +185,5 @@ func (n *NAT) Do(ns string, fn func() error) error {
 
 // close deletes the namespaces (with their links and rules).
 func (n *NAT) close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), natCmdTimeout)
-	defer cancel()
-	var errs []error
-	for _, ns := range []string{n.Client, n.Router, n.Server} {
-		if _, err := os.Stat("/run/netns/" + ns); err != nil {
-			continue
-		}
-		if _, err := natRun(ctx, nil, "ip", "netns", "del", ns); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// sweepNAT removes the namespaces of test processes that died before
-// their cleanup.
-func sweepNAT(ctx context.Context) {
-	ents, err := os.ReadDir("/run/netns")
-	if err != nil {
-		return
-	}
-	for _, e := range ents {
-		rest, ok := strings.CutPrefix(e.Name(), natPrefix)
-		if !ok {
-			continue
-		}
-		pidText, _, _ := strings.Cut(rest, "-")
-		pid, err := strconv.Atoi(pidText)
-		if err != nil || pid <= 0 || pid == os.Getpid() {
-			continue
-		}
-		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
-			_, _ = natRun(ctx, nil, "ip", "netns", "del", e.Name())
-		}
-	}
-}
-
-// natRun runs a command with stdin, bounded by natCmdTimeout; the error
-// carries the command line and its standard error.
-func natRun(ctx context.Context, stdin []byte, name string, args ...string) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, natCmdTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	if stdin != nil {
-		cmd.Stdin = bytes.NewReader(stdin)
-	}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("%s %s: %v: %s", name, strings.Join(args, " "), err, bytes.TrimSpace(stderr.Bytes()))
-	}
-	return stdout.Bytes(), nil
+	return lossnet.DeleteNamespaces(n.Client, n.Router, n.Server)
 }
