@@ -149,11 +149,15 @@ func (n *Net) Command(ctx context.Context, ns, name string, args ...string) *exe
 	return exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", ns, name}, args...)...)
 }
 
-// Do runs fn on an OS thread that has joined namespace ns: the sockets fn
-// creates belong to that namespace (and keep working from any goroutine
-// afterwards). The thread is never returned to the Go scheduler: it exits
-// with fn's goroutine.
-func (n *Net) Do(ns string, fn func() error) error {
+// Do runs fn in namespace ns (InNamespace).
+func (n *Net) Do(ns string, fn func() error) error { return InNamespace(ns, fn) }
+
+// InNamespace runs fn on an OS thread that has joined the named network
+// namespace ns: the sockets fn creates belong to that namespace (and keep
+// working from any goroutine afterwards). The thread is never returned to
+// the Go scheduler: it exits with fn's goroutine. It is shared with the
+// other namespace harnesses of the tests (test/testenv).
+func InNamespace(ns string, fn func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()

@@ -9,11 +9,8 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"runtime"
 	"sync/atomic"
 	"testing"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/fbtftp-go/fbtftp/internal/lossnet"
 )
@@ -159,29 +156,8 @@ func (n *NAT) Command(ns, name string, args ...string) *exec.Cmd {
 }
 
 // Do runs fn on an OS thread that joined namespace ns: the sockets fn
-// creates belong to ns (and work from any goroutine afterwards). The
-// thread is never given back to the scheduler: it ends with fn's goroutine.
-func (n *NAT) Do(ns string, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		// No UnlockOSThread: the thread is in another namespace now; the
-		// runtime ends a locked thread when its goroutine exits.
-		f, err := os.Open("/run/netns/" + ns)
-		if err != nil {
-			errc <- err
-			return
-		}
-		err = unix.Setns(int(f.Fd()), unix.CLONE_NEWNET)
-		f.Close()
-		if err != nil {
-			errc <- fmt.Errorf("setns %s: %w", ns, err)
-			return
-		}
-		errc <- fn()
-	}()
-	return <-errc
-}
+// creates belong to ns (lossnet.InNamespace).
+func (n *NAT) Do(ns string, fn func() error) error { return lossnet.InNamespace(ns, fn) }
 
 // close deletes the namespaces (with their links and rules).
 func (n *NAT) close() error {
