@@ -43,19 +43,62 @@ type queued struct {
 	received time.Time     // its first datagram: the session's latencies count from here
 	heard    time.Time     // its latest datagram: expiry counts from here
 
-	cq           *clientQueue
-	cprev, cnext *queued // the client's FIFO, by arrival
-	hprev, hnext *queued // every entry, by heard (oldest first)
+	cq    *clientQueue
+	byArr link[queued] // in the client's FIFO, by arrival
+	byHrd link[queued] // in every entry's list, by heard (oldest first)
 }
 
 // clientQueue is one client's FIFO.
 type clientQueue struct {
-	addr         netip.Addr
-	head, tail   *queued
-	n            int
-	parked       bool
-	rprev, rnext *clientQueue // the ready ring, unless parked
+	addr    netip.Addr
+	entries list[queued] // by arrival (queued.byArr)
+	n       int
+	parked  bool
+	inRing  link[clientQueue] // in the ready ring, unless parked
 }
+
+// link is an element's place in one intrusive doubly linked list.
+type link[T any] struct{ prev, next *T }
+
+// list is an intrusive doubly linked list of *T: the links live in the
+// elements, at the place at returns, so one element can be in several
+// lists and a removal costs no search and no allocation.
+type list[T any] struct {
+	head, tail *T
+	at         func(*T) *link[T]
+}
+
+// pushBack appends e, which must be in no list of this kind.
+func (l *list[T]) pushBack(e *T) {
+	a := l.at(e)
+	a.prev, a.next = l.tail, nil
+	if l.tail != nil {
+		l.at(l.tail).next = e
+	} else {
+		l.head = e
+	}
+	l.tail = e
+}
+
+// remove unlinks e; an e that is not in l is left alone.
+func (l *list[T]) remove(e *T) {
+	a := l.at(e)
+	if a.prev != nil {
+		l.at(a.prev).next = a.next
+	} else if l.head == e {
+		l.head = a.next
+	}
+	if a.next != nil {
+		l.at(a.next).prev = a.prev
+	} else if l.tail == e {
+		l.tail = a.prev
+	}
+	a.prev, a.next = nil, nil
+}
+
+func byArrival(e *queued) *link[queued]         { return &e.byArr }
+func byHeard(e *queued) *link[queued]           { return &e.byHrd }
+func inRing(cq *clientQueue) *link[clientQueue] { return &cq.inRing }
 
 // pushResult is what push did with a request.
 type pushResult int
@@ -73,17 +116,18 @@ type admissionQueue struct {
 	share   int           // entries per client at most; <= 0: size
 	timeout time.Duration // since an entry was last heard
 
-	n            int
-	byKey        map[sessionKey]*queued
-	clients      map[netip.Addr]*clientQueue
-	rhead, rtail *clientQueue // ready clients, served front first
-	hhead, htail *queued      // entries by heard, oldest first
+	n       int
+	byKey   map[sessionKey]*queued
+	clients map[netip.Addr]*clientQueue
+	ring    list[clientQueue] // ready clients, served front first
+	oldest  list[queued]      // entries by heard, oldest first
 }
 
 func newAdmissionQueue(size, share int, timeout time.Duration) *admissionQueue {
 	return &admissionQueue{
 		size: max(size, 0), share: share, timeout: timeout,
 		byKey: map[sessionKey]*queued{}, clients: map[netip.Addr]*clientQueue{},
+		ring: list[clientQueue]{at: inRing}, oldest: list[queued]{at: byHeard},
 	}
 }
 
@@ -106,8 +150,8 @@ func (q *admissionQueue) push(c netip.Addr, e *queued, ready bool) pushResult {
 	if old := q.byKey[e.key]; old != nil {
 		old.req, old.l, old.local = e.req, e.l, e.local
 		old.heard = e.received
-		q.unlinkHeard(old)
-		q.linkHeard(old)
+		q.oldest.remove(old)
+		q.oldest.pushBack(old)
 		return pushRefreshed
 	}
 	if q.n >= q.size {
@@ -118,22 +162,16 @@ func (q *admissionQueue) push(c netip.Addr, e *queued, ready bool) pushResult {
 		return pushClientFull
 	}
 	if cq == nil {
-		cq = &clientQueue{addr: c, parked: !ready}
+		cq = &clientQueue{addr: c, parked: !ready, entries: list[queued]{at: byArrival}}
 		q.clients[c] = cq
 		if ready {
-			q.ringAppend(cq)
+			q.ring.pushBack(cq)
 		}
 	}
 	e.cq, e.heard = cq, e.received
-	e.cprev, e.cnext = cq.tail, nil
-	if cq.tail != nil {
-		cq.tail.cnext = e
-	} else {
-		cq.head = e
-	}
-	cq.tail = e
+	cq.entries.pushBack(e)
 	cq.n++
-	q.linkHeard(e)
+	q.oldest.pushBack(e)
 	q.byKey[e.key] = e
 	q.n++
 	return pushQueued
@@ -144,16 +182,16 @@ func (q *admissionQueue) push(c netip.Addr, e *queued, ready bool) pushResult {
 // the ring. Clients eligible refuses are parked on the way. nil when no
 // client can be served.
 func (q *admissionQueue) pop(eligible func(netip.Addr) bool) *queued {
-	for cq := q.rhead; cq != nil; cq = q.rhead {
-		q.ringRemove(cq)
+	for cq := q.ring.head; cq != nil; cq = q.ring.head {
+		q.ring.remove(cq)
 		if !eligible(cq.addr) {
 			cq.parked = true
 			continue
 		}
-		e := cq.head
+		e := cq.entries.head
 		q.remove(e)
 		if cq.n > 0 {
-			q.ringAppend(cq)
+			q.ring.pushBack(cq)
 		}
 		return e
 	}
@@ -164,7 +202,7 @@ func (q *admissionQueue) pop(eligible func(netip.Addr) bool) *queued {
 func (q *admissionQueue) unpark(c netip.Addr) {
 	if cq := q.clients[c]; cq != nil && cq.parked {
 		cq.parked = false
-		q.ringAppend(cq)
+		q.ring.pushBack(cq)
 	}
 }
 
@@ -172,7 +210,7 @@ func (q *admissionQueue) unpark(c netip.Addr) {
 // before now, oldest first.
 func (q *admissionQueue) expire(now time.Time) []*queued {
 	var out []*queued
-	for e := q.hhead; e != nil && !now.Before(e.heard.Add(q.timeout)); e = q.hhead {
+	for e := q.oldest.head; e != nil && !now.Before(e.heard.Add(q.timeout)); e = q.oldest.head {
 		q.remove(e)
 		out = append(out, e)
 	}
@@ -181,16 +219,16 @@ func (q *admissionQueue) expire(now time.Time) []*queued {
 
 // nextExpiry is when the oldest entry expires; false when none waits.
 func (q *admissionQueue) nextExpiry() (time.Time, bool) {
-	if q.hhead == nil {
+	if q.oldest.head == nil {
 		return time.Time{}, false
 	}
-	return q.hhead.heard.Add(q.timeout), true
+	return q.oldest.head.heard.Add(q.timeout), true
 }
 
 // drain removes and returns every entry.
 func (q *admissionQueue) drain() []*queued {
 	out := make([]*queued, 0, q.n)
-	for e := q.hhead; e != nil; e = q.hhead {
+	for e := q.oldest.head; e != nil; e = q.oldest.head {
 		q.remove(e)
 		out = append(out, e)
 	}
@@ -201,73 +239,16 @@ func (q *admissionQueue) drain() []*queued {
 // forgotten.
 func (q *admissionQueue) remove(e *queued) {
 	cq := e.cq
-	if e.cprev != nil {
-		e.cprev.cnext = e.cnext
-	} else {
-		cq.head = e.cnext
-	}
-	if e.cnext != nil {
-		e.cnext.cprev = e.cprev
-	} else {
-		cq.tail = e.cprev
-	}
-	e.cprev, e.cnext, e.cq = nil, nil, nil
+	cq.entries.remove(e)
+	e.cq = nil
 	cq.n--
-	q.unlinkHeard(e)
+	q.oldest.remove(e)
 	delete(q.byKey, e.key)
 	q.n--
 	if cq.n == 0 {
 		if !cq.parked {
-			q.ringRemove(cq)
+			q.ring.remove(cq)
 		}
 		delete(q.clients, cq.addr)
 	}
-}
-
-func (q *admissionQueue) linkHeard(e *queued) {
-	e.hprev, e.hnext = q.htail, nil
-	if q.htail != nil {
-		q.htail.hnext = e
-	} else {
-		q.hhead = e
-	}
-	q.htail = e
-}
-
-func (q *admissionQueue) unlinkHeard(e *queued) {
-	if e.hprev != nil {
-		e.hprev.hnext = e.hnext
-	} else if q.hhead == e {
-		q.hhead = e.hnext
-	}
-	if e.hnext != nil {
-		e.hnext.hprev = e.hprev
-	} else if q.htail == e {
-		q.htail = e.hprev
-	}
-	e.hprev, e.hnext = nil, nil
-}
-
-func (q *admissionQueue) ringAppend(cq *clientQueue) {
-	cq.rprev, cq.rnext = q.rtail, nil
-	if q.rtail != nil {
-		q.rtail.rnext = cq
-	} else {
-		q.rhead = cq
-	}
-	q.rtail = cq
-}
-
-func (q *admissionQueue) ringRemove(cq *clientQueue) {
-	if cq.rprev != nil {
-		cq.rprev.rnext = cq.rnext
-	} else if q.rhead == cq {
-		q.rhead = cq.rnext
-	}
-	if cq.rnext != nil {
-		cq.rnext.rprev = cq.rprev
-	} else if q.rtail == cq {
-		q.rtail = cq.rprev
-	}
-	cq.rprev, cq.rnext = nil, nil
 }

@@ -173,7 +173,7 @@ func TestQueue(t *testing.T) {
 				}
 			}
 			q.drain()
-			if q.len() != 0 || len(q.clients) != 0 || q.rhead != nil || q.hhead != nil {
+			if q.len() != 0 || len(q.clients) != 0 || q.ring.head != nil || q.oldest.head != nil {
 				t.Fatalf("not empty after drain: %+v", q)
 			}
 		})
@@ -200,8 +200,8 @@ func (q *admissionQueue) check() error {
 		}
 		n := 0
 		var prev *queued
-		for e := cq.head; e != nil; e = e.cnext {
-			if e.cq != cq || e.cprev != prev || q.byKey[e.key] != e || clientOf(e.key.peer.Addr()) != a {
+		for e := cq.entries.head; e != nil; e = e.byArr.next {
+			if e.cq != cq || e.byArr.prev != prev || q.byKey[e.key] != e || clientOf(e.key.peer.Addr()) != a {
 				return fmt.Errorf("client %v: bad entry %v", a, e.key)
 			}
 			if prev != nil && e.received.Before(prev.received) {
@@ -210,7 +210,7 @@ func (q *admissionQueue) check() error {
 			prev = e
 			n++
 		}
-		if n != cq.n || cq.tail != prev {
+		if n != cq.n || cq.entries.tail != prev {
 			return fmt.Errorf("client %v: FIFO of %d, counted %d", a, n, cq.n)
 		}
 		total += n
@@ -220,14 +220,14 @@ func (q *admissionQueue) check() error {
 	}
 	inRing := map[*clientQueue]bool{}
 	var rprev *clientQueue
-	for cq := q.rhead; cq != nil; cq = cq.rnext {
-		if inRing[cq] || cq.parked || q.clients[cq.addr] != cq || cq.rprev != rprev {
+	for cq := q.ring.head; cq != nil; cq = cq.inRing.next {
+		if inRing[cq] || cq.parked || q.clients[cq.addr] != cq || cq.inRing.prev != rprev {
 			return fmt.Errorf("ring: bad client %v", cq.addr)
 		}
 		inRing[cq] = true
 		rprev = cq
 	}
-	if q.rtail != rprev {
+	if q.ring.tail != rprev {
 		return fmt.Errorf("ring tail")
 	}
 	for _, cq := range q.clients {
@@ -237,14 +237,14 @@ func (q *admissionQueue) check() error {
 	}
 	n := 0
 	var hprev *queued
-	for e := q.hhead; e != nil; e = e.hnext {
-		if e.hprev != hprev || (hprev != nil && e.heard.Before(hprev.heard)) {
+	for e := q.oldest.head; e != nil; e = e.byHrd.next {
+		if e.byHrd.prev != hprev || (hprev != nil && e.heard.Before(hprev.heard)) {
 			return fmt.Errorf("heard list out of order at %v", e.key)
 		}
 		hprev = e
 		n++
 	}
-	if n != q.n || q.htail != hprev {
+	if n != q.n || q.oldest.tail != hprev {
 		return fmt.Errorf("heard list of %d, %d entries", n, q.n)
 	}
 	return nil
