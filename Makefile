@@ -22,6 +22,7 @@ DEB_VERSION ?= $(shell scripts/version.sh --deb)
 PREFIX         ?= /usr/local
 DESTDIR        ?=
 SBINDIR        ?= $(PREFIX)/sbin
+BINDIR         ?= $(PREFIX)/bin
 LIBEXECDIR     ?= $(PREFIX)/libexec
 MANDIR         ?= $(PREFIX)/share/man
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
@@ -101,11 +102,13 @@ man:
 	$(GO) test ./cmd/fbtftp-master -run '^TestManPages$$' -update
 
 install: build
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR)/fbtftp $(DESTDIR)$(MANDIR)/man8 \
-		$(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR)/fbtftp $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
 	install -m 0755 $(BIN)/fbtftp-master $(DESTDIR)$(SBINDIR)/fbtftp-master
+	install -m 0755 $(BIN)/fbtftp-top $(DESTDIR)$(BINDIR)/fbtftp-top
 	install -m 0755 $(BIN)/fbtftp-worker $(BIN)/fbtftp-worker-http $(DESTDIR)$(LIBEXECDIR)/fbtftp/
 	install -m 0644 docs/man/fbtftp-master.8 docs/man/fbtftp-worker.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 docs/man/fbtftp-top.1 $(DESTDIR)$(MANDIR)/man1/
 	for u in fbtftp.service fbtftp.socket; do \
 		sed -e 's|/usr/sbin/fbtftp-master|$(SBINDIR)/fbtftp-master|' deploy/systemd/$$u > $(DESTDIR)$(SYSTEMDUNITDIR)/$$u && \
 		chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/$$u || exit 1; \
@@ -115,7 +118,8 @@ install: build
 
 # What `make install` put there (the same variables).
 uninstall:
-	rm -f $(DESTDIR)$(SBINDIR)/fbtftp-master $(DESTDIR)$(LIBEXECDIR)/fbtftp/fbtftp-worker \
+	rm -f $(DESTDIR)$(SBINDIR)/fbtftp-master $(DESTDIR)$(BINDIR)/fbtftp-top $(DESTDIR)$(MANDIR)/man1/fbtftp-top.1 \
+		$(DESTDIR)$(LIBEXECDIR)/fbtftp/fbtftp-worker \
 		$(DESTDIR)$(LIBEXECDIR)/fbtftp/fbtftp-worker-http $(DESTDIR)$(MANDIR)/man8/fbtftp-master.8 \
 		$(DESTDIR)$(MANDIR)/man8/fbtftp-worker.8 $(DESTDIR)$(SYSTEMDUNITDIR)/fbtftp.service \
 		$(DESTDIR)$(SYSTEMDUNITDIR)/fbtftp.socket $(DESTDIR)$(SYSUSERSDIR)/fbtftp.conf $(DESTDIR)$(TMPFILESDIR)/fbtftp.conf
@@ -139,7 +143,8 @@ PKGROOT = $(CURDIR)/$(BIN)/pkgroot
 deb:
 	rm -rf $(PKGROOT)
 	$(MAKE) install DESTDIR=$(PKGROOT) PREFIX=/usr SYSTEMDUNITDIR=/lib/systemd/system EXTRA_LDFLAGS="-s -w"
-	gzip -9nf $(PKGROOT)/usr/share/man/man8/fbtftp-master.8 $(PKGROOT)/usr/share/man/man8/fbtftp-worker.8
+	gzip -9nf $(PKGROOT)/usr/share/man/man8/fbtftp-master.8 $(PKGROOT)/usr/share/man/man8/fbtftp-worker.8 \
+		$(PKGROOT)/usr/share/man/man1/fbtftp-top.1
 	install -d $(PKGROOT)/usr/share/doc/fbtftp
 	install -m 0644 deploy/debian/copyright $(PKGROOT)/usr/share/doc/fbtftp/copyright
 	printf 'fbtftp (%s-1) unstable; urgency=medium\n\n  * Built from the fbtftp-go source, version %s.\n\n -- The fbtftp-go authors <fbtftp-go@users.noreply.github.com>  %s\n' \

@@ -47,7 +47,9 @@ dpkg -i "$deb"
 getent passwd tftp >/dev/null || fail "no tftp user after install"
 [ -d /srv/tftp ] && [ -d /var/cache/fbtftp ] || fail "/srv/tftp or /var/cache/fbtftp missing"
 [ "$(stat -c %U /var/cache/fbtftp)" = tftp ] || fail "/var/cache/fbtftp not owned by tftp"
-man -w fbtftp-master >/dev/null || fail "man fbtftp-master: no page"
+for page in fbtftp-master fbtftp-worker fbtftp-top; do
+	man -w "$page" >/dev/null || fail "man $page: no page"
+done
 version=$(/usr/sbin/fbtftp-master -V)
 want=$(scripts/version.sh)
 case "$version" in "fbtftp-go $want "*) ;; *) fail "-V: $version, want $want" ;; esac
@@ -81,6 +83,15 @@ fi
 curl -sS --max-time 60 -o "$out.got" "tftp://127.0.0.1:$port/fbtftp-deb-test.bin" || { cat "$out"; fail "download"; }
 cmp -s "$out.got" /srv/tftp/fbtftp-deb-test.bin || fail "downloaded file differs"
 say "downloaded 300000 bytes through the installed binary"
+# The live view, installed in /usr/bin, against the installed master.
+if [ -n "$server_pid" ]; then
+	maddr=$(sed -n 's/.*"msg":"metrics listening".*"address":"\([^"]*\)".*/\1/p' "$out" | head -1)
+else
+	maddr=127.0.0.1:9169 # FBTFTP_OPTIONS of /etc/default/fbtftp
+fi
+top=$(/usr/bin/fbtftp-top -b -n 1 "$maddr") || { echo "$top"; fail "fbtftp-top -b -n 1 $maddr"; }
+grep -Eq 'accepted [1-9]' <<<"$top" || { echo "$top"; fail "fbtftp-top: the download is not in the master's last minute"; }
+say "fbtftp-top read the installed master's /sessions at $maddr"
 if [ -n "$server_pid" ]; then
 	kill -TERM "$server_pid"; wait "$server_pid" || fail "the master did not exit 0 on SIGTERM"
 	server_pid=""

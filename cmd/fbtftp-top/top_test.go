@@ -5,9 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -223,5 +228,56 @@ func TestBatch(t *testing.T) {
 	srv.Close()
 	if code := run(context.Background(), []string{"-b", "-n", "1", srv.URL}, nil, out, os.Stderr); code != 1 {
 		t.Errorf("server gone: exit %d, want 1", code)
+	}
+}
+
+// TestManPage: docs/man/fbtftp-top.1 documents every flag parse defines,
+// and no other, and man(1) formats it without a warning.
+func TestManPage(t *testing.T) {
+	page, err := os.ReadFile(filepath.Join("..", "..", "docs", "man", "fbtftp-top.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var defined []string
+	if _, err := parse([]string{"-h"}, io.Discard); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("parse -h: %v", err)
+	}
+	// The flags parse defines, from its usage output.
+	var usage bytes.Buffer
+	parse([]string{"-h"}, &usage)
+	for _, l := range strings.Split(usage.String(), "\n") {
+		if f := strings.Fields(l); len(f) > 0 && strings.HasPrefix(l, "  -") {
+			defined = append(defined, strings.TrimPrefix(f[0], "-"))
+		}
+	}
+	if len(defined) < 5 {
+		t.Fatalf("flags from the usage: %v\n%s", defined, usage.String())
+	}
+	documented := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^\.TP\n\\fB\\-([a-z]+)\\fR`).FindAllStringSubmatch(string(page), -1) {
+		documented[m[1]] = true
+	}
+	for _, f := range defined {
+		if !documented[f] {
+			t.Errorf("-%s is not in docs/man/fbtftp-top.1 OPTIONS", f)
+		}
+		delete(documented, f)
+	}
+	for f := range documented {
+		t.Errorf("docs/man/fbtftp-top.1 documents -%s, which fbtftp-top does not have", f)
+	}
+	man, err := exec.LookPath("man")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("man(1) is missing")
+		}
+		t.Skip("man(1) is missing (apt install man-db)")
+	}
+	cmd := exec.Command(man, "--warnings", "-l", filepath.Join("..", "..", "docs", "man", "fbtftp-top.1"))
+	cmd.Env = append(os.Environ(), "MANWIDTH=80", "MANPAGER=cat", "PAGER=cat", "LC_ALL=C.UTF-8")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil || stderr.Len() > 0 || stdout.Len() < 1000 {
+		t.Errorf("man --warnings -l fbtftp-top.1: %v, %d bytes\n%s", err, stdout.Len(), stderr.String())
 	}
 }
