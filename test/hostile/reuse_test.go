@@ -48,7 +48,12 @@ func TestHostileReusedWorkers(t *testing.T) {
 			e.request("f")
 			e.waitFor("the session accounted", func() bool { return len(e.stats()) == 1 })
 			if c.mode == modeReadyTwice {
-				// Idle with a second Ready queued: dispatch finds it.
+				// Idle with a second Ready queued: dispatch finds it. Both
+				// must have been sent first: a worker descheduled between
+				// the two would take the session legitimately (its first
+				// Ready made it idle) and be killed only when the second
+				// arrives, which is not the case under test.
+				e.waitFor("both Readys sent", func() bool { _, err := os.Stat(marker + ".sent"); return err == nil })
 				e.waitFor("the worker idle", func() bool { return e.m.Counters().IdleWorkers == 1 })
 			}
 			e.goodDownload() // another worker serves it

@@ -116,6 +116,7 @@ func runFakeWorker(modeFile string) int {
 		conn.SendReady()
 		if mode == modeReadyTwice {
 			conn.SendReady()
+			os.WriteFile(arg+".sent", nil, 0o644) // both are in the master's socket now
 		}
 		if _, _, err := conn.RecvHandoff(); err == nil {
 			os.WriteFile(arg, []byte("a second session"), 0o644)
