@@ -35,7 +35,7 @@ LDFLAGS := -X github.com/fbtftp-go/fbtftp/internal/version.version=$(VERSION) \
 # Pinned packaging tools, run with `go run`: never linked into the server.
 NFPM ?= $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.48.0
 
-.PHONY: all build test unit flood fuzz fuzz-long bench run vet clean install uninstall dist man deb image helm-check e2e-reuse test-e2e-reuse
+.PHONY: all build test unit flood fuzz fuzz-long bench run vet clean install uninstall dist man deb image helm-check e2e-reuse test-e2e-reuse test-systemd
 
 all: build
 
@@ -150,6 +150,13 @@ deb:
 	printf 'fbtftp (%s-1) unstable; urgency=medium\n\n  * Built from the fbtftp-go source, version %s.\n\n -- The fbtftp-go authors <fbtftp-go@users.noreply.github.com>  %s\n' \
 		'$(DEB_VERSION)' '$(VERSION)' "$$(git log -1 --format=%cD 2>/dev/null || date -R)" | gzip -9n > $(PKGROOT)/usr/share/doc/fbtftp/changelog.Debian.gz
 	DEB_VERSION=$(DEB_VERSION) $(NFPM) package --config deploy/debian/nfpm.yaml --packager deb --target $(BIN)/
+
+# The package under a real systemd: a Debian 12 container booted with
+# systemd-nspawn (socket activation, SIGUSR2 and package upgrades moving
+# MainPID, reload, stop). Root, debootstrap and systemd-container; not in
+# `make test` (the first run downloads a 200 MB root). scripts/test-systemd.sh.
+test-systemd:
+	scripts/test-systemd.sh
 
 # The container image (bin/image/image.tar, a docker-archive for podman
 # load or docker load, and bin/image/oci, an OCI layout), FROM scratch with
