@@ -55,7 +55,10 @@ func upgradeOnSignal(ctx context.Context, s *server.Server, o *options, ln launc
 	}
 	log.Info("upgrade: the new master serves; finishing the sessions in flight", zap.Int("new_pid", pid))
 	// NotifyAccess=main: only this process may move MAINPID.
-	if err := ln.notify.Send("MAINPID="+strconv.Itoa(pid), "STATUS=handed over to pid "+strconv.Itoa(pid)); err != nil {
+	// The status stays until the next one; the new master sends none (it
+	// is not the main process until systemd has read this), so it must
+	// describe the unit from now on, not this process.
+	if err := ln.notify.Send("MAINPID="+strconv.Itoa(pid), upgradedStatus(pid, os.Getpid())); err != nil {
 		log.Warn("cannot notify the service manager of the new main pid", zap.Int("new_pid", pid), zap.Error(err))
 	}
 	return pid, true
@@ -69,4 +72,9 @@ func removePidFile(path string) {
 		return
 	}
 	os.Remove(path)
+}
+
+// upgradedStatus is the unit's status text after an upgrade.
+func upgradedStatus(newPid, oldPid int) string {
+	return "STATUS=serving (pid " + strconv.Itoa(newPid) + " took over from pid " + strconv.Itoa(oldPid) + ")"
 }

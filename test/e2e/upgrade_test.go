@@ -581,7 +581,7 @@ func TestUpgradeModes(t *testing.T) {
 		p.cmd.Process.Signal(syscall.SIGUSR2)
 		newPid, _ := strconv.Atoi(fmt.Sprint(p.waitLog("upgrade: the new master serves; finishing the sessions in flight", 1)[0]["new_pid"]))
 		t.Cleanup(func() { stopChild(t, newPid) })
-		if n := ns.next(t); n.msg != "MAINPID="+strconv.Itoa(newPid)+"\nSTATUS=handed over to pid "+strconv.Itoa(newPid) {
+		if n := ns.next(t); n.msg != "MAINPID="+strconv.Itoa(newPid)+"\nSTATUS=serving (pid "+strconv.Itoa(newPid)+" took over from pid "+strconv.Itoa(p.pid())+")" {
 			t.Errorf("notification %+v", n)
 		}
 		if code := p.wait(30 * time.Second); code != 0 {
