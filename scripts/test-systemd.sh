@@ -170,4 +170,19 @@ wait "$bg" || true
 inside pgrep -x fbtftp-master >/dev/null && fail "an fbtftp-master is left after stop"
 inside pgrep -f fbtftp-worker >/dev/null && fail "a worker is left after stop"
 say "stop: the download in flight drained byte-exact, unit inactive, no master, no worker left"
+
+# Uploads under the unit's hardening (ProtectSystem=strict with
+# ReadWritePaths, workers setuid to tftp and under Landlock), and the
+# live view on the packaged metrics address.
+inside sed -i 's/^TFTP_OPTIONS=.*/TFTP_OPTIONS="--secure --create"/' /etc/default/fbtftp
+inside systemctl start fbtftp.socket || fail "start after the options changed"
+inside sh -c 'head -c 200000 /dev/urandom > /root/up.bin'
+inside tftp -m binary 127.0.0.1 -c put /root/up.bin up.bin >/dev/null 2>&1 || fail "upload"
+inside cmp -s /root/up.bin /srv/tftp/up.bin || fail "the uploaded file differs"
+[ "$(inside stat -c %U /srv/tftp/up.bin)" = tftp ] || fail "the upload is owned by $(inside stat -c %U /srv/tftp/up.bin), want tftp"
+inside sh -c 'ls -A /srv/tftp | grep -v "^\(small\|big\|up\)\.bin$"' && fail "files left beside the upload"
+top=$(inside fbtftp-top -b -n 1) || fail "fbtftp-top: $top"
+grep -Eq 'accepted [1-9]' <<<"$top" || fail "fbtftp-top: no request in the last minute: $top"
+inside systemctl stop fbtftp.socket fbtftp.service || fail "stop"
+say "upload under the hardened unit: byte-exact, owned by tftp, no temporary file left; fbtftp-top read 127.0.0.1:9169"
 say "ok in $(( $(date +%s) - t0 ))s"
