@@ -37,10 +37,10 @@ for c in debootstrap systemd-nspawn nsenter; do
 	command -v "$c" >/dev/null || fail "$c is missing (apt install debootstrap systemd-container)"
 done
 
-if [ ! -x "$ROOTFS/lib/systemd/systemd" ]; then
+if [ ! -x "$ROOTFS/lib/systemd/systemd" ] || [ ! -x "$ROOTFS/bin/busybox" ]; then
 	say "debootstrap bookworm into $ROOTFS"
-	rm -rf "$ROOTFS.tmp"
-	debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,procps,tftp-hpa \
+	rm -rf "$ROOTFS" "$ROOTFS.tmp"
+	debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,procps,tftp-hpa,busybox \
 		bookworm "$ROOTFS.tmp" "$MIRROR" >/dev/null
 	mv "$ROOTFS.tmp" "$ROOTFS"
 fi
@@ -185,4 +185,21 @@ top=$(inside fbtftp-top -b -n 1) || fail "fbtftp-top: $top"
 grep -Eq 'accepted [1-9]' <<<"$top" || fail "fbtftp-top: no request in the last minute: $top"
 inside systemctl stop fbtftp.socket fbtftp.service || fail "stop"
 say "upload under the hardened unit: byte-exact, owned by tftp, no temporary file left; fbtftp-top read 127.0.0.1:9169"
+
+# An HTTP origin with the packaged cache directory (fbtftp-worker-http:
+# network, the cache under ReadWritePaths, handed to tftp by the master).
+inside sh -c 'mkdir -p /srv/origin/boot && head -c 3000000 /dev/urandom > /srv/origin/boot/vmlinuz'
+inside systemd-run --unit=origin --quiet busybox httpd -f -p 127.0.0.1:8080 -h /srv/origin || fail "origin"
+inside sed -i 's|^FBTFTP_OPTIONS=.*|FBTFTP_OPTIONS="--prefork 4 --metrics-addr 127.0.0.1:9169 --http-origin http://127.0.0.1:8080/ --http-cache /var/cache/fbtftp"|' /etc/default/fbtftp
+inside systemctl start fbtftp.socket || fail "start with an HTTP origin"
+for i in 1 2; do
+	inside tftp -m binary 127.0.0.1 -c get boot/vmlinuz /root/vmlinuz.got >/dev/null 2>&1 || fail "download $i from the origin"
+	inside cmp -s /root/vmlinuz.got /srv/origin/boot/vmlinuz || fail "download $i from the origin differs"
+done
+[ "$(inside stat -c %U /var/cache/fbtftp)" = tftp ] || fail "/var/cache/fbtftp not owned by tftp"
+[ -n "$(inside find /var/cache/fbtftp -type f)" ] || fail "nothing in the HTTP cache"
+n=$(inside journalctl --no-pager -u fbtftp.service -o cat | grep -Ec '"file":"boot/vmlinuz".*"source":"(origin|cache)"' || true)
+[ "$n" -ge 2 ] || fail "$n sessions of boot/vmlinuz logged with source origin or cache, want 2"
+inside systemctl stop fbtftp.socket fbtftp.service origin.service || fail "stop"
+say "HTTP origin under the unit: 2 downloads byte-exact through fbtftp-worker-http, cache filled in /var/cache/fbtftp"
 say "ok in $(( $(date +%s) - t0 ))s"
