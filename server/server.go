@@ -282,7 +282,7 @@ func (s *Server) Run(ctx context.Context) error {
 		if version == "" {
 			version = defaultVersion
 		}
-		r.wg.Go(func() { s.Handover.ready(log, version, obs.carry, r.done) })
+		r.wg.Go(func() { s.Handover.ready(log, version, obs.carry, obs.live, r.done) })
 	}
 	err = m.Run(ctx)
 	close(done)

@@ -352,7 +352,8 @@ func (st *startup) start(mctx context.Context) (*master.Master, *observer, error
 	if obs.reg != nil {
 		obs.gauges.m.Store(m)
 		obs.carry = metrics.NewCarry(obs.reg)
-		metrics.ServeListener(mctx, st.metricsLn, metrics.Handler(obs.carry, m, m.Live))
+		obs.live = &carriedLive{}
+		metrics.ServeListener(mctx, st.metricsLn, metrics.Handler(obs.carry, m, liveView(m, obs.live)))
 		st.log.Info("metrics listening", zap.Stringer("address", st.metricsLn.Addr()))
 	}
 	return m, obs, nil
@@ -373,6 +374,7 @@ type observer struct {
 	reg      *prometheus.Registry
 	metrics  *metrics.Metrics // nil without MetricsAddr
 	carry    *metrics.Carry   // reg and the series of a server this one took over from
+	live     *carriedLive     // the sessions of a server this one took over from; nil without MetricsAddr
 	gauges   gaugeSource
 }
 

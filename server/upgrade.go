@@ -144,17 +144,18 @@ func (s *Server) Upgrade(ctx context.Context, cfg UpgradeConfig) (int, error) {
 	return child.Pid, nil
 }
 
-// state is this server's metrics for the new one; nil without metrics.
+// state is this server's metrics and live sessions for the new one
+// (encodeState); nil without metrics.
 func (r *run) state() []byte {
 	if r.carry == nil {
 		return nil
 	}
 	b, err := metrics.Encode(r.carry)
-	if err != nil || len(b) > upgrade.MaxPayload {
+	if err != nil || len(b)+len(stateMagic)+4+2 > upgrade.MaxPayload {
 		r.log.Warn("upgrade: encoding the metrics", zap.Int("bytes", len(b)), zap.Error(err))
 		return nil
 	}
-	return b
+	return encodeState(b, r.m.Live().Sessions, upgrade.MaxPayload)
 }
 
 // sendStates sends the metrics to the new server while the last sessions
@@ -227,12 +228,22 @@ func (h *Handover) take() ([]*udp.Listener, net.Listener, error) {
 }
 
 // ready tells the old server this one serves, and carries its metrics
-// until it is gone; it returns when done is closed.
-func (h *Handover) ready(log *zap.Logger, version string, carry *metrics.Carry, done <-chan struct{}) {
+// and live sessions until it is gone; it returns when done is closed.
+func (h *Handover) ready(log *zap.Logger, version string, carry *metrics.Carry, lv *carriedLive, done <-chan struct{}) {
 	onState := func([]byte) {}
 	if carry != nil {
 		onState = func(p []byte) {
-			if err := carry.Set(p); err != nil {
+			mp, sessions, err := decodeState(p)
+			if err != nil {
+				log.Warn("upgrade: state from the old process", zap.Error(err))
+			}
+			if lv != nil {
+				lv.set(sessions)
+			}
+			if mp == nil {
+				return
+			}
+			if err := carry.Set(mp); err != nil {
 				log.Warn("upgrade: metrics from the old process", zap.Error(err))
 			}
 		}
@@ -246,6 +257,9 @@ func (h *Handover) ready(log *zap.Logger, version string, carry *metrics.Carry, 
 	case <-h.h.ParentGone():
 		if carry != nil {
 			carry.Orphan()
+		}
+		if lv != nil {
+			lv.set(nil)
 		}
 		if err := h.h.Err(); err != nil {
 			log.Warn("upgrade: the old process broke the control channel", zap.Error(err))

@@ -205,8 +205,8 @@ func versionOf(t *testing.T, exe string) string {
 // the new master; the old one exits once its sessions are over; the pid
 // file and systemd's MAINPID (a unixgram NOTIFY_SOCKET) follow the new
 // master; the metrics listener still answers, with the new version in
-// build_info and the old master's sessions counted; no zombie, no
-// descriptor left.
+// build_info, the old master's sessions counted and, while they run,
+// listed by GET /sessions; no zombie, no descriptor left.
 func TestUpgrade(t *testing.T) {
 	subreaper(t)
 	root := worldReadableDir(t)
@@ -339,6 +339,18 @@ func TestUpgrade(t *testing.T) {
 	} else {
 		resp.Body.Close()
 	}
+	// GET /sessions, now answered by the new master, lists the held
+	// downloads that the old master still runs (its last report, about
+	// every second).
+	eventually(t, 10*time.Second, "the old master's downloads in the new master's /sessions", func() bool {
+		n := 0
+		for _, x := range liveSnapshot(t, maddr).Sessions {
+			if x.File == "big" && strings.HasPrefix(x.ID, oldEpoch+"-") && x.Bytes >= bigSize/4 {
+				n++
+			}
+		}
+		return n == downloads
+	})
 
 	release()
 	for range downloads {
