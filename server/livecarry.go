@@ -2,59 +2,78 @@ package server
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"slices"
 	"sync"
 
 	"github.com/fbtftp-go/fbtftp/internal/live"
+	"github.com/fbtftp-go/fbtftp/internal/metrics"
 )
 
-// stateMagic starts a state payload (upgrade.Child.Send) that carries the
-// sending server's live sessions after its metrics: the magic, the metrics'
-// length (4 bytes, big-endian), the metrics, then the sessions as JSON. A
-// payload without it, from a server built before, is metrics alone.
-const stateMagic = "fbtftp-state 2\n"
+// sessionsNote names the note (metrics.AppendNote) in which a server that
+// handed over sends its live sessions with its metrics, about every
+// second: GET /sessions on the new server lists them until it exits. A
+// note is a family that every version's Carry.Set ignores, so servers of
+// any version still read each other's metrics.
+const sessionsNote = "fbtftp_upgrade_live_sessions"
 
-// encodeState makes a state payload; sessions are left out when the whole
-// would exceed limit.
-func encodeState(metrics []byte, sessions []live.Session, limit int) []byte {
-	js, err := json.Marshal(sessions)
-	if err != nil || len(stateMagic)+4+len(metrics)+len(js) > limit {
-		js = []byte("[]")
+// maxCarriedSessions bounds the sessions a state may carry: a note is at
+// most metrics.MaxNote bytes of JSON (about 2,000 sessions), and the
+// decoder stops here whatever the payload holds.
+const maxCarriedSessions = 4096
+
+// withSessions appends sessions (oldest first) to an Encode'd state, as
+// many of the oldest as fit in a note.
+func withSessions(state []byte, sessions []live.Session) []byte {
+	n := len(sessions)
+	for range 8 {
+		if n == 0 {
+			return state
+		}
+		js, err := json.Marshal(sessions[:n])
+		if err != nil {
+			return state
+		}
+		if len(js) <= metrics.MaxNote {
+			if b, err := metrics.AppendNote(state, sessionsNote, js); err == nil {
+				return b
+			}
+			return state
+		}
+		// Shrink in proportion, a little more: sessions differ in size.
+		n = n * metrics.MaxNote / len(js) * 15 / 16
 	}
-	b := make([]byte, 0, len(stateMagic)+4+len(metrics)+len(js))
-	b = append(b, stateMagic...)
-	b = binary.BigEndian.AppendUint32(b, uint32(len(metrics)))
-	b = append(b, metrics...)
-	return append(b, js...)
+	return state
 }
 
-// decodeState splits a state payload into the metrics and the sessions.
-func decodeState(p []byte) (metrics []byte, sessions []live.Session, err error) {
-	rest, ok := bytes.CutPrefix(p, []byte(stateMagic))
+// sessionsOf returns the sessions a state carries: nil when it has none
+// (a server built before sent none), at most maxCarriedSessions.
+func sessionsOf(state []byte) ([]live.Session, error) {
+	js, ok := metrics.Note(state, sessionsNote)
 	if !ok {
-		return p, nil, nil
+		return nil, nil
 	}
-	if len(rest) < 4 {
-		return nil, nil, errors.New("state: short")
+	dec := json.NewDecoder(bytes.NewReader(js))
+	if t, err := dec.Token(); err != nil || t != json.Delim('[') {
+		return nil, errors.New("upgrade state: the sessions are not a JSON list")
 	}
-	n := binary.BigEndian.Uint32(rest)
-	rest = rest[4:]
-	if uint64(n) > uint64(len(rest)) {
-		return nil, nil, errors.New("state: metrics longer than the payload")
+	var out []live.Session
+	for dec.More() {
+		if len(out) == maxCarriedSessions {
+			break
+		}
+		var s live.Session
+		if err := dec.Decode(&s); err != nil {
+			return nil, errors.New("upgrade state: a session: " + err.Error())
+		}
+		out = append(out, s)
 	}
-	metrics, rest = rest[:n], rest[n:]
-	if err := json.Unmarshal(rest, &sessions); err != nil {
-		return metrics, nil, errors.New("state: sessions: " + err.Error())
-	}
-	return metrics, sessions, nil
+	return out, nil
 }
 
 // carriedLive holds the sessions of the server this one took over from,
-// as of its last state (about every second), until that server is gone:
-// GET /sessions lists both servers' sessions during an upgrade.
+// as of its last state, until that server is gone.
 type carriedLive struct {
 	mu       sync.Mutex
 	sessions []live.Session

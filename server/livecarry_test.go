@@ -1,80 +1,120 @@
 package server
 
 import (
-	"bytes"
+	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/fbtftp-go/fbtftp/internal/live"
+	"github.com/fbtftp-go/fbtftp/internal/metrics"
 )
 
-func TestStateRoundTrip(t *testing.T) {
+// metricsState is an Encode'd state with one carried counter.
+func metricsState(t testing.TB) []byte {
+	reg := prometheus.NewRegistry()
+	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "fbtftp_sessions_total", Help: "h"})
+	reg.MustRegister(c)
+	c.Add(3)
+	b, err := metrics.Encode(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestStateSessions(t *testing.T) {
 	t0 := time.Date(2026, 12, 7, 3, 0, 0, 0, time.UTC)
 	two := []live.Session{
 		{ID: "e1-1", File: "big", Op: "rrq", Bytes: 512, BytesTotal: 1 << 20, Started: t0, WorkerPID: 7},
 		{ID: "e1-2", File: "up", Op: "wrq", BytesTotal: -1, Started: t0.Add(time.Second)},
 	}
+	many := make([]live.Session, 6000) // more than a note holds: the oldest that fit
+	for i := range many {
+		many[i] = live.Session{ID: fmt.Sprint("e1-", i), File: strings.Repeat("f", 200), Started: t0.Add(time.Duration(i))}
+	}
 	for _, c := range []struct {
 		name     string
-		metrics  []byte
 		sessions []live.Session
-		limit    int
-		want     []live.Session // after the round trip
+		want     int // sessions read back; -1: nil (no note)
 	}{
-		{"metrics and sessions", []byte("# metrics\n"), two, 1 << 20, two},
-		{"no session", []byte("m"), nil, 1 << 20, nil},
-		{"no metrics", nil, two, 1 << 20, two},
-		{"sessions over the limit are left out", []byte("m"), two, 64, []live.Session{}},
+		{"two", two, 2},
+		{"none", nil, -1},
+		{"more than fit", many, 1700},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			p := encodeState(c.metrics, c.sessions, c.limit)
-			m, s, err := decodeState(p)
-			if err != nil || !bytes.Equal(m, c.metrics) || !reflect.DeepEqual(s, c.want) {
-				t.Fatalf("decodeState(encodeState) = %q, %+v, %v; want %q, %+v", m, s, err, c.metrics, c.want)
+			m := metricsState(t)
+			p := withSessions(m, c.sessions)
+			got, err := sessionsOf(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case c.want == -1 && got != nil:
+				t.Fatalf("sessions %+v, want none", got)
+			case c.want == 2 && !reflect.DeepEqual(got, two):
+				t.Fatalf("sessions %+v, want %+v", got, two)
+			case c.want > 2 && (len(got) < c.want || len(got) >= len(many) || got[0].ID != "e1-0"):
+				t.Fatalf("%d sessions (first %v), want the oldest %d or more, not all", len(got), got[0].ID, c.want)
+			}
+			// Every version's Carry.Set reads the metrics and ignores the note.
+			reg := prometheus.NewRegistry()
+			carry := metrics.NewCarry(reg)
+			if err := carry.Set(p); err != nil {
+				t.Fatal(err)
+			}
+			mfs, _ := carry.Gather()
+			if len(mfs) != 1 || mfs[0].GetName() != "fbtftp_sessions_total" || mfs[0].GetMetric()[0].GetCounter().GetValue() != 3 {
+				t.Fatalf("carried %v", mfs)
 			}
 		})
 	}
 }
 
-func TestDecodeState(t *testing.T) {
-	for _, c := range []struct {
-		name    string
-		p       []byte
-		metrics []byte
-		ok      bool
-	}{
-		{"metrics alone (a server built before)", []byte("# HELP x\n"), []byte("# HELP x\n"), true},
-		{"empty", nil, nil, true},
-		{"short length", []byte(stateMagic + "\x00\x00"), nil, false},
-		{"metrics past the end", []byte(stateMagic + "\x00\x00\x00\x09abc[]"), nil, false},
-		{"sessions not JSON", []byte(stateMagic + "\x00\x00\x00\x01m{"), []byte("m"), false},
-		{"sessions not a list", []byte(stateMagic + "\x00\x00\x00\x01m{}"), []byte("m"), false},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			m, s, err := decodeState(c.p)
-			if (err == nil) != c.ok || !bytes.Equal(m, c.metrics) || (!c.ok && s != nil) {
-				t.Fatalf("decodeState(%q) = %q, %+v, %v; want metrics %q, ok %v", c.p, m, s, err, c.metrics, c.ok)
-			}
-		})
-	}
-}
-
-// FuzzDecodeState: any payload from the old process decodes or fails
-// without a panic, and what decodes encodes back to the same metrics and
-// sessions.
-func FuzzDecodeState(f *testing.F) {
-	f.Add([]byte("# HELP x\n"))
-	f.Add(encodeState([]byte("m"), []live.Session{{ID: "a-1", File: "f", Started: time.Unix(1, 0).UTC()}}, 1<<20))
-	f.Add([]byte(stateMagic + "\xff\xff\xff\xff"))
-	f.Fuzz(func(t *testing.T, p []byte) {
-		m, s, err := decodeState(p)
-		if err != nil || !bytes.HasPrefix(p, []byte(stateMagic)) {
-			return
+func TestSessionsOfBad(t *testing.T) {
+	m := metricsState(t)
+	note := func(js string) []byte {
+		b, err := metrics.AppendNote(m, sessionsNote, []byte(js))
+		if err != nil {
+			t.Fatal(err)
 		}
-		m2, s2, err := decodeState(encodeState(m, s, 1<<30))
-		if err != nil || !bytes.Equal(m, m2) || len(s) != len(s2) {
-			t.Fatalf("re-encoded: %q %d sessions %v; first %q %d", m2, len(s2), err, m, len(s))
+		return b
+	}
+	for _, c := range []struct {
+		name string
+		p    []byte
+		n    int
+		ok   bool
+	}{
+		{"metrics alone (a server built before)", m, 0, true},
+		{"not a state", []byte("garbage"), 0, true},
+		{"not JSON", note("{"), 0, false},
+		{"not a list", note("{}"), 0, false},
+		{"a bad element", note(`[{"bytes":"x"}]`), 0, false},
+		{"a flood of empty sessions is cut", note("[" + strings.Repeat("{},", 100_000) + "{}]"), maxCarriedSessions, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := sessionsOf(c.p)
+			if (err == nil) != c.ok || len(got) != c.n {
+				t.Fatalf("sessionsOf = %d sessions, %v; want %d, ok %v", len(got), err, c.n, c.ok)
+			}
+		})
+	}
+}
+
+// FuzzSessionsOf: any state from the old process decodes or fails without
+// a panic, and never yields more than maxCarriedSessions.
+func FuzzSessionsOf(f *testing.F) {
+	m := metricsState(f)
+	f.Add(m)
+	f.Add(withSessions(m, []live.Session{{ID: "a-1", File: "f", Started: time.Unix(1, 0).UTC()}}))
+	f.Add([]byte("\xff\xff\xff\xff\x0f"))
+	f.Fuzz(func(t *testing.T, p []byte) {
+		if s, _ := sessionsOf(p); len(s) > maxCarriedSessions {
+			t.Fatalf("%d sessions", len(s))
 		}
 	})
 }

@@ -144,18 +144,21 @@ func (s *Server) Upgrade(ctx context.Context, cfg UpgradeConfig) (int, error) {
 	return child.Pid, nil
 }
 
-// state is this server's metrics and live sessions for the new one
-// (encodeState); nil without metrics.
+// state is this server's metrics for the new one, with its live sessions
+// (withSessions); nil without metrics.
 func (r *run) state() []byte {
 	if r.carry == nil {
 		return nil
 	}
 	b, err := metrics.Encode(r.carry)
-	if err != nil || len(b)+len(stateMagic)+4+2 > upgrade.MaxPayload {
+	if err != nil || len(b) > upgrade.MaxPayload {
 		r.log.Warn("upgrade: encoding the metrics", zap.Int("bytes", len(b)), zap.Error(err))
 		return nil
 	}
-	return encodeState(b, r.m.Live().Sessions, upgrade.MaxPayload)
+	if s := withSessions(b, r.m.Live().Sessions); len(s) <= upgrade.MaxPayload {
+		return s
+	}
+	return b
 }
 
 // sendStates sends the metrics to the new server while the last sessions
@@ -233,18 +236,15 @@ func (h *Handover) ready(log *zap.Logger, version string, carry *metrics.Carry, 
 	onState := func([]byte) {}
 	if carry != nil {
 		onState = func(p []byte) {
-			mp, sessions, err := decodeState(p)
-			if err != nil {
-				log.Warn("upgrade: state from the old process", zap.Error(err))
+			if err := carry.Set(p); err != nil {
+				log.Warn("upgrade: metrics from the old process", zap.Error(err))
 			}
 			if lv != nil {
+				sessions, err := sessionsOf(p)
+				if err != nil {
+					log.Warn("upgrade: live sessions from the old process", zap.Error(err))
+				}
 				lv.set(sessions)
-			}
-			if mp == nil {
-				return
-			}
-			if err := carry.Set(mp); err != nil {
-				log.Warn("upgrade: metrics from the old process", zap.Error(err))
 			}
 		}
 	}

@@ -196,3 +196,39 @@ func Encode(g prometheus.Gatherer) ([]byte, error) {
 	}
 	return b.Bytes(), nil
 }
+
+// MaxNote bounds a note's payload (AppendNote): with its family's framing
+// it stays under what Carry.Set decodes.
+const MaxNote = maxFamilySize - 1024
+
+// AppendNote appends to an Encode'd state a family that carries payload
+// (its help text) under name, an untyped family that Carry.Set ignores, so
+// that a master of any version reads the state the same. Note finds it.
+func AppendNote(state []byte, name string, payload []byte) ([]byte, error) {
+	if len(payload) > MaxNote {
+		return state, fmt.Errorf("metrics: note %s of %d bytes, more than %d", name, len(payload), MaxNote)
+	}
+	b := bytes.NewBuffer(state)
+	mf := &dto.MetricFamily{Name: proto.String(name), Help: proto.String(string(payload)), Type: dto.MetricType_UNTYPED.Enum()}
+	if _, err := protodelim.MarshalTo(b, mf); err != nil {
+		return state, fmt.Errorf("metrics: note %s: %w", name, err)
+	}
+	return b.Bytes(), nil
+}
+
+// Note returns the payload of the note name in an Encode'd state, false
+// when the state has none or does not decode.
+func Note(state []byte, name string) ([]byte, bool) {
+	r := bufio.NewReader(bytes.NewReader(state))
+	dec := protodelim.UnmarshalOptions{MaxSize: maxFamilySize}
+	for range maxCarried + 1 {
+		mf := &dto.MetricFamily{}
+		if err := dec.UnmarshalFrom(r, mf); err != nil {
+			return nil, false
+		}
+		if mf.GetName() == name && mf.GetType() == dto.MetricType_UNTYPED {
+			return []byte(mf.GetHelp()), true
+		}
+	}
+	return nil, false
+}

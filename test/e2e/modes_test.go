@@ -386,12 +386,3 @@ func TestNonSecureMode(t *testing.T) {
 		}
 	}
 }
-
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	r, err := testenv.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
-}
