@@ -158,6 +158,12 @@ v=$(inside sh -c 'fbtftp-master -V' | cut -d' ' -f2)
 pid3=$(mainpid)
 [ "$(inside readlink /proc/"$pid3"/exe)" = /usr/sbin/fbtftp-master ] || fail "MainPID $pid3 runs $(inside readlink /proc/"$pid3"/exe)"
 get small.bin 3 || fail "download after the package upgrade"
+# A policy-rc.d that forbids restarts (101) forbids the handover too.
+inside sh -c 'printf "#!/bin/sh\nexit 101\n" > /usr/sbin/policy-rc.d && chmod 0755 /usr/sbin/policy-rc.d'
+inside dpkg -i /root/debs/v2.deb >/tmp/dpkg.log 2>&1 || { cat /tmp/dpkg.log; fail "dpkg -i under policy-rc.d"; }
+inside rm -f /usr/sbin/policy-rc.d
+[ "$(mainpid)" = "$pid3" ] || fail "policy-rc.d 101: MainPID moved from $pid3 to $(mainpid)"
+say "policy-rc.d 101: dpkg -i left MainPID $pid3 alone"
 
 # Stop with a download in flight, after the upgrades (a main process
 # systemd did not start): the master drains it, the unit ends inactive.
