@@ -209,16 +209,18 @@ func (m *Master) Run(ctx context.Context) error {
 	case <-m.retire:
 		retiring = true
 	}
+	// Draining first, then the log line: whoever reads "shutting down"
+	// finds /healthz unhealthy already.
+	m.mu.Lock()
+	m.draining = true
+	dropped := m.drainQueue()
+	m.mu.Unlock()
 	if retiring {
 		m.log.Info("stopped accepting: sessions in flight run to their end", zap.Int64("sessions_in_flight", m.inflight.Load()))
 	} else {
 		m.log.Info("shutting down", zap.Int64("sessions_in_flight", m.inflight.Load()),
 			zap.Duration("drain_timeout", m.cfg.DrainTimeout))
 	}
-	m.mu.Lock()
-	m.draining = true
-	dropped := m.drainQueue()
-	m.mu.Unlock()
 	for _, e := range dropped {
 		m.queueDropped(e, QueueDropShutdown)
 	}
