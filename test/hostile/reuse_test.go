@@ -53,7 +53,7 @@ func TestHostileReusedWorkers(t *testing.T) {
 				// the two would take the session legitimately (its first
 				// Ready made it idle) and be killed only when the second
 				// arrives, which is not the case under test.
-				e.waitFor("both Readys sent", func() bool { _, err := os.Stat(marker + ".sent"); return err == nil })
+				e.waitFor("both Readys sent", func() bool { fi, err := os.Stat(marker + ".sent"); return err == nil && fi.Size() > 0 })
 				e.waitFor("the worker idle", func() bool { return e.m.Counters().IdleWorkers == 1 })
 			}
 			e.goodDownload() // another worker serves it

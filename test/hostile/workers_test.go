@@ -70,6 +70,12 @@ func runFakeWorker(modeFile string) int {
 	}
 	b, _ := os.ReadFile(modeFile)
 	mode, arg, _ := strings.Cut(strings.TrimSpace(string(b)), " ")
+	var sent *os.File // ready-twice: written once both Readys are out
+	if mode == modeReadyTwice {
+		// Opened before Hello, so that the descriptor count the master
+		// checks before a reuse does not change when it is written.
+		sent, _ = os.Create(arg + ".sent")
+	}
 	if mode == modeGood {
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 		defer stop()
@@ -116,7 +122,7 @@ func runFakeWorker(modeFile string) int {
 		conn.SendReady()
 		if mode == modeReadyTwice {
 			conn.SendReady()
-			os.WriteFile(arg+".sent", nil, 0o644) // both are in the master's socket now
+			sent.Write([]byte("both")) // both are in the master's socket now
 		}
 		if _, _, err := conn.RecvHandoff(); err == nil {
 			os.WriteFile(arg, []byte("a second session"), 0o644)
