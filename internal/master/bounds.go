@@ -78,21 +78,7 @@ func boundStats(st *stats.SessionStats, ho *ipc.Handoff, pid int, sent, now time
 		st.RTT = min(max(st.RTT, 0), elapsed)
 		fix("rtt")
 	}
-	// Payload moves in DATA packets of at most one block: sent for a
-	// download, received for an upload.
-	blk := uint64(proto.MaxBlksize)
-	if st.Blksize > 0 {
-		blk = uint64(st.Blksize)
-	}
-	data := st.PacketsSent
-	if st.Op == proto.OpWRQ {
-		data = st.PacketsReceived
-	}
-	maxBytes := data * blk
-	if st.Op == proto.OpWRQ && ho.Settings.MaxUpload > 0 {
-		maxBytes = min(maxBytes, uint64(ho.Settings.MaxUpload))
-	}
-	if st.Bytes > maxBytes {
+	if maxBytes := maxPayload(st.Op, st.Blksize, st.PacketsSent, st.PacketsReceived, ho.Settings.MaxUpload); st.Bytes > maxBytes {
 		st.Bytes = maxBytes
 		fix("bytes")
 	}
@@ -259,17 +245,8 @@ func boundProgress(p, prev *stats.Progress, ho *ipc.Handoff, elapsed time.Durati
 		p.RTT = min(max(p.RTT, 0), max(elapsed, 0))
 		fixed = append(fixed, "rtt")
 	}
-	blk := uint64(proto.MaxBlksize)
-	if p.Blksize > 0 {
-		blk = uint64(p.Blksize)
-	}
-	data := p.PacketsSent
-	if ho.Op == proto.OpWRQ {
-		data = p.PacketsReceived
-	}
-	maxBytes := data * blk
+	maxBytes := maxPayload(ho.Op, p.Blksize, p.PacketsSent, p.PacketsReceived, ho.Settings.MaxUpload)
 	if ho.Op == proto.OpWRQ && ho.Settings.MaxUpload > 0 {
-		maxBytes = min(maxBytes, uint64(ho.Settings.MaxUpload))
 		if p.Size > ho.Settings.MaxUpload {
 			p.Size = ho.Settings.MaxUpload
 			fixed = append(fixed, "size")
@@ -277,4 +254,24 @@ func boundProgress(p, prev *stats.Progress, ho *ipc.Handoff, elapsed time.Durati
 	}
 	clampU("bytes", &p.Bytes, prev.Bytes, maxBytes)
 	return fixed
+}
+
+// maxPayload is the most payload a session's packets can have moved:
+// payload travels in DATA packets of at most one block (blksize; the
+// largest when unknown), sent for a download and received for an upload,
+// and an upload is cut at maxUpload (> 0).
+func maxPayload(op proto.Opcode, blksize int, sent, received uint64, maxUpload int64) uint64 {
+	blk := uint64(proto.MaxBlksize)
+	if blksize > 0 {
+		blk = uint64(blksize)
+	}
+	data := sent
+	if op == proto.OpWRQ {
+		data = received
+	}
+	n := data * blk
+	if op == proto.OpWRQ && maxUpload > 0 {
+		n = min(n, uint64(maxUpload))
+	}
+	return n
 }
