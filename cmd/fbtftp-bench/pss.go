@@ -40,17 +40,27 @@ func parsePSS(b []byte) (int64, error) {
 	return total, nil
 }
 
-// parseStatPPID returns the parent pid from a /proc/PID/stat line. The
-// command name (field 2) may hold spaces and parentheses, so fields are
-// counted after its last ')'.
-func parseStatPPID(b []byte) (int, error) {
+// statFields returns the fields of a /proc/PID/stat line from field 3
+// (state) on, at least n of them. The command name (field 2) may hold
+// spaces and parentheses, so fields are counted after its last ')'.
+func statFields(b []byte, n int) ([]string, error) {
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
-		return 0, fmt.Errorf("bad stat")
+		return nil, fmt.Errorf("bad stat")
 	}
 	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 2 {
-		return 0, fmt.Errorf("bad stat")
+	if len(f) < n {
+		return nil, fmt.Errorf("bad stat")
+	}
+	return f, nil
+}
+
+// parseStatPPID returns the parent pid (field 4) from a /proc/PID/stat
+// line.
+func parseStatPPID(b []byte) (int, error) {
+	f, err := statFields(b, 2)
+	if err != nil {
+		return 0, err
 	}
 	return strconv.Atoi(f[1])
 }
@@ -58,14 +68,9 @@ func parseStatPPID(b []byte) (int, error) {
 // parseStatThreads returns num_threads (field 20) from a /proc/PID/stat
 // line.
 func parseStatThreads(b []byte) (int, error) {
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("bad stat")
-	}
-	f := strings.Fields(string(b[i+1:]))
-	// f[0] is field 3: field 20 is f[17].
-	if len(f) < 18 {
-		return 0, fmt.Errorf("bad stat")
+	f, err := statFields(b, 18) // field 20 is f[17]
+	if err != nil {
+		return 0, err
 	}
 	n, err := strconv.Atoi(f[17])
 	if err != nil || n < 0 {
@@ -77,14 +82,9 @@ func parseStatThreads(b []byte) (int, error) {
 // parseStatCPU returns utime + stime + cutime + cstime (fields 14 to 17,
 // in clock ticks) from a /proc/PID/stat line.
 func parseStatCPU(b []byte) (int64, error) {
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("bad stat")
-	}
-	f := strings.Fields(string(b[i+1:]))
-	// f[0] is field 3 (state): fields 14..17 are f[11..14].
-	if len(f) < 15 {
-		return 0, fmt.Errorf("bad stat")
+	f, err := statFields(b, 15) // fields 14..17 are f[11..14]
+	if err != nil {
+		return 0, err
 	}
 	var total int64
 	for _, s := range f[11:15] {
